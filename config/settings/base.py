@@ -1,0 +1,191 @@
+"""Settings shared by every environment. Only the settings package reads the environment."""
+
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "allauth",
+    "allauth.account",
+    "uploader",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the event consumer and the pool write concurrently: wait, don't fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "uploader.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Direct-to-S3 uploads", "VERSION": "1.0.0"}
+
+# --- AWS: the AWS SDK convention; unset endpoints mean real AWS. ---
+AWS_REGION = env("AWS_REGION", default=env("AWS_DEFAULT_REGION", default="us-east-1"))
+AWS_ENDPOINT_URL = env("AWS_ENDPOINT_URL", default=None)
+AWS_ENDPOINT_URL_S3 = env("AWS_ENDPOINT_URL_S3", default=AWS_ENDPOINT_URL)
+AWS_ENDPOINT_URL_SQS = env("AWS_ENDPOINT_URL_SQS", default=AWS_ENDPOINT_URL)
+AWS_ENDPOINT_URL_DYNAMODB = env("AWS_ENDPOINT_URL_DYNAMODB", default=AWS_ENDPOINT_URL)
+# None lets boto3 use its default credential chain (instance role, profile, ...).
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default=None)
+AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
+
+# django-storages, for reading objects through Django's storage API where that is handy.
+AWS_STORAGE_BUCKET_NAME = env("UPLOADER_BUCKET", default="uploads-local")
+AWS_S3_ENDPOINT_URL = AWS_ENDPOINT_URL_S3
+AWS_S3_REGION_NAME = AWS_REGION
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+
+UPLOADER_BUCKET = AWS_STORAGE_BUCKET_NAME
+UPLOADER_EVENTS_QUEUE = env("UPLOADER_EVENTS_QUEUE", default="upload-events")
+UPLOADER_EVENTS_DLQ = env("UPLOADER_EVENTS_DLQ", default="upload-events-dlq")
+UPLOADER_EVENTS_MAX_RECEIVES = env.int("UPLOADER_EVENTS_MAX_RECEIVES", default=5)
+UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", default=120)
+UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=10)
+UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
+UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
+UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
+UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=512 * 1024 * 1024)
+UPLOADER_ALLOWED_TYPES = env.list(
+    "UPLOADER_ALLOWED_TYPES",
+    default=[
+        "image/jpeg", "image/png", "image/gif", "image/webp",
+        "application/pdf", "text/plain", "text/csv",
+        "video/mp4", "video/quicktime", "audio/mpeg", "application/zip",
+    ],
+)
+UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
+# A pending upload whose bytes never arrive expires this long after its URL was issued.
+UPLOADER_PENDING_TTL = env.int("UPLOADER_PENDING_TTL", default=24 * 3600)
+
+# --- Celery: its broker is SQS too. ---
+def _sqs_broker_url():
+    if not AWS_ENDPOINT_URL_SQS:
+        return "sqs://"
+    parts = urlsplit(AWS_ENDPOINT_URL_SQS)
+    creds = ""
+    if AWS_ACCESS_KEY_ID:
+        creds = f"{quote(AWS_ACCESS_KEY_ID, safe='')}:{quote(AWS_SECRET_ACCESS_KEY or '', safe='')}@"
+    return f"sqs://{creds}{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_sqs_broker_url())
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "region": AWS_REGION,
+    "is_secure": not (AWS_ENDPOINT_URL_SQS or "https").startswith("http:"),
+    "visibility_timeout": UPLOADER_EVENTS_VISIBILITY_TIMEOUT,
+    "wait_time_seconds": 5,
+    "polling_interval": 0.5,
+}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_QUEUE", default="uploader-tasks")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+# SQS has no broadcast: remote control and events would only create stray queues.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_WORKER_SEND_TASK_EVENTS = False

@@ -1,0 +1,12 @@
+"""One machine, no cloud account: SQLite and the local AWS emulator on 127.0.0.1:4566."""
+
+import os
+
+# Defaults for the emulator; a real environment variable still wins.
+os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+
+from .base import *  # noqa: E402,F401,F403
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)  # noqa: F405

@@ -1,0 +1,13 @@
+"""Fast and deterministic. AWS endpoints are pointed at the emulator the test session starts."""
+
+from .base import *  # noqa: F401,F403
+from .base import BASE_DIR, DATABASES, env
+
+SECRET_KEY = "test-only"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the browser tests share the database with a real worker process.
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_SQLITE_PATH", default=str(BASE_DIR / "var" / "test.sqlite3"))}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+CELERY_TASK_EAGER_PROPAGATES = True
+UPLOADER_EVENTS_WAIT_SECONDS = 1

@@ -1,0 +1,13 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("uploads/", views.UploadListCreateApi.as_view(), name="upload-list"),
+    path("uploads/<uuid:upload_id>/", views.UploadDetailApi.as_view(), name="upload-detail"),
+    path("uploads/<uuid:upload_id>/complete/", views.UploadCompleteApi.as_view(), name="upload-complete"),
+    path("uploads/<uuid:upload_id>/abort/", views.UploadAbortApi.as_view(), name="upload-abort"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]

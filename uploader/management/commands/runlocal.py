@@ -1,0 +1,68 @@
+"""Everything `make run` starts, in one process tree that Ctrl-C stops cleanly."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from uploader import localaws
+
+
+class Command(BaseCommand):
+    help = "Start the local AWS emulator, provision it, and run a Celery worker and the web server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--admin-password", default=os.environ.get("LOCAL_ADMIN_PASSWORD", "admin"))
+
+    def handle(self, *args, addr, admin_password, **options):
+        endpoint = settings.AWS_ENDPOINT_URL_S3
+        if not endpoint or "127.0.0.1" not in endpoint:
+            self.stderr.write("runlocal is for the local emulator; AWS_ENDPOINT_URL points elsewhere.")
+            sys.exit(2)
+        procs = []
+        port = int(endpoint.rsplit(":", 1)[1].rstrip("/"))
+        try:
+            self.stdout.write(f"Starting the local AWS emulator on {endpoint} (state in var/aws/) ...")
+            emulator = localaws.start(port=port, data_dir=settings.BASE_DIR / "var" / "aws")
+            call_command("setup_aws", stdout=self.stdout)
+            self._ensure_admin(admin_password)
+            python = sys.executable
+            procs.append(subprocess.Popen(
+                [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            ))
+            procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
+            self.stdout.write(self.style.SUCCESS(
+                f"\n  Open http://{addr}/ and log in as admin / {admin_password}, or sign up "
+                f"(e-mails print here).\n  Admin: http://{addr}/admin/   API docs: http://{addr}/api/v1/docs/\n"
+                "  Ctrl-C stops everything.\n"
+            ))
+            while all(p.poll() is None for p in procs) and emulator.poll() is None:
+                time.sleep(0.5)
+            self.stderr.write("A process exited; stopping the rest.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping ...")
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if "emulator" in locals():
+                localaws.stop(emulator)
+
+    def _ensure_admin(self, password):
+        User = get_user_model()
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@example.com", password)
+            self.stdout.write("  ok  created the local superuser admin")

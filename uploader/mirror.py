@@ -1,0 +1,61 @@
+"""The DynamoDB mirror of Upload rows. Writes are conditioned on `version`, so a late or repeated
+write can never move an item backwards."""
+
+import logging
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+from . import aws
+
+log = logging.getLogger(__name__)
+
+
+def _s(value):
+    return {"S": str(value)}
+
+
+def item_for(upload):
+    item = {
+        "id": _s(upload.id),
+        "owner_id": _s(upload.owner_id),
+        "key": _s(upload.key),
+        "bucket": _s(upload.bucket),
+        "original_filename": _s(upload.original_filename),
+        "content_type": _s(upload.content_type),
+        "size": {"N": str(upload.size)},
+        "etag": _s(upload.etag),
+        "checksum_sha256": _s(upload.checksum_sha256),
+        "status": _s(upload.status),
+        "review_status": _s(upload.review_status),
+        "version": {"N": str(upload.version)},
+        "created_at": _s(upload.created_at.isoformat()),
+        "updated_at": _s(upload.updated_at.isoformat()),
+    }
+    if upload.stored_size is not None:
+        item["stored_size"] = {"N": str(upload.stored_size)}
+    return item
+
+
+def put(upload):
+    """Write the item unless DynamoDB already holds this or a newer version. True if written."""
+    try:
+        aws.dynamodb().put_item(
+            TableName=settings.UPLOADER_DYNAMODB_TABLE,
+            Item=item_for(upload),
+            ConditionExpression="attribute_not_exists(id) OR version < :v",
+            ExpressionAttributeValues={":v": {"N": str(upload.version)}},
+        )
+    except ClientError as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            log.info("mirror: %s already at version >= %s", upload.id, upload.version)
+            return False
+        raise
+    return True
+
+
+def get(upload_id):
+    response = aws.dynamodb().get_item(
+        TableName=settings.UPLOADER_DYNAMODB_TABLE, Key={"id": _s(upload_id)}, ConsistentRead=True
+    )
+    return response.get("Item")

@@ -1,0 +1,94 @@
+"""The Upload record and its state machine: `Upload.transition` is the only way status changes."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class InvalidTransition(Exception):
+    """A status change the state machine does not allow (the caller's state is stale)."""
+
+
+class Upload(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        AVAILABLE = "available"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+        DELETED = "deleted"
+
+    class ReviewStatus(models.TextChoices):
+        UNREVIEWED = "unreviewed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        PUBLIC_READ = "public-read"
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.PROCESSING, Status.EXPIRED, Status.DELETED},
+        Status.PROCESSING: {Status.AVAILABLE, Status.REJECTED, Status.DELETED},
+        Status.AVAILABLE: {Status.DELETED},
+        Status.REJECTED: {Status.DELETED},
+        Status.EXPIRED: {Status.DELETED},
+        Status.DELETED: set(),
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    bucket = models.CharField(max_length=63)
+    key = models.CharField(max_length=1024, unique=True)
+    original_filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.BigIntegerField(help_text="Declared by the client, pinned in the signature.")
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    checksum_sha256 = models.CharField(max_length=64, blank=True)
+    etag = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.TextField(blank=True, help_text="Why it was rejected or expired.")
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    multipart_upload_id = models.CharField(max_length=255, blank=True)
+    last_sequencer = models.CharField(max_length=64, blank=True, help_text="Newest S3 event applied.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.original_filename} ({self.status})"
+
+    def transition(self, to, *, reason=""):
+        """Move to status `to` and bump the version; the caller saves (under its row lock)."""
+        if to not in self.TRANSITIONS[self.status]:
+            raise InvalidTransition(f"{self.status} -> {to}")
+        self.status = to
+        if reason:
+            self.status_reason = reason
+        if to == self.Status.AVAILABLE:
+            self.uploaded_at = timezone.now()
+        self.version += 1
+
+    def touch(self):
+        """Count a change that is not a status change, so the mirror moves forward too."""
+        self.version += 1
+
+    @property
+    def is_image(self):
+        return self.content_type.startswith("image/")

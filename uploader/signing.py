@@ -1,0 +1,28 @@
+"""Presigned URLs. A PUT URL pins the key, Content-Type, Content-Length and, when given, the
+SHA-256 checksum: S3 refuses a request whose signed headers differ."""
+
+from django.conf import settings
+
+from . import aws
+
+
+def presign_put(*, bucket, key, content_type, size, checksum_sha256=""):
+    params = {"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": size}
+    headers = {"Content-Type": content_type}
+    if checksum_sha256:
+        params["ChecksumSHA256"] = checksum_sha256
+        headers["x-amz-checksum-sha256"] = checksum_sha256
+    url = aws.s3().generate_presigned_url(
+        "put_object", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
+    )
+    return {"method": "PUT", "url": url, "headers": headers}
+
+
+def presign_get(*, bucket, key, filename=None, attachment=False):
+    params = {"Bucket": bucket, "Key": key}
+    if attachment:
+        safe = (filename or "download").replace('"', "")
+        params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
+    return aws.s3().generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=settings.UPLOADER_DOWNLOAD_URL_EXPIRES
+    )

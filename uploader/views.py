@@ -1,0 +1,21 @@
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.conf import settings
+
+from . import health
+
+
+@login_required
+def home(request):
+    context = {
+        "allowed_types": settings.UPLOADER_ALLOWED_TYPES,
+        "max_size": settings.UPLOADER_MAX_SIZE,
+    }
+    return render(request, "uploader/home.html", context)
+
+
+def healthz(request):
+    results = health.check_all()
+    ok = all(r["ok"] for r in results.values())
+    return JsonResponse({"ok": ok, "services": results}, status=200 if ok else 503)
