@@ -11,18 +11,24 @@ def display_name(filename, *, max_length=255):
     """The client's name for display only: last path component, no control or bidi characters."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch) not in _CONTROL_CATEGORIES).strip()
-    return name[:max_length] or "file"
+    return _truncate(name, max_length) or "file"
 
 
 def safe_name(filename, *, max_length=100):
     """An ASCII name safe in a key and a URL: letters, digits, dot, dash, underscore."""
-    ascii_name = unicodedata.normalize("NFKD", display_name(filename)).encode("ascii", "ignore").decode()
-    name = _UNSAFE.sub("_", ascii_name).strip("._") or "file"
-    if len(name) > max_length:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext[:16] if dot else ""
-        name = (stem if dot else name)[: max_length - len(ext) - 1].rstrip("._") + (f".{ext}" if ext else "")
-    return name
+    full = display_name(filename, max_length=len(filename or "") + 1)
+    ascii_name = unicodedata.normalize("NFKD", full).encode("ascii", "ignore").decode()
+    return _truncate(_UNSAFE.sub("_", ascii_name).strip("._"), max_length) or "file"
+
+
+def _truncate(name, max_length):
+    """Shorten a name to max_length, keeping a short extension."""
+    if len(name) <= max_length:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 16:
+        return name[:max_length]
+    return stem[: max_length - len(ext) - 1] + "." + ext
 
 
 def object_key(*, owner_id, upload_id, filename):

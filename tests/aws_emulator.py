@@ -1,0 +1,42 @@
+"""pytest plugin (loaded with -p, before Django is set up): the test session runs its own local AWS
+emulator on a free port, with its own empty state, and points the settings at it."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from uploader import localaws
+
+_STATE = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if early_config.known_args_namespace.help or "--collect-only" in args:
+        return
+    port = localaws.free_port()
+    data_dir = tempfile.mkdtemp(prefix="uploader-aws-")
+    _STATE["dir"] = data_dir
+    _STATE["proc"] = localaws.start(port=port, data_dir=data_dir)
+    live_port = localaws.free_port()
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "UPLOADER_BUCKET": "uploads-test",
+            # The browser tests' live server; its origin is the only one the bucket's CORS admits.
+            "DJANGO_LIVE_TEST_SERVER_ADDRESS": f"127.0.0.1:{live_port}",
+            "UPLOADER_CORS_ORIGINS": f"http://127.0.0.1:{live_port}",
+        }
+    )
+
+
+def pytest_unconfigure(config):
+    proc = _STATE.pop("proc", None)
+    if proc is not None:
+        localaws.stop(proc)
+        shutil.rmtree(_STATE.pop("dir"), ignore_errors=True)

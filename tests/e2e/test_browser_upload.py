@@ -1,0 +1,65 @@
+"""A person in a real browser: sign in, upload, watch the records settle."""
+
+import time
+
+import pytest
+
+from uploader import aws, mirror
+from uploader.models import Upload
+
+from ..factories import jpeg_bytes, make_user
+
+pytestmark = pytest.mark.e2e
+
+
+def _log_in(page, base_url, username, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, worker, tmp_path):
+    user = make_user("carol", "pw-carol-123")
+    real = tmp_path / "holiday photo.jpg"
+    real.write_bytes(jpeg_bytes(320, 240))
+    fake = tmp_path / "not-really.jpg"
+    fake.write_bytes(b"MZ\x90\x00 this is a program, not a picture" * 20)
+    s3_requests = []
+    page.on("request", lambda r: s3_requests.append(r) if r.method == "PUT" else None)
+
+    _log_in(page, live_server.url, "carol", "pw-carol-123")
+    page.set_input_files("#file-input", [str(real), str(fake)])
+
+    available = page.locator('tr[data-status="available"]')
+    rejected = page.locator('tr[data-status="rejected"]')
+    available.wait_for(timeout=30_000)
+    rejected.wait_for(timeout=30_000)
+    assert available.locator(".filename").inner_text() == "holiday photo.jpg"
+    assert "not-really.jpg" in rejected.inner_text()
+    assert "not image/jpeg" in rejected.locator(".reason").inner_text()
+    # The thumbnail came from S3 through a short-lived presigned GET and decoded as an image.
+    thumb = available.locator("img.thumb")
+    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 320
+    assert "X-Amz-Signature=" in thumb.get_attribute("src")
+    # Both transfers ran to the end of their progress bars.
+    for transfer in page.locator("li.transfer").all():
+        assert transfer.get_attribute("data-state") == "sent"
+        assert transfer.locator("progress").evaluate("p => p.value === p.max && p.max > 0")
+    # The bytes went straight to the store, not through Django.
+    assert len(s3_requests) == 2
+    assert all(not r.url.startswith(live_server.url) for r in s3_requests)
+
+    good = Upload.objects.get(owner=user, original_filename="holiday photo.jpg")
+    bad = Upload.objects.get(owner=user, original_filename="not-really.jpg")
+    assert (good.status, good.stored_size) == ("available", real.stat().st_size)
+    assert bad.status == "rejected"
+    aws.s3().head_object(Bucket=good.bucket, Key=good.key)
+    # The mirror is written by a task after the row commits: it catches up within moments.
+    for upload in (good, bad):
+        expected = {"S": upload.status}, {"N": str(upload.version)}
+        deadline = time.monotonic() + 20
+        while (item := mirror.get(upload.id)) is None or (item["status"], item["version"]) != expected:
+            assert time.monotonic() < deadline, f"the mirror never reached {expected}: {item}"
+            time.sleep(0.2)

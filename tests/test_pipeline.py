@@ -1,0 +1,149 @@
+"""The event pipeline against the emulator: real S3 notifications through real SQS."""
+
+import json
+
+import pytest
+from django.conf import settings
+
+from uploader import aws, mirror, services
+from uploader.models import Upload
+
+from .conftest import purge_queue, put_object
+from .factories import jpeg_bytes, s3_event_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start(user, body, filename="photo.jpg", content_type="image/jpeg"):
+    upload, instruction, _ = services.upload_start(
+        owner=user, filename=filename, content_type=content_type, size=len(body)
+    )
+    return upload, instruction
+
+
+def _status(upload):
+    upload.refresh_from_db()
+    return upload.status
+
+
+def _object_exists(upload):
+    listed = aws.s3().list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)
+    return listed.get("KeyCount", 0) > 0
+
+
+def _send(body):
+    aws.sqs().send_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), MessageBody=body)
+
+
+def test_a_real_jpeg_becomes_available_and_is_mirrored(user, drain):
+    body = jpeg_bytes()
+    upload, instruction = _start(user, body, filename="a b+c.jpg")
+    assert put_object(instruction, body).status_code == 200
+    drain(lambda: _status(upload) == "available")
+    assert upload.stored_size == len(body) and upload.etag and upload.last_sequencer
+    item = mirror.get(upload.id)
+    assert item["status"] == {"S": "available"}
+    assert item["version"] == {"N": str(upload.version)}
+    assert item["owner_id"] == {"S": str(user.pk)}
+
+
+def test_a_file_lying_about_its_type_is_rejected_and_removed(user, drain):
+    body = b"<html><script>alert(1)</script></html>"
+    upload, instruction = _start(user, body, filename="cat.jpg")
+    assert put_object(instruction, body).status_code == 200
+    drain(lambda: _status(upload) == "rejected")
+    assert "not image/jpeg" in upload.status_reason
+    assert not _object_exists(upload)
+    assert mirror.get(upload.id)["status"] == {"S": "rejected"}
+
+
+def test_duplicate_events_change_nothing(user, drain):
+    body = jpeg_bytes()
+    upload, instruction = _start(user, body)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")
+    version = upload.version
+    event = s3_event_body(bucket=upload.bucket, key=upload.key, size=len(body), sequencer=upload.last_sequencer)
+    for _ in range(3):
+        _send(event)
+    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", version)
+    assert mirror.get(upload.id)["version"] == {"N": str(version)}
+
+
+def test_complete_and_event_in_either_order_give_one_available_record(user, drain):
+    body = jpeg_bytes()
+    first, first_put = _start(user, body)
+    second, second_put = _start(user, body)
+    put_object(first_put, body)
+    put_object(second_put, body)
+    services.upload_complete(upload=first)  # eager task: verifies now, before the event
+    drain(lambda: _status(first) == "available" and _status(second) == "available")
+    services.upload_complete(upload=second)  # after the event
+    for upload in (first, second):
+        upload.refresh_from_db()
+        assert (upload.status, upload.version) == ("available", 3)
+
+
+def test_an_older_event_never_undoes_a_newer_one(user, drain):
+    body = jpeg_bytes()
+    upload, instruction = _start(user, body)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")
+    # A delete that S3 sequenced before the create arrives late: it must not delete the upload.
+    _send(s3_event_body(bucket=upload.bucket, key=upload.key, name="ObjectRemoved:Delete", sequencer="0001"))
+    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    assert _status(upload) == "available"
+    # A newer delete does.
+    newer = "F" * (len(upload.last_sequencer) + 1)
+    _send(s3_event_body(bucket=upload.bucket, key=upload.key, name="ObjectRemoved:Delete", sequencer=newer))
+    drain(lambda: _status(upload) == "deleted")
+
+
+def test_test_events_unknown_keys_and_poison_change_nothing(user, drain, consumer):
+    purge_queue(settings.UPLOADER_EVENTS_DLQ)
+    body = jpeg_bytes()
+    upload, _ = _start(user, body)
+    _send(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": upload.bucket}))
+    _send(s3_event_body(bucket=upload.bucket, key="uploads/999/nobody/x.jpg"))
+    _send("this is not json")
+    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("pending", 1)
+    dead = aws.sqs().receive_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_DLQ), WaitTimeSeconds=1)
+    assert [m["Body"] for m in dead["Messages"]] == ["this is not json"]
+    # ... and the consumer still works afterwards.
+    assert put_object(_start(user, body)[1], body).status_code == 200
+    drain(lambda: Upload.objects.filter(status="available").count() == 1)
+
+
+def test_delete_removes_object_and_tombstones_record_and_mirror(user, drain):
+    body = jpeg_bytes()
+    upload, instruction = _start(user, body)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")
+    services.upload_delete(upload=upload)
+    assert _status(upload) == "deleted"
+    assert not _object_exists(upload)
+    assert mirror.get(upload.id)["status"] == {"S": "deleted"}
+    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))  # its ObjectRemoved event is a no-op
+    assert _status(upload) == "deleted"
+
+
+def test_the_mirror_never_moves_backwards(user, aws_resources):
+    upload, _ = _start(user, b"x")
+    upload.version = 5
+    assert mirror.put(upload) is True
+    upload.version = 4
+    upload.status = "pending"
+    assert mirror.put(upload) is False
+    assert mirror.get(upload.id)["version"] == {"N": "5"}
+
+
+def _queue_depth(name):
+    attributes = aws.sqs().get_queue_attributes(
+        QueueUrl=aws.queue_url(name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

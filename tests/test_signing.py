@@ -1,0 +1,76 @@
+"""The presigned PUT's rules are enforced by the store itself (the emulator runs with AUTH=true)."""
+
+import base64
+import hashlib
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from uploader import aws, signing
+
+from .conftest import put_object
+
+BODY = b"exactly these bytes"
+
+
+@pytest.fixture
+def key(aws_resources):
+    return f"uploads/1/{uuid.uuid4()}/a.txt"
+
+
+def _presign(bucket, key, **kwargs):
+    return signing.presign_put(bucket=bucket, key=key, content_type="text/plain", size=len(BODY), **kwargs)
+
+
+def test_url_is_sigv4_and_pins_type_and_length(aws_resources, key):
+    query = parse_qs(urlsplit(_presign(aws_resources, key)["url"]).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-length", "content-type", "host"}
+    assert query["X-Amz-Expires"] == ["300"]
+
+
+def test_the_declared_body_is_accepted(aws_resources, key):
+    assert put_object(_presign(aws_resources, key), BODY).status_code == 200
+    assert aws.s3().get_object(Bucket=aws_resources, Key=key)["Body"].read() == BODY
+
+
+def test_a_larger_body_is_refused(aws_resources, key):
+    assert put_object(_presign(aws_resources, key), BODY + b"!").status_code == 403
+
+
+def test_another_content_type_is_refused(aws_resources, key):
+    assert put_object(_presign(aws_resources, key), BODY, **{"Content-Type": "text/html"}).status_code == 403
+
+
+def test_a_tampered_signature_is_refused(aws_resources, key):
+    instruction = _presign(aws_resources, key)
+    url = instruction["url"]
+    sig_at = url.index("X-Amz-Signature=") + len("X-Amz-Signature=")
+    flipped = "0" if url[sig_at] != "0" else "1"
+    instruction = {**instruction, "url": url[:sig_at] + flipped + url[sig_at + 1 :]}
+    assert put_object(instruction, BODY).status_code == 403
+
+
+def test_the_url_writes_only_its_own_key(aws_resources, key):
+    instruction = _presign(aws_resources, key)
+    other = instruction["url"].replace("/a.txt?", "/b.txt?")
+    assert put_object({**instruction, "url": other}, BODY).status_code == 403
+
+
+def test_an_expired_url_is_refused(aws_resources, key, settings):
+    settings.UPLOADER_URL_EXPIRES = 1
+    instruction = _presign(aws_resources, key)
+    time.sleep(2.1)
+    assert put_object(instruction, BODY).status_code == 403
+
+
+def test_a_declared_checksum_is_enforced(aws_resources, key):
+    good = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+    bad = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    assert put_object(_presign(aws_resources, key, checksum_sha256=bad), BODY).status_code in (400, 403)
+    instruction = _presign(aws_resources, key, checksum_sha256=good)
+    without_header = {k: v for k, v in instruction["headers"].items() if k != "x-amz-checksum-sha256"}
+    assert put_object({**instruction, "headers": without_header}, BODY).status_code == 403
+    assert put_object(instruction, BODY).status_code == 200

@@ -1,0 +1,78 @@
+import pytest
+
+from uploader import validation
+from uploader.validation import StoredObject
+
+from .factories import jpeg_bytes, png_bytes
+
+
+def test_policy_refuses_types_not_allowed(settings):
+    settings.UPLOADER_ALLOWED_TYPES = ["image/jpeg"]
+    with pytest.raises(validation.PolicyError) as info:
+        validation.check_policy(content_type="image/png", size=10)
+    assert info.value.code == "unsupported_type"
+
+
+@pytest.mark.parametrize("size, code", [(0, "invalid_size"), (-1, "invalid_size"), (1001, "too_large")])
+def test_policy_refuses_bad_sizes(settings, size, code):
+    settings.UPLOADER_MAX_SIZE = 1000
+    with pytest.raises(validation.PolicyError) as info:
+        validation.check_policy(content_type="image/jpeg", size=size)
+    assert info.value.code == code
+
+
+def test_policy_accepts_the_limit_itself(settings):
+    settings.UPLOADER_MAX_SIZE = 1000
+    assert validation.check_policy(content_type="image/jpeg", size=1000) is None
+
+
+def _stored(body, content_type="image/jpeg", size=None, checksum=""):
+    return StoredObject(size=len(body) if size is None else size, content_type=content_type, head=body[:8192],
+                        checksum_sha256=checksum)
+
+
+def _verify(body, declared_type="image/jpeg", **kwargs):
+    stored = _stored(body, content_type=kwargs.pop("stored_type", declared_type), **kwargs)
+    return validation.verify_stored(
+        declared_type=declared_type, declared_size=len(body), declared_checksum="", stored=stored
+    )
+
+
+def test_a_real_jpeg_passes():
+    assert _verify(jpeg_bytes()) == []
+
+
+def test_a_png_declared_as_jpeg_is_rejected():
+    assert "looks like image/png" in _verify(png_bytes())[0]
+
+
+def test_a_script_declared_as_jpeg_is_rejected():
+    assert "looks like unknown data" in _verify(b"<?php system($_GET['c']); ?>")[0]
+
+
+def test_text_must_not_be_binary():
+    assert _verify(b"hello, world\n", "text/plain") == []
+    assert _verify(png_bytes(), "text/plain")
+    assert _verify(b"abc\x00def", "text/plain")
+
+
+def test_size_and_type_are_checked_against_the_declaration():
+    body = jpeg_bytes()
+    reasons = _verify(body, size=len(body) + 1, stored_type="image/png")
+    assert any("size" in r for r in reasons)
+    assert any("type" in r for r in reasons)
+
+
+def test_checksum_mismatch_is_rejected():
+    body = jpeg_bytes()
+    stored = _stored(body, checksum="A" * 43 + "=")
+    reasons = validation.verify_stored(
+        declared_type="image/jpeg", declared_size=len(body), declared_checksum="B" * 43 + "=", stored=stored
+    )
+    assert reasons == ["Stored SHA-256 checksum differs from the declared one."]
+
+
+def test_sha256_format():
+    assert validation.is_valid_sha256_b64("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
+    assert not validation.is_valid_sha256_b64("not-base64!")
+    assert not validation.is_valid_sha256_b64("aGVsbG8=")
