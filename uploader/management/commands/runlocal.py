@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +28,8 @@ class Command(BaseCommand):
         if not endpoint or "127.0.0.1" not in endpoint:
             self.stderr.write("runlocal is for the local emulator; AWS_ENDPOINT_URL points elsewhere.")
             sys.exit(2)
+        # A SIGTERM (e.g. from a process manager) stops everything as cleanly as Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         procs = []
         port = int(endpoint.rsplit(":", 1)[1].rstrip("/"))
         try:
@@ -39,6 +43,7 @@ class Command(BaseCommand):
                  "--without-gossip", "--without-mingle", "--without-heartbeat"],
             ))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
+            self._wait_for_web(addr)
             self.stdout.write(self.style.SUCCESS(
                 f"\n  Open http://{addr}/ and log in as admin / {admin_password}, or sign up "
                 f"(e-mails print here).\n  Admin: http://{addr}/admin/   API docs: http://{addr}/api/v1/docs/\n"
@@ -60,6 +65,18 @@ class Command(BaseCommand):
                     proc.kill()
             if "emulator" in locals():
                 localaws.stop(emulator)
+
+    def _wait_for_web(self, addr, timeout=60):
+        """Print the banner last, once the site answers, so it is not buried in start-up logs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{addr}/healthz", timeout=2)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (a 503 names the service that is down)
+            except OSError:
+                time.sleep(0.3)
 
     def _ensure_admin(self, password):
         User = get_user_model()
