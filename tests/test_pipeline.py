@@ -18,7 +18,7 @@ def _start(user, body, filename="photo.jpg", content_type="image/jpeg"):
     upload, instruction, _ = services.upload_start(
         owner=user, filename=filename, content_type=content_type, size=len(body)
     )
-    return upload, instruction
+    return upload, instruction["upload"]
 
 
 def _status(upload):

@@ -57,6 +57,7 @@ class Upload(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     multipart_upload_id = models.CharField(max_length=255, blank=True)
+    part_size = models.BigIntegerField(null=True, blank=True, help_text="Set for multipart uploads.")
     last_sequencer = models.CharField(max_length=64, blank=True, help_text="Newest S3 event applied.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,6 +89,14 @@ class Upload(models.Model):
     def touch(self):
         """Count a change that is not a status change, so the mirror moves forward too."""
         self.version += 1
+
+    @property
+    def is_multipart(self):
+        return bool(self.multipart_upload_id)
+
+    @property
+    def part_count(self):
+        return -(-self.size // self.part_size) if self.part_size else 1
 
     @property
     def is_image(self):

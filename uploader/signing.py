@@ -26,3 +26,19 @@ def presign_get(*, bucket, key, filename=None, attachment=False):
     return aws.s3().generate_presigned_url(
         "get_object", Params=params, ExpiresIn=settings.UPLOADER_DOWNLOAD_URL_EXPIRES
     )
+
+
+def presign_part(*, bucket, key, upload_id, part_number, size, checksum_sha256):
+    """One part's PUT: pins its length and SHA-256, which S3 checks before storing it."""
+    params = {
+        "Bucket": bucket,
+        "Key": key,
+        "UploadId": upload_id,
+        "PartNumber": part_number,
+        "ContentLength": size,
+        "ChecksumSHA256": checksum_sha256,
+    }
+    url = aws.s3().generate_presigned_url(
+        "upload_part", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
+    )
+    return {"part_number": part_number, "url": url, "headers": {"x-amz-checksum-sha256": checksum_sha256}}

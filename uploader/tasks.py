@@ -37,3 +37,8 @@ def mirror_upload(upload_id):
         services.upload_mirror(upload_id=upload_id)
     except Upload.DoesNotExist:
         return
+
+
+@shared_task(name="uploader.expire_stale_uploads", acks_late=True)
+def expire_stale_uploads():
+    return services.upload_expire_stale()

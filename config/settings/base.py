@@ -134,7 +134,9 @@ UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=1
 UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
 UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
 UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
-UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=512 * 1024 * 1024)
+# S3's own maximum object size: nothing in the project is smaller unless you set it.
+UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=5 * 1024**4)
+UPLOADER_MULTIPART_THRESHOLD = env.int("UPLOADER_MULTIPART_THRESHOLD", default=16 * 1024 * 1024)
 UPLOADER_ALLOWED_TYPES = env.list(
     "UPLOADER_ALLOWED_TYPES",
     default=[
@@ -173,6 +175,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "expire-stale-uploads": {"task": "uploader.expire_stale_uploads", "schedule": env.int("UPLOADER_EXPIRE_EVERY", default=300)},
+}
 
 LOGGING = {
     "version": 1,

@@ -38,6 +38,8 @@ def _translate(exc):
         if cls is exceptions.UnsupportedMediaType:
             return cls(media_type="", detail=exc.message, code=exc.code)
         return cls(detail=exc.message, code=exc.code)
+    if isinstance(exc, services.InvalidParts):
+        return exceptions.ValidationError(detail=exc.message, code=exc.code)
     if isinstance(exc, services.WrongState):
         return Conflict(detail=str(exc))
     if isinstance(exc, services.ServiceUnavailable):
@@ -69,7 +71,7 @@ def exception_handler(exc, context):
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     body = {"detail": _first_message(exc.detail), "code": _first_code(exc.get_codes())}
-    if isinstance(exc.detail, (dict, list)):
+    if isinstance(exc.detail, dict):
         body["errors"] = exc.detail
     response.data = body
     return response

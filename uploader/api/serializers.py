@@ -4,16 +4,68 @@ from .. import signing, validation
 from ..models import Upload
 
 
+def _sha256_b64(value):
+    if value and not validation.is_valid_sha256_b64(value):
+        raise serializers.ValidationError("Must be the base64 of a 32-byte SHA-256 digest.")
+    return value
+
+
+class PartRequest(serializers.Serializer):
+    part_number = serializers.IntegerField(min_value=1, max_value=10_000)
+    checksum_sha256 = serializers.CharField(validators=[_sha256_b64])
+
+
 class UploadStartInput(serializers.Serializer):
     filename = serializers.CharField(max_length=1024)
     content_type = serializers.CharField(max_length=255)
     size = serializers.IntegerField()
-    checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="")
+    checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[_sha256_b64])
+    parts = PartRequest(many=True, required=False, default=list, help_text=(
+        "Multipart only: parts to sign right away, each with the SHA-256 of its bytes."
+    ))
 
-    def validate_checksum_sha256(self, value):
-        if value and not validation.is_valid_sha256_b64(value):
-            raise serializers.ValidationError("Must be the base64 of a 32-byte SHA-256 digest.")
-        return value
+
+class PartsInput(serializers.Serializer):
+    parts = PartRequest(many=True, allow_empty=False)
+
+
+class SignedPart(serializers.Serializer):
+    part_number = serializers.IntegerField()
+    url = serializers.URLField()
+    headers = serializers.DictField(child=serializers.CharField())
+
+
+class SignedPartsOutput(serializers.Serializer):
+    parts = SignedPart(many=True)
+
+
+class StoredPart(serializers.Serializer):
+    part_number = serializers.IntegerField(source="number")
+    size = serializers.IntegerField()
+    etag = serializers.CharField()
+    checksum_sha256 = serializers.CharField()
+
+
+class StoredPartsOutput(serializers.Serializer):
+    part_size = serializers.IntegerField()
+    part_count = serializers.IntegerField()
+    parts = StoredPart(many=True)
+
+
+class CompletedPart(serializers.Serializer):
+    part_number = serializers.IntegerField(min_value=1, max_value=10_000)
+    etag = serializers.CharField(max_length=128)
+
+
+class CompleteInput(serializers.Serializer):
+    parts = CompletedPart(many=True, required=False, help_text="Multipart: what the client sent; checked against S3.")
+
+
+class MultipartInstruction(serializers.Serializer):
+    upload_id = serializers.CharField()
+    part_size = serializers.IntegerField()
+    part_count = serializers.IntegerField()
+    parts = SignedPart(many=True)
 
 
 class UploadInstruction(serializers.Serializer):
@@ -30,7 +82,7 @@ class UploadOutput(serializers.ModelSerializer):
         fields = [
             "id", "key", "original_filename", "content_type", "size", "stored_size", "checksum_sha256",
             "etag", "status", "status_reason", "review_status", "visibility", "created_at", "uploaded_at",
-            "expires_at", "version", "download_url",
+            "expires_at", "version", "part_size", "download_url",
         ]
 
     def get_download_url(self, upload) -> str | None:
@@ -47,13 +99,22 @@ class UploadOutput(serializers.ModelSerializer):
 
 class UploadStartOutput(UploadOutput):
     upload = serializers.SerializerMethodField()
+    multipart = serializers.SerializerMethodField()
     url_expires_at = serializers.SerializerMethodField()
 
     class Meta(UploadOutput.Meta):
-        fields = UploadOutput.Meta.fields + ["upload", "url_expires_at"]
+        fields = UploadOutput.Meta.fields + ["upload", "multipart", "url_expires_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data.pop("multipart" if "upload" in self.context["instruction"] else "upload")
+        return data
 
     def get_upload(self, upload) -> UploadInstruction:
-        return self.context["instruction"]
+        return self.context["instruction"].get("upload")
+
+    def get_multipart(self, upload) -> MultipartInstruction:
+        return self.context["instruction"].get("multipart")
 
     def get_url_expires_at(self, upload) -> str:
         return self.context["url_expires_at"].isoformat()

@@ -7,7 +7,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from .serializers import UploadOutput, UploadStartInput, UploadStartOutput
+from .serializers import (
+    CompleteInput,
+    PartsInput,
+    SignedPartsOutput,
+    StoredPartsOutput,
+    UploadOutput,
+    UploadStartInput,
+    UploadStartOutput,
+)
 
 
 def _get_upload(request, upload_id):
@@ -55,10 +63,33 @@ class UploadDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UploadCompleteApi(APIView):
-    @extend_schema(request=None, responses={202: UploadOutput})
+class UploadPartsApi(APIView):
+    @extend_schema(responses=StoredPartsOutput, summary="Parts S3 already holds (for resuming)")
+    def get(self, request, upload_id):
+        upload = _get_upload(request, upload_id)
+        parts = services.upload_parts(upload=upload)
+        body = {"part_size": upload.part_size, "part_count": upload.part_count, "parts": parts}
+        return Response(StoredPartsOutput(body).data)
+
+    @extend_schema(request=PartsInput, responses=SignedPartsOutput, summary="Fresh part URLs")
     def post(self, request, upload_id):
-        upload = services.upload_complete(upload=_get_upload(request, upload_id))
+        upload = _get_upload(request, upload_id)
+        data = PartsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        signed = services.upload_sign_parts(upload=upload, parts=data.validated_data["parts"])
+        return Response(SignedPartsOutput({"parts": signed}).data)
+
+
+class UploadCompleteApi(APIView):
+    @extend_schema(request=CompleteInput, responses={202: UploadOutput})
+    def post(self, request, upload_id):
+        upload = _get_upload(request, upload_id)
+        data = CompleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        claimed = data.validated_data.get("parts")
+        if claimed is not None:
+            claimed = [(p["part_number"], p["etag"]) for p in claimed]
+        upload = services.upload_complete(upload=upload, parts=claimed)
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,0 +1,240 @@
+import base64
+import hashlib
+import os
+
+import pytest
+from django.conf import settings
+
+from uploader import aws, multipart, services
+from uploader.models import Upload
+
+from .conftest import put_object
+
+MiB = 1024 * 1024
+
+
+def sha256_b64(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+# --- the plan and the checks: pure ---
+
+@pytest.mark.parametrize(
+    "size, part_size, count",
+    [(16 * MiB + 1, 8 * MiB, 3), (80 * MiB, 8 * MiB, 10), (5 * 1024**3, 8 * MiB, 640),
+     (5 * 1024**4, 549_755_814, 10_000), (10_000 * 8 * MiB + 1, 8 * MiB + 1, 10_000)],
+)
+def test_plan_uses_8_mib_parts_and_never_more_than_10000(size, part_size, count):
+    assert multipart.plan(size) == (part_size, count)
+    assert count <= 10_000 and part_size * count >= size
+
+
+def test_last_part_is_the_remainder():
+    assert [multipart.part_length(n, size=17 * MiB, part_size=8 * MiB) for n in (1, 2, 3)] == [8 * MiB, 8 * MiB, MiB]
+
+
+def _parts(*sizes):
+    return [multipart.Part(n, size, f"etag{n}") for n, size in enumerate(sizes, 1)]
+
+
+def test_check_parts_accepts_exactly_the_plan():
+    multipart.check_parts(_parts(8, 8, 1), size=17, part_size=8)
+    multipart.check_parts(_parts(8, 8, 1), size=17, part_size=8, claimed=[(1, "etag1"), (2, '"etag2"'), (3, "etag3")])
+
+
+@pytest.mark.parametrize(
+    "stored, claimed, code, fatal",
+    [
+        (_parts(8, 8), None, "parts_missing", False),
+        (_parts(8, 8, 1, 5), None, "size_mismatch", True),
+        (_parts(8, 7, 1), None, "size_mismatch", True),
+        (_parts(8, 8, 1), [(1, "etag1"), (2, "other"), (3, "etag3")], "parts_mismatch", False),
+        (_parts(8, 8, 1), [(1, "etag1"), (1, "etag1")], "parts_mismatch", False),
+    ],
+)
+def test_check_parts_refuses(stored, claimed, code, fatal):
+    with pytest.raises(multipart.PartsError) as info:
+        multipart.check_parts(stored, size=17, part_size=8, claimed=claimed)
+    assert (info.value.code, info.value.fatal) == (code, fatal)
+
+
+# --- through the API, against the emulator ---
+
+@pytest.fixture(scope="module")
+def blob():
+    return os.urandom(17 * MiB)  # three parts: 8 + 8 + 1 MiB
+
+
+def _chunks(blob, part_size=8 * MiB):
+    return [blob[i: i + part_size] for i in range(0, len(blob), part_size)]
+
+
+def _part_requests(blob, numbers):
+    chunks = _chunks(blob)
+    return [{"part_number": n, "checksum_sha256": sha256_b64(chunks[n - 1])} for n in numbers]
+
+
+@pytest.fixture
+def started(api, blob, aws_resources):
+    response = api.post(
+        "/api/v1/uploads/",
+        {"filename": "archive.zip", "content_type": "application/zip", "size": len(blob),
+         "parts": _part_requests(blob, [1])},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def _send_parts(api, started, blob, numbers):
+    signed = api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, numbers)},
+                      format="json")
+    assert signed.status_code == 200, signed.json()
+    chunks = _chunks(blob)
+    etags = {}
+    for part in signed.json()["parts"]:
+        response = put_object({"method": "PUT", **part}, chunks[part["part_number"] - 1])
+        assert response.status_code == 200, response.text
+        etags[part["part_number"]] = response.headers["ETag"]
+    return etags
+
+
+def _zip_blob(blob):
+    return b"PK\x03\x04" + blob[4:]
+
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_multipart_upload_from_plan_to_available(api, aws_resources):
+    blob = _zip_blob(os.urandom(17 * MiB))
+    response = api.post(
+        "/api/v1/uploads/",
+        {"filename": "archive.zip", "content_type": "application/zip", "size": len(blob),
+         "parts": _part_requests(blob, [1, 2])},
+        format="json",
+    )
+    assert response.status_code == 201
+    started = response.json()
+    assert "upload" not in started
+    plan = started["multipart"]
+    assert (plan["part_size"], plan["part_count"]) == (8 * MiB, 3)
+    assert [p["part_number"] for p in plan["parts"]] == [1, 2]  # signed in batches, not all up front
+    chunks = _chunks(blob)
+    etags = {}
+    for part in plan["parts"]:
+        etags[part["part_number"]] = put_object({"method": "PUT", **part}, chunks[part["part_number"] - 1]).headers["ETag"]
+    etags.update(_send_parts(api, started, blob, [3]))
+
+    stored = api.get(f"/api/v1/uploads/{started['id']}/parts/").json()
+    assert [(p["part_number"], p["size"]) for p in stored["parts"]] == [(1, 8 * MiB), (2, 8 * MiB), (3, MiB)]
+
+    claimed = [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": claimed}, format="json")
+    assert response.status_code == 202, response.json()
+    upload = Upload.objects.get(pk=started["id"])
+    assert upload.status == "available", upload.status_reason
+    head = aws.s3().head_object(Bucket=upload.bucket, Key=upload.key, ChecksumMode="ENABLED")
+    assert head["ContentLength"] == len(blob)
+    assert upload.checksum_sha256 == head["ChecksumSHA256"]  # our composite equals S3's
+    # Repeating complete is harmless.
+    again = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": claimed}, format="json")
+    assert again.status_code == 202
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", 3)
+
+
+def test_a_part_whose_bytes_differ_from_its_checksum_is_refused_by_s3(started, blob):
+    [part] = started["multipart"]["parts"]
+    corrupt = bytearray(_chunks(blob)[0])
+    corrupt[100] ^= 0xFF
+    assert put_object({"method": "PUT", **part}, bytes(corrupt)).status_code in (400, 403)
+
+
+def test_missing_parts_leave_it_resumable(api, started, blob):
+    _send_parts(api, started, blob, [1, 3])
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parts_missing"
+    assert "2" in response.json()["detail"]
+    assert Upload.objects.get(pk=started["id"]).status == "pending"
+    _send_parts(api, started, blob, [2])
+    assert api.post(f"/api/v1/uploads/{started['id']}/complete/").status_code == 202
+
+
+def test_a_wrong_part_list_is_400_and_changes_nothing(api, started, blob):
+    etags = _send_parts(api, started, blob, [1, 2, 3])
+    claimed = [{"part_number": n, "etag": "0" * 32 if n == 2 else e} for n, e in etags.items()]
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": claimed}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "parts_mismatch"
+    assert Upload.objects.get(pk=started["id"]).status == "pending"
+
+
+def test_an_oversized_total_aborts_and_rejects(api, started, blob):
+    upload = Upload.objects.get(pk=started["id"])
+    _send_parts(api, started, blob, [1, 2, 3])
+    # A part the server never signed, put there with storage credentials.
+    aws.s3().upload_part(Bucket=upload.bucket, Key=upload.key, UploadId=upload.multipart_upload_id, PartNumber=4,
+                         Body=b"extra", ChecksumSHA256=sha256_b64(b"extra"))
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
+    assert response.status_code == 400 and response.json()["code"] == "size_mismatch"
+    upload.refresh_from_db()
+    assert upload.status == "rejected" and "not the declared" in upload.status_reason
+    assert _multipart_uploads(upload) == []
+    assert api.post(f"/api/v1/uploads/{started['id']}/complete/").status_code == 409
+
+
+def test_complete_after_abort_is_409_and_nothing_is_left_in_s3(api, started, blob):
+    upload = Upload.objects.get(pk=started["id"])
+    _send_parts(api, started, blob, [1])
+    assert _multipart_uploads(upload) == [upload.multipart_upload_id]
+    assert api.post(f"/api/v1/uploads/{started['id']}/abort/").json()["status"] == "expired"
+    assert _multipart_uploads(upload) == []
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
+    assert response.status_code == 409 and response.json()["code"] == "wrong_state"
+    assert api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, [2])},
+                    format="json").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "parts, code",
+    [([{"part_number": 4, "checksum_sha256": sha256_b64(b"x")}], "invalid_part_number"),
+     ([{"part_number": 0, "checksum_sha256": sha256_b64(b"x")}], "min_value"),
+     ([{"part_number": 1, "checksum_sha256": "bad"}], "invalid"),
+     ([], "empty")],
+)
+def test_bad_part_requests_are_400(api, started, parts, code):
+    response = api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": parts}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+def test_a_single_put_upload_has_no_parts(api, aws_resources):
+    upload_id = api.post("/api/v1/uploads/", {"filename": "a.txt", "content_type": "text/plain", "size": 3},
+                         format="json").json()["id"]
+    assert api.get(f"/api/v1/uploads/{upload_id}/parts/").status_code == 409
+
+
+def test_stale_pending_uploads_expire_and_their_parts_are_aborted(api, started, blob):
+    from django.utils import timezone
+
+    upload = Upload.objects.get(pk=started["id"])
+    _send_parts(api, started, blob, [1])
+    Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now())
+    assert services.upload_expire_stale() == 1
+    upload.refresh_from_db()
+    assert upload.status == "expired" and "deadline" in upload.status_reason
+    assert _multipart_uploads(upload) == []
+    assert services.upload_expire_stale() == 0
+
+
+def _multipart_uploads(upload):
+    listed = aws.s3().list_multipart_uploads(Bucket=upload.bucket, Prefix=upload.key)
+    return [u["UploadId"] for u in listed.get("Uploads", [])]
+
+
+def test_threshold_is_a_setting(api, aws_resources):
+    settings.UPLOADER_MULTIPART_THRESHOLD  # noqa: B018 - documented default
+    response = api.post("/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip",
+                                             "size": settings.UPLOADER_MULTIPART_THRESHOLD}, format="json")
+    assert "upload" in response.json() and "multipart" not in response.json()

@@ -1,0 +1,119 @@
+"""Multipart uploads: the part plan, the checks before completing, and the S3 calls they need."""
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from . import aws
+
+MiB = 1024 * 1024
+MIN_PART_SIZE = 8 * MiB
+MAX_PARTS = 10_000
+
+
+def plan(size):
+    """(part_size, part_count): parts of at least 8 MiB, never more than S3's 10,000."""
+    part_size = max(MIN_PART_SIZE, -(-size // MAX_PARTS))
+    return part_size, -(-size // part_size)
+
+
+def part_length(part_number, *, size, part_size):
+    return min(part_size, size - (part_number - 1) * part_size)
+
+
+def composite_checksum(part_checksums):
+    """S3's checksum of a multipart object: SHA-256 over the parts' binary digests, then -N."""
+    digest = hashlib.sha256(b"".join(base64.b64decode(c) for c in part_checksums)).digest()
+    return f"{base64.b64encode(digest).decode()}-{len(part_checksums)}"
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    size: int
+    etag: str
+    checksum_sha256: str = ""
+
+
+class PartsError(Exception):
+    """The parts in S3 cannot make the declared object. `fatal` means they never can."""
+
+    def __init__(self, message, *, code, fatal=False):
+        super().__init__(message)
+        self.message, self.code, self.fatal = message, code, fatal
+
+
+def check_parts(stored, *, size, part_size, claimed=None):
+    """Raise PartsError unless `stored` (from ListParts) is exactly the planned object.
+
+    `claimed` is the client's [(part_number, etag)] if it sent one: it must match S3.
+    """
+    part_count = -(-size // part_size)
+    by_number = {p.number: p for p in stored}
+    extra = sorted(n for n in by_number if n > part_count)
+    wrong = [p.number for p in stored if p.number <= part_count and p.size != part_length(p.number, size=size, part_size=part_size)]
+    total = sum(p.size for p in stored)
+    if extra or wrong or total > size:
+        raise PartsError(
+            f"The stored parts add up to {total} bytes, not the declared {size}"
+            + (f"; unexpected parts {extra}" if extra else "")
+            + (f"; parts of the wrong size {wrong}" if wrong else "") + ".",
+            code="size_mismatch",
+            fatal=True,
+        )
+    if claimed is not None:
+        mismatched = sorted(
+            n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"')
+        )
+        if mismatched or len(claimed) != len(set(n for n, _ in claimed)):
+            raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.",
+                             code="parts_mismatch")
+    missing = [n for n in range(1, part_count + 1) if n not in by_number]
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+        raise PartsError(f"{len(missing)} part(s) not uploaded yet: {shown}.", code="parts_missing")
+
+
+def create(*, bucket, key, content_type):
+    return aws.s3().create_multipart_upload(
+        Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
+    )["UploadId"]
+
+
+def list_parts(*, bucket, key, upload_id):
+    """Every part S3 holds for the upload (ListParts pages at 1,000)."""
+    parts, marker = [], 0
+    while True:
+        page = aws.s3().list_parts(Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker)
+        parts += [
+            Part(p["PartNumber"], p["Size"], p["ETag"].strip('"'), p.get("ChecksumSHA256", ""))
+            for p in page.get("Parts", [])
+        ]
+        if not page.get("IsTruncated"):
+            return parts
+        marker = page["NextPartNumberMarker"]
+
+
+def complete(*, bucket, key, upload_id, parts):
+    aws.s3().complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [
+                {"PartNumber": p.number, "ETag": f'"{p.etag}"', **({"ChecksumSHA256": p.checksum_sha256} if p.checksum_sha256 else {})}
+                for p in sorted(parts, key=lambda p: p.number)
+            ]
+        },
+    )
+
+
+def abort(*, bucket, key, upload_id):
+    """Abort; an upload S3 no longer knows is already as aborted as it gets."""
+    try:
+        aws.s3().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if aws.error_code(exc) != "NoSuchUpload":
+            raise

@@ -1,0 +1,19 @@
+"""Writes. Every change to an Upload goes through these functions, under a row lock, and queues
+its mirror write only once the transaction has committed."""
+
+from .common import InvalidParts, ServiceUnavailable, WrongState
+from .lifecycle import (
+    upload_abort,
+    upload_complete,
+    upload_delete,
+    upload_expire_stale,
+    upload_parts,
+    upload_sign_parts,
+    upload_start,
+)
+from .processing import upload_mirror, upload_record_event, upload_verify
+
+__all__ = [
+    "InvalidParts", "ServiceUnavailable", "WrongState", "upload_abort", "upload_complete", "upload_delete", "upload_expire_stale",
+    "upload_mirror", "upload_parts", "upload_record_event", "upload_sign_parts", "upload_start", "upload_verify",
+]

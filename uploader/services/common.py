@@ -1,0 +1,42 @@
+import contextlib
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.db import transaction
+
+from ..models import Upload
+
+
+class ServiceUnavailable(Exception):
+    """A backing AWS service did not answer; nothing was changed."""
+
+
+class WrongState(Exception):
+    """The upload is not in a state that allows this call."""
+
+
+class InvalidParts(Exception):
+    """The client's part request or part list is wrong; `code` says how."""
+
+    def __init__(self, message, *, code):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+@contextlib.contextmanager
+def storage_errors():
+    """Turn an AWS failure into ServiceUnavailable (a 503 for the API)."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise ServiceUnavailable(f"Object storage is unavailable ({exc.__class__.__name__}); try again.") from exc
+
+
+def queue_mirror(upload):
+    from ..tasks import mirror_upload
+
+    upload_id = str(upload.id)
+    transaction.on_commit(lambda: mirror_upload.delay(upload_id))
+
+
+def locked(upload_id):
+    return Upload.objects.select_for_update().get(pk=upload_id)

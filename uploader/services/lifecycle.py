@@ -1,0 +1,229 @@
+"""What clients do to an upload: start it, get part URLs, complete, abort, delete; and the
+periodic expiry of uploads whose bytes never arrived."""
+
+import datetime as dt
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import aws, keys, multipart, signing, validation
+from ..models import Upload
+from .common import InvalidParts, WrongState, locked, queue_mirror, storage_errors
+
+log = logging.getLogger(__name__)
+Status = Upload.Status
+MAX_PARTS_PER_REQUEST = 100
+
+
+def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=()):
+    """Create the pending record, then sign what can write only its key, type and size: one PUT,
+    or (above UPLOADER_MULTIPART_THRESHOLD) a multipart upload whose part URLs come in batches.
+
+    Returns (upload, instruction, url_expires_at); the instruction is {"upload": ...} or
+    {"multipart": ...}. Raises validation.PolicyError before anything is signed or stored,
+    ServiceUnavailable if S3 cannot be reached (nothing is kept).
+    """
+    content_type = validation.normalise_content_type(content_type)
+    validation.check_policy(content_type=content_type, size=size)
+    upload_id = uuid.uuid4()
+    now = timezone.now()
+    upload = Upload(
+        id=upload_id,
+        owner=owner,
+        bucket=settings.UPLOADER_BUCKET,
+        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
+        original_filename=keys.display_name(filename),
+        content_type=content_type,
+        size=size,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
+    )
+    with storage_errors():
+        if size > settings.UPLOADER_MULTIPART_THRESHOLD:
+            upload.part_size, _ = multipart.plan(size)
+            _check_part_requests(upload, parts)  # before S3 is asked for anything
+            upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)
+            instruction = {
+                "multipart": {
+                    "upload_id": upload.multipart_upload_id,
+                    "part_size": upload.part_size,
+                    "part_count": upload.part_count,
+                    "parts": _sign_parts(upload, parts),
+                }
+            }
+        else:
+            upload.checksum_sha256 = checksum_sha256
+            instruction = {
+                "upload": signing.presign_put(
+                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=size,
+                    checksum_sha256=checksum_sha256,
+                )
+            }
+    with transaction.atomic():
+        upload.save(force_insert=True)
+        queue_mirror(upload)
+    return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+
+
+def _check_part_requests(upload, parts):
+    if len(parts) > MAX_PARTS_PER_REQUEST:
+        raise InvalidParts(f"Ask for at most {MAX_PARTS_PER_REQUEST} parts at a time.", code="too_many_parts")
+    numbers = [p["part_number"] for p in parts]
+    bad = sorted(n for n in numbers if not 1 <= n <= upload.part_count)
+    if bad:
+        raise InvalidParts(f"Part numbers {bad} are outside 1..{upload.part_count}.", code="invalid_part_number")
+    if len(set(numbers)) != len(numbers):
+        raise InvalidParts("A part number is listed twice.", code="invalid_part_number")
+
+
+def _sign_parts(upload, parts):
+    return [
+        signing.presign_part(
+            bucket=upload.bucket,
+            key=upload.key,
+            upload_id=upload.multipart_upload_id,
+            part_number=p["part_number"],
+            size=multipart.part_length(p["part_number"], size=upload.size, part_size=upload.part_size),
+            checksum_sha256=p["checksum_sha256"],
+        )
+        for p in parts
+    ]
+
+
+def _require_pending_multipart(upload):
+    if not upload.is_multipart:
+        raise WrongState("This upload is a single PUT; it has no parts.")
+    if upload.status != Status.PENDING:
+        raise WrongState(f"The upload is {upload.status}; parts can only be sent while it is pending.")
+
+
+def upload_sign_parts(*, upload, parts):
+    """Fresh part URLs, e.g. to resume or to replace one that expired mid-upload. Each part's
+    SHA-256 is part of its signature, so S3 refuses a part whose bytes differ."""
+    _require_pending_multipart(upload)
+    _check_part_requests(upload, parts)
+    with storage_errors():
+        return _sign_parts(upload, parts)
+
+
+def upload_parts(*, upload):
+    """The parts S3 already holds: what a resuming client need not send again."""
+    _require_pending_multipart(upload)
+    with storage_errors():
+        return multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+
+
+def upload_complete(*, upload, parts=None):
+    """The client says its bytes are in; verification is queued. Safe to call any number of times.
+
+    For a multipart upload the parts are checked against S3's own list first: a part list that
+    does not match, or parts still missing, is an InvalidParts error and the upload stays
+    resumable; parts that can never make the declared size abort the upload and reject it.
+    """
+    _require_completable(upload)
+    if upload.is_multipart and upload.status == Status.PENDING:
+        upload = _complete_multipart(upload, parts)
+    if upload.status in (Status.PENDING, Status.PROCESSING):
+        from ..tasks import verify_upload
+
+        upload_id = str(upload.id)
+        transaction.on_commit(lambda: verify_upload.delay(upload_id))
+    return upload
+
+
+def _require_completable(upload):
+    if upload.status in (Status.EXPIRED, Status.DELETED):
+        raise WrongState(f"The upload is {upload.status}.")
+    if upload.status == Status.REJECTED:
+        raise WrongState(f"The upload was rejected: {upload.status_reason}")
+
+
+def _complete_multipart(upload, claimed):
+    rejected = None
+    with transaction.atomic():
+        upload = locked(upload.pk)  # a concurrent complete waits here, then finds it processing
+        if upload.status != Status.PENDING:
+            _require_completable(upload)
+            return upload
+        with storage_errors():
+            stored = multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+            try:
+                multipart.check_parts(stored, size=upload.size, part_size=upload.part_size, claimed=claimed)
+            except multipart.PartsError as exc:
+                if not exc.fatal:
+                    raise InvalidParts(exc.message, code=exc.code) from None
+                multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+                upload.transition(Status.PROCESSING)
+                upload.transition(Status.REJECTED, reason=exc.message)
+                upload.save()
+                queue_mirror(upload)
+                rejected = exc
+            else:
+                multipart.complete(
+                    bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id, parts=stored
+                )
+                if all(p.checksum_sha256 for p in stored):
+                    upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
+                upload.transition(Status.PROCESSING)
+                upload.save()
+                queue_mirror(upload)
+    if rejected is not None:
+        log.info("multipart %s rejected: %s", upload.pk, rejected.message)
+        raise InvalidParts(f"The upload was aborted and rejected: {rejected.message}", code=rejected.code)
+    return upload
+
+
+def upload_abort(*, upload):
+    """Abort a pending upload (and its multipart upload in S3): status `expired`. Repeatable."""
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status == Status.EXPIRED:
+            return upload
+        if upload.status != Status.PENDING:
+            raise WrongState(f"Only a pending upload can be aborted; this one is {upload.status}.")
+        _expire(upload, "Aborted by the client.")
+    return upload
+
+
+def _expire(upload, reason):
+    if upload.is_multipart:
+        with storage_errors():
+            multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+    upload.transition(Status.EXPIRED, reason=reason)
+    upload.save()
+    queue_mirror(upload)
+
+
+def upload_expire_stale(*, now=None, batch=500):
+    """Expire pending uploads past their deadline, aborting their multipart uploads. Returns how
+    many were expired. The bucket's lifecycle rule is the safety net behind this."""
+    now = now or timezone.now()
+    stale = list(
+        Upload.objects.filter(status=Status.PENDING, expires_at__lt=now).values_list("pk", flat=True)[:batch]
+    )
+    expired = 0
+    for upload_id in stale:
+        with transaction.atomic():
+            upload = locked(upload_id)
+            if upload.status == Status.PENDING and upload.expires_at < now:
+                _expire(upload, "The upload was not finished before its deadline.")
+                expired += 1
+    return expired
+
+
+def upload_delete(*, upload):
+    """Delete the object and tombstone the record; the mirror follows."""
+    with storage_errors():
+        if upload.is_multipart and upload.status == Status.PENDING:
+            multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+        aws.s3().delete_object(Bucket=upload.bucket, Key=upload.key)
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status != Status.DELETED:
+            upload.transition(Status.DELETED)
+            upload.save()
+            queue_mirror(upload)
+    return upload
