@@ -11,6 +11,7 @@ def home(request):
     context = {
         "allowed_types": settings.UPLOADER_ALLOWED_TYPES,
         "max_size": settings.UPLOADER_MAX_SIZE,
+        "multipart_threshold": settings.UPLOADER_MULTIPART_THRESHOLD,
     }
     return render(request, "uploader/home.html", context)
 

@@ -89,3 +89,19 @@ def worker(transactional_db, aws_resources, tmp_path):
             proc.kill()
         if os.environ.get("UPLOADER_SHOW_WORKER_LOG"):
             print(log_path.read_text())
+
+
+def log_in(page, base_url, username, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def wait_until(page, predicate, timeout=30.0, what="the condition"):
+    """Poll a Python-side condition while letting the page's events flow."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)

@@ -8,16 +8,9 @@ from uploader import aws, mirror
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
+from .conftest import log_in
 
 pytestmark = pytest.mark.e2e
-
-
-def _log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, worker, tmp_path):
@@ -29,7 +22,7 @@ def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, worker
     s3_requests = []
     page.on("request", lambda r: s3_requests.append(r) if r.method == "PUT" else None)
 
-    _log_in(page, live_server.url, "carol", "pw-carol-123")
+    log_in(page, live_server.url, "carol", "pw-carol-123")
     page.set_input_files("#file-input", [str(real), str(fake)])
 
     available = page.locator('tr[data-status="available"]')
