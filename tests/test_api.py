@@ -66,6 +66,7 @@ def test_no_credentials_is_401():
     response = APIClient().get("/api/v1/uploads/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_session_calls_need_csrf(user, aws_resources):
@@ -90,7 +91,7 @@ def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
         response = getattr(api, method)(path)
         assert response.status_code == 404, (method, path)
         assert response.json() == {"detail": "Not found.", "code": "not_found"}
-    assert api.get("/api/v1/uploads/").json()["count"] == 0
+    assert api.get("/api/v1/uploads/").json()["results"] == []
     assert Upload.objects.get(pk=upload_id).status == "pending"
 
 
@@ -98,15 +99,23 @@ def test_unknown_id_is_404(api):
     assert api.get(f"/api/v1/uploads/{uuid.uuid4()}/").status_code == 404
 
 
+def _ids(api, query=""):
+    response = api.get(f"/api/v1/uploads/{query}")
+    assert response.status_code == 200, response.json()
+    return [u["id"] for u in response.json()["results"]]
+
+
 def test_list_is_the_callers_own_filterable_by_status_and_type(api, aws_resources):
-    _start(api)
-    _start(api, filename="doc.pdf", content_type="application/pdf")
+    cat = _start(api).json()["id"]
+    doc = _start(api, filename="doc.pdf", content_type="application/pdf").json()["id"]
     aborted = _start(api, filename="b.png", content_type="image/png").json()["id"]
     api.post(f"/api/v1/uploads/{aborted}/abort/")
-    assert api.get("/api/v1/uploads/").json()["count"] == 3
-    assert [u["id"] for u in api.get("/api/v1/uploads/?status=expired").json()["results"]] == [aborted]
-    assert api.get("/api/v1/uploads/?type=image/*").json()["count"] == 2
-    assert api.get("/api/v1/uploads/?type=application/pdf").json()["count"] == 1
+    assert _ids(api) == [aborted, doc, cat]  # newest first
+    assert _ids(api, "?status=expired") == [aborted]
+    assert _ids(api, "?type=image/*") == [aborted, cat]
+    assert _ids(api, "?type=application/pdf") == [doc]
+    assert _ids(api, "?ordering=created_at") == [cat, doc, aborted]
+    assert api.get("/api/v1/uploads/?status=nonsense").status_code == 400
 
 
 def test_abort_expires_a_pending_upload_and_then_complete_is_409(api, aws_resources):

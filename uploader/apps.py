@@ -7,5 +7,6 @@ class UploaderConfig(AppConfig):
 
     def ready(self):
         from . import aws
+        from .api import schema  # noqa: F401  (registers the OpenAPI description of our authenticator)
 
         aws.connect_setting_changed()

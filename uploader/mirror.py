@@ -23,7 +23,6 @@ def item_for(upload):
         "bucket": _s(upload.bucket),
         "original_filename": _s(upload.original_filename),
         "content_type": _s(upload.content_type),
-        "size": {"N": str(upload.size)},
         "etag": _s(upload.etag),
         "checksum_sha256": _s(upload.checksum_sha256),
         "status": _s(upload.status),
@@ -32,6 +31,8 @@ def item_for(upload):
         "created_at": _s(upload.created_at.isoformat()),
         "updated_at": _s(upload.updated_at.isoformat()),
     }
+    if upload.size is not None:
+        item["size"] = {"N": str(upload.size)}
     if upload.stored_size is not None:
         item["stored_size"] = {"N": str(upload.stored_size)}
     return item

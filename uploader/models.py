@@ -44,7 +44,10 @@ class Upload(models.Model):
     key = models.CharField(max_length=1024, unique=True)
     original_filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=255)
-    size = models.BigIntegerField(help_text="Declared by the client, pinned in the signature.")
+    size = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Declared by the client and pinned in the signature; null only from the legacy presign call.",
+    )
     stored_size = models.BigIntegerField(null=True, blank=True)
     checksum_sha256 = models.CharField(max_length=64, blank=True)
     etag = models.CharField(max_length=128, blank=True)
@@ -96,8 +99,23 @@ class Upload(models.Model):
 
     @property
     def part_count(self):
-        return -(-self.size // self.part_size) if self.part_size else 1
+        return -(-self.size // self.part_size) if self.part_size and self.size else 1
 
     @property
     def is_image(self):
         return self.content_type.startswith("image/")
+
+
+class ExternalIdentity(models.Model):
+    """A user known to an external identity provider, by the token's issuer and subject."""
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_identity")]
+
+    def __str__(self):
+        return f"{self.subject} @ {self.issuer}"

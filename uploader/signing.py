@@ -7,7 +7,9 @@ from . import aws
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256=""):
-    params = {"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": size}
+    params = {"Bucket": bucket, "Key": key, "ContentType": content_type}
+    if size is not None:
+        params["ContentLength"] = size
     headers = {"Content-Type": content_type}
     if checksum_sha256:
         params["ChecksumSHA256"] = checksum_sha256

@@ -32,6 +32,8 @@ def check_policy(*, content_type, size):
     if content_type not in settings.UPLOADER_ALLOWED_TYPES:
         allowed = ", ".join(settings.UPLOADER_ALLOWED_TYPES)
         raise PolicyError(f"Type {content_type!r} is not allowed; allowed: {allowed}.", code="unsupported_type")
+    if size is None:  # the legacy presign call declares no size: the worker checks the stored one
+        return
     if size <= 0:
         raise PolicyError("An upload must be at least one byte.", code="invalid_size")
     if size > settings.UPLOADER_MAX_SIZE:
@@ -64,7 +66,10 @@ class StoredObject:
 def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
     """The reasons the stored object is not what was declared; empty when it is."""
     reasons = []
-    if stored.size != declared_size:
+    if declared_size is None:
+        if not 0 < stored.size <= settings.UPLOADER_MAX_SIZE:
+            reasons.append(f"Stored size {stored.size} is outside 1..{settings.UPLOADER_MAX_SIZE} bytes.")
+    elif stored.size != declared_size:
         reasons.append(f"Stored size {stored.size} differs from the declared {declared_size} bytes.")
     if normalise_content_type(stored.content_type) != declared_type:
         reasons.append(f"Stored type {stored.content_type!r} differs from the declared {declared_type!r}.")

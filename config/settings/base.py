@@ -1,5 +1,6 @@
 """Settings shared by every environment. Only the settings package reads the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -21,6 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
     "drf_spectacular",
     "allauth",
     "allauth.account",
@@ -98,14 +101,39 @@ ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["uploader.api.auth.SessionAuthentication"],
+    # Bearer tokens first, so a request without credentials is told to bring one (401).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "uploader.api.auth.ExternalJWTAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "uploader.api.errors.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Direct-to-S3 uploads", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Direct-to-S3 uploads",
+    "DESCRIPTION": "Presign, upload straight to S3, complete; the worker verifies and records.",
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_SECONDS", default=300)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_SECONDS", default=14 * 24 * 3600)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_REFRESH_SERIALIZER": "uploader.api.auth.TokenRefreshSerializer",
+}
+# Tokens from an external identity provider (Cognito, Auth0, ...), accepted when all three are set.
+JWT_ISSUER = env("JWT_ISSUER", default="")
+JWT_AUDIENCE = env("JWT_AUDIENCE", default="")
+JWT_JWKS_URL = env("JWT_JWKS_URL", default="")
+UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- AWS: the AWS SDK convention; unset endpoints mean real AWS. ---
 AWS_REGION = env("AWS_REGION", default=env("AWS_DEFAULT_REGION", default="us-east-1"))

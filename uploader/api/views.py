@@ -1,12 +1,17 @@
 """Views parse, call a service, respond."""
 
+import uuid
+
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..models import Upload
+from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
+from .schema import errors
 from .serializers import (
     CompleteInput,
     PartsInput,
@@ -16,6 +21,9 @@ from .serializers import (
     UploadStartInput,
     UploadStartOutput,
 )
+from .throttles import PresignRateThrottle
+
+ID = OpenApiParameter("upload_id", uuid.UUID, OpenApiParameter.PATH)
 
 
 def _get_upload(request, upload_id):
@@ -27,23 +35,25 @@ def _get_upload(request, upload_id):
 
 class UploadListCreateApi(generics.ListAPIView):
     serializer_class = UploadOutput
+    filterset_class = UploadFilter
+    filter_backends = [*generics.ListAPIView.filter_backends, UploadOrdering]
+    pagination_class = UploadCursorPagination
+    throttle_classes = [PresignRateThrottle]
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, description="pending, processing, available, rejected, expired"),
-            OpenApiParameter("type", str, description="a content type, or a family such as image/*"),
-        ]
-    )
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Upload.objects.none()
+        return selectors.upload_list(user=self.request.user)
+
+    @extend_schema(summary="Your uploads", responses={200: UploadOutput(many=True), **errors(400, 401)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        params = self.request.query_params
-        return selectors.upload_list(
-            user=self.request.user, status=params.get("status"), content_type=params.get("type")
-        )
-
-    @extend_schema(request=UploadStartInput, responses={201: UploadStartOutput})
+    @extend_schema(
+        summary="Start an upload: a presigned PUT, or a multipart plan for large files",
+        request=UploadStartInput,
+        responses={201: UploadStartOutput, **errors(400, 401, 403, 413, 415, 429, 503)},
+    )
     def post(self, request):
         data = UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -53,25 +63,27 @@ class UploadListCreateApi(generics.ListAPIView):
 
 
 class UploadDetailApi(APIView):
-    @extend_schema(responses=UploadOutput)
+    @extend_schema(parameters=[ID], responses={200: UploadOutput, **errors(401, 404)})
     def get(self, request, upload_id):
         return Response(UploadOutput(_get_upload(request, upload_id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[ID], responses={204: None, **errors(401, 403, 404, 503)})
     def delete(self, request, upload_id):
         services.upload_delete(upload=_get_upload(request, upload_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UploadPartsApi(APIView):
-    @extend_schema(responses=StoredPartsOutput, summary="Parts S3 already holds (for resuming)")
+    @extend_schema(parameters=[ID], summary="Parts S3 already holds (for resuming)",
+                   responses={200: StoredPartsOutput, **errors(401, 404, 409, 503)})
     def get(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         parts = services.upload_parts(upload=upload)
         body = {"part_size": upload.part_size, "part_count": upload.part_count, "parts": parts}
         return Response(StoredPartsOutput(body).data)
 
-    @extend_schema(request=PartsInput, responses=SignedPartsOutput, summary="Fresh part URLs")
+    @extend_schema(parameters=[ID], summary="Fresh part URLs", request=PartsInput,
+                   responses={200: SignedPartsOutput, **errors(400, 401, 403, 404, 409, 503)})
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = PartsInput(data=request.data)
@@ -81,7 +93,8 @@ class UploadPartsApi(APIView):
 
 
 class UploadCompleteApi(APIView):
-    @extend_schema(request=CompleteInput, responses={202: UploadOutput})
+    @extend_schema(parameters=[ID], summary="The bytes are in: verify (and finish a multipart upload)",
+                   request=CompleteInput, responses={202: UploadOutput, **errors(400, 401, 403, 404, 409, 503)})
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = CompleteInput(data=request.data)
@@ -94,7 +107,39 @@ class UploadCompleteApi(APIView):
 
 
 class UploadAbortApi(APIView):
-    @extend_schema(request=None, responses=UploadOutput)
+    @extend_schema(parameters=[ID], request=None, responses={200: UploadOutput, **errors(401, 403, 404, 409, 503)})
     def post(self, request, upload_id):
         upload = services.upload_abort(upload=_get_upload(request, upload_id))
         return Response(UploadOutput(upload).data)
+
+
+class LegacyPresignInput(serializers.Serializer):
+    content_type = serializers.CharField(max_length=255, default="image/jpeg")
+    size = serializers.IntegerField(required=False, help_text="Optional: when given, S3 refuses any other length.")
+
+
+class LegacyPresignApi(APIView):
+    """The original serverless design's call, for clients written against it."""
+
+    throttle_classes = [PresignRateThrottle]
+    throttle_every_method = True
+
+    @extend_schema(
+        summary="Presigned PUT, the original Lambda's way",
+        parameters=[LegacyPresignInput],
+        responses={200: inline_serializer("LegacyPresign", {"uploadURL": serializers.URLField(),
+                                                            "Key": serializers.CharField()}),
+                   **errors(400, 401, 413, 415, 429, 503)},
+    )
+    def get(self, request):
+        data = LegacyPresignInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        content_type = data.validated_data["content_type"]
+        extension = content_type.rsplit("/", 1)[-1].split("+")[0][:10] or "bin"
+        upload, instruction, _ = services.upload_start(
+            owner=request.user,
+            filename=f"{uuid.uuid4()}.{extension}",
+            content_type=content_type,
+            size=data.validated_data.get("size"),
+        )
+        return Response({"uploadURL": instruction["upload"]["url"], "Key": upload.key})

@@ -42,7 +42,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
     )
     with storage_errors():
-        if size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        if size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
             upload.part_size, _ = multipart.plan(size)
             _check_part_requests(upload, parts)  # before S3 is asked for anything
             upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)

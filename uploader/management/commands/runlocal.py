@@ -40,7 +40,9 @@ class Command(BaseCommand):
             python = sys.executable
             procs.append(subprocess.Popen(
                 [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                 "--without-gossip", "--without-mingle", "--without-heartbeat",
+                 # One local worker also runs the periodic expiry (celery beat).
+                 "--beat", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")],
             ))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
             self._wait_for_web(addr)
