@@ -155,3 +155,90 @@ def test_schema_and_docs_are_served(api):
     assert schema.status_code == 200
     assert b"/api/v1/uploads/{upload_id}/complete/" in schema.content
     assert api.get("/api/v1/docs/").status_code == 200
+
+
+def test_list_filters_by_date_and_pages_with_a_cursor(api, user, aws_resources):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    ids = [_start(api, filename=f"{i}.jpg").json()["id"] for i in range(5)]
+    old = timezone.now() - dt.timedelta(days=3)
+    Upload.objects.filter(pk=ids[0]).update(created_at=old)
+    cutoff = (old + dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    assert _ids(api, f"?created_before={cutoff}") == [ids[0]]
+    assert ids[0] not in _ids(api, f"?created_after={cutoff}")
+    first = api.get("/api/v1/uploads/?page_size=2").json()
+    assert [u["id"] for u in first["results"]] == ids[:0:-1][:2]
+    second = api.get(first["next"]).json()
+    assert [u["id"] for u in second["results"]] == ids[:0:-1][2:4]
+
+
+def test_presign_is_throttled_per_user(api, settings, aws_resources):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.UPLOADER_PRESIGN_RATE = "2/min"
+    assert _start(api).status_code == 201
+    assert _start(api).status_code == 201
+    response = _start(api)
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert api.get("/api/v1/uploads/").status_code == 200  # reading is not throttled
+    cache.clear()
+
+
+def test_delete_removes_the_object_the_record_and_the_mirror(api, aws_resources, django_capture_on_commit_callbacks):
+    from uploader import aws, mirror
+
+    body = jpeg_bytes()
+    data = _start(api, size=len(body)).json()
+    put_object(data["upload"], body)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/api/v1/uploads/{data['id']}/").status_code == 204
+    assert api.get(f"/api/v1/uploads/{data['id']}/").status_code == 404
+    assert aws.s3().list_objects_v2(Bucket=aws_resources, Prefix=data["key"]).get("KeyCount") == 0
+    assert mirror.get(data["id"])["status"] == {"S": "deleted"}
+
+
+# --- the original serverless design's call ---
+
+def test_legacy_presign_answers_like_the_original_lambda(api, user, aws_resources, django_capture_on_commit_callbacks):
+    response = api.get("/api/v1/presign/?content_type=image/jpeg")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"uploadURL", "Key"}
+    assert body["Key"].startswith(f"uploads/{user.pk}/") and body["Key"].endswith(".jpeg")
+    photo = jpeg_bytes()
+    import requests
+
+    assert requests.put(body["uploadURL"], data=photo, headers={"Content-Type": "image/jpeg"}).status_code == 200
+    assert requests.put(body["uploadURL"], data=photo, headers={"Content-Type": "image/png"}).status_code == 403
+    upload = Upload.objects.get(key=body["Key"])
+    assert upload.size is None
+    from uploader import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.upload_complete(upload=upload)  # what the S3 event would do
+    upload.refresh_from_db()
+    assert (upload.status, upload.stored_size) == ("available", len(photo))
+
+
+def test_legacy_presign_goes_through_the_same_rules(api, settings, aws_resources):
+    settings.UPLOADER_ALLOWED_TYPES = ["image/jpeg"]
+    settings.UPLOADER_MAX_SIZE = 100
+    assert api.get("/api/v1/presign/?content_type=text/html").status_code == 415
+    assert api.get("/api/v1/presign/?content_type=image/jpeg&size=101").status_code == 413
+    sized = api.get("/api/v1/presign/?content_type=image/jpeg&size=50").json()
+    import requests
+
+    assert requests.put(sized["uploadURL"], data=b"x" * 51, headers={"Content-Type": "image/jpeg"}).status_code == 403
+    assert APIClient().get("/api/v1/presign/").status_code == 401
+
+
+def test_an_undeclared_size_over_the_limit_is_rejected_by_the_worker(settings):
+    from uploader.validation import StoredObject, verify_stored
+
+    settings.UPLOADER_MAX_SIZE = 10
+    stored = StoredObject(size=11, content_type="text/plain", head=b"hello world")
+    assert verify_stored(declared_type="text/plain", declared_size=None, declared_checksum="", stored=stored)

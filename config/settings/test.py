@@ -3,7 +3,7 @@
 from .base import *  # noqa: F401,F403
 from .base import BASE_DIR, DATABASES, env
 
-SECRET_KEY = "test-only"
+SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hs256"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: the browser tests share the database with a real worker process.
