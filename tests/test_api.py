@@ -242,3 +242,11 @@ def test_an_undeclared_size_over_the_limit_is_rejected_by_the_worker(settings):
     settings.UPLOADER_MAX_SIZE = 10
     stored = StoredObject(size=11, content_type="text/plain", head=b"hello world")
     assert verify_stored(declared_type="text/plain", declared_size=None, declared_checksum="", stored=stored)
+
+
+def test_legacy_presign_always_signs_one_put(api, settings, aws_resources):
+    settings.UPLOADER_MULTIPART_THRESHOLD = 10
+    response = api.get("/api/v1/presign/?content_type=image/jpeg&size=25119180")  # found by the fuzz run
+    assert response.status_code == 200 and "uploadURL" in response.json()
+    too_big = api.get(f"/api/v1/presign/?content_type=image/jpeg&size={5 * 1024**3 + 1}")
+    assert too_big.status_code == 413 and "multipart" in too_big.json()["detail"]

@@ -1,4 +1,5 @@
 import django_filters
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 
@@ -34,3 +35,9 @@ class UploadCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:  # DRF says 404; a malformed parameter is bad input
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None

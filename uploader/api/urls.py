@@ -1,6 +1,5 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from . import views
 
@@ -11,8 +10,8 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/complete/", views.UploadCompleteApi.as_view(), name="upload-complete"),
     path("uploads/<uuid:upload_id>/abort/", views.UploadAbortApi.as_view(), name="upload-abort"),
     path("presign/", views.LegacyPresignApi.as_view(), name="legacy-presign"),
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", views.TokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", views.TokenRefreshApi.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -3,10 +3,11 @@
 import uuid
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
 
 from .. import selectors, services
 from ..models import Upload
@@ -141,5 +142,20 @@ class LegacyPresignApi(APIView):
             filename=f"{uuid.uuid4()}.{extension}",
             content_type=content_type,
             size=data.validated_data.get("size"),
+            allow_multipart=False,  # the original call answers with one URL, whatever the size
         )
         return Response({"uploadURL": instruction["upload"]["url"], "Key": upload.key})
+
+
+_TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
+
+
+@extend_schema_view(post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401)}))
+class TokenObtainApi(jwt_views.TokenObtainPairView):
+    pass
+
+
+@extend_schema_view(post=extend_schema(summary="A fresh access token; the refresh token rotates",
+                                       responses={200: _TOKEN_PAIR, **errors(400, 401)}))
+class TokenRefreshApi(jwt_views.TokenRefreshView):
+    pass

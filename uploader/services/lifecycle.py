@@ -16,9 +16,10 @@ from .common import InvalidParts, WrongState, locked, queue_mirror, storage_erro
 log = logging.getLogger(__name__)
 Status = Upload.Status
 MAX_PARTS_PER_REQUEST = 100
+MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT
 
 
-def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=()):
+def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), allow_multipart=True):
     """Create the pending record, then sign what can write only its key, type and size: one PUT,
     or (above UPLOADER_MULTIPART_THRESHOLD) a multipart upload whose part URLs come in batches.
 
@@ -28,6 +29,11 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     """
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
+    if not allow_multipart and size is not None and size > MAX_SINGLE_PUT:
+        raise validation.PolicyError(
+            f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
+            code="too_large",
+        )
     upload_id = uuid.uuid4()
     now = timezone.now()
     upload = Upload(
@@ -42,7 +48,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
     )
     with storage_errors():
-        if size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        if allow_multipart and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
             upload.part_size, _ = multipart.plan(size)
             _check_part_requests(upload, parts)  # before S3 is asked for anything
             upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)
