@@ -1,0 +1,95 @@
+"""The reference command-line client against a running server, through the public API only."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from pathlib import Path
+
+import pytest
+
+from uploader.models import Upload
+
+from .factories import jpeg_bytes, make_user
+
+MiB = 1024 * 1024
+PROJECT = str(Path(__file__).resolve().parents[1])
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client_cli(live_server, aws_resources, tmp_path):
+    make_user("erin", "pw-erin-12345")
+    env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path / "home"), "UPLOADER_SERVER": live_server.url,
+           "PYTHONPATH": PROJECT}
+
+    def run(*args, check=True):
+        result = subprocess.run([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def start(*args):
+        return subprocess.Popen([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    run("login", "--username", "erin", "--password", "pw-erin-12345")
+    run.start = start
+    return run
+
+
+def _zip(path, size):
+    path.write_bytes(b"PK\x03\x04" + os.urandom(size - 4))
+    return path
+
+
+def test_upload_list_and_download_small_and_multipart(client_cli, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg_bytes(200, 100))
+    archive = _zip(tmp_path / "archive.zip", 17 * MiB)
+    result = client_cli("upload", str(photo), str(archive), "--wait")
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[1:] for line in lines] == [["available", "photo.jpg"], ["available", "archive.zip"]]
+    assert "part 3 stored" in result.stderr  # archive.zip went as three parts
+    big = Upload.objects.get(original_filename="archive.zip")
+    assert (big.part_size, big.stored_size) == (8 * MiB, 17 * MiB)
+
+    listing = client_cli("list").stdout
+    assert "photo.jpg" in listing and "archive.zip" in listing
+    photo_id = lines[0].split()[0]
+    client_cli("download", photo_id, "-o", "copy.jpg")
+    assert (tmp_path / "copy.jpg").read_bytes() == photo.read_bytes()
+
+
+def test_without_login_it_says_so(live_server, tmp_path):
+    env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path), "UPLOADER_SERVER": live_server.url, "PYTHONPATH": PROJECT}
+    result = subprocess.run([sys.executable, "-m", "uploader.client", "list"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "login" in result.stderr
+
+
+def test_a_killed_upload_resumes_without_resending_stored_parts(client_cli, tmp_path):
+    archive = _zip(tmp_path / "footage.zip", 40 * MiB)  # five parts
+    proc = client_cli.start("upload", str(archive), "--concurrency", "1")
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "part 2 stored" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert Upload.objects.get().status == "pending"
+
+    result = client_cli("upload", str(archive), "--wait")
+    resumed = re.search(r"resuming (\S+): (\d) of 5 parts already stored", result.stderr)
+    assert resumed, result.stderr
+    already = int(resumed.group(2))
+    assert already >= 2
+    sent_again = sorted(int(n) for n in re.findall(r"part (\d) stored", result.stderr))
+    assert sent_again == list(range(already + 1, 6))
+    upload = Upload.objects.get()
+    assert str(upload.id) == resumed.group(1)
+    assert (upload.status, upload.stored_size) == ("available", 40 * MiB)

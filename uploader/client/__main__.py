@@ -1,0 +1,111 @@
+"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID"""
+
+import argparse
+import getpass
+import os
+import sys
+import time
+
+import requests
+
+from .session import ApiError, Session
+from .transfer import Uploader
+
+
+class Progress:
+    """A bar on a terminal; one line per event otherwise (for logs, and for the tests)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.tty = stream, stream.isatty()
+        self.started = {}
+
+    def __call__(self, name, done, total, event):
+        now = time.monotonic()
+        begun, base = self.started.setdefault(name, (now, done))
+        speed = (done - base) / (now - begun) / 1e6 if now > begun else 0.0
+        percent = 100 * done // total if total else 100
+        if self.tty:
+            bar = "#" * (percent // 4)
+            self.stream.write(f"\r{name[:30]:30} [{bar:25}] {percent:3}% {done / 1e6:9.1f} MB {speed:7.1f} MB/s")
+            if done >= total and event != "start":
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"{name}: {event} ({percent}%, {done}/{total} bytes, {speed:.1f} MB/s)\n")
+        self.stream.flush()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m uploader.client", description=__doc__)
+    parser.add_argument("--server", default=os.environ.get("UPLOADER_SERVER", "http://127.0.0.1:8000"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    login = commands.add_parser("login", help="get a JWT pair and keep it for later commands")
+    login.add_argument("--username")
+    login.add_argument("--password", help="prompted for when left out")
+    upload = commands.add_parser("upload", help="upload files (resumes an interrupted one)")
+    upload.add_argument("files", nargs="+")
+    upload.add_argument("--concurrency", type=int, default=4)
+    upload.add_argument("--wait", action="store_true", help="wait until the worker has decided")
+    listing = commands.add_parser("list", help="your uploads")
+    listing.add_argument("--status")
+    download = commands.add_parser("download", help="download one upload")
+    download.add_argument("id")
+    download.add_argument("-o", "--output")
+    args = parser.parse_args(argv)
+    session = Session(args.server)
+    try:
+        return COMMANDS[args.command](session, args)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _login(session, args):
+    username = args.username or input("username: ")
+    session.login(username, args.password or getpass.getpass("password: "))
+    print(f"logged in to {session.server} as {username}")
+    return 0
+
+
+def _upload(session, args):
+    uploader = Uploader(session, concurrency=args.concurrency, progress=Progress())
+    failed = 0
+    for name in args.files:
+        record = uploader.upload(name)
+        while args.wait and record["status"] in ("pending", "processing"):
+            time.sleep(1)
+            record = session.call("GET", f"/api/v1/uploads/{record['id']}/")
+        reason = f" ({record['status_reason']})" if record.get("status_reason") else ""
+        print(f"{record['id']} {record['status']} {record['original_filename']}{reason}")
+        failed += record["status"] == "rejected"
+    return 1 if failed else 0
+
+
+def _list(session, args):
+    path, params = "/api/v1/uploads/", {"status": args.status} if args.status else None
+    while path:
+        page = session.call("GET", path, params=params)
+        for u in page["results"]:
+            print(f"{u['id']}  {u['status']:10} {u['size'] or 0:>12}  {u['content_type']:24} {u['original_filename']}")
+        path, params = (page["next"].split(session.server, 1)[-1] if page["next"] else None), None
+    return 0
+
+
+def _download(session, args):
+    record = session.call("GET", f"/api/v1/uploads/{args.id}/")
+    if not record.get("download_url"):
+        print(f"error: the upload is {record['status']}, nothing to download", file=sys.stderr)
+        return 1
+    output = args.output or record["original_filename"]
+    with requests.get(record["download_url"], stream=True, timeout=300) as response:
+        response.raise_for_status()
+        with open(output, "wb") as out:
+            for block in response.iter_content(1024 * 1024):
+                out.write(block)
+    print(f"saved {output}")
+    return 0
+
+
+COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download}
+
+if __name__ == "__main__":
+    sys.exit(main())

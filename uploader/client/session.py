@@ -1,0 +1,78 @@
+"""HTTP to the API with JWTs: log in, keep the pair on disk, refresh once when the access token
+has expired."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import requests
+
+
+class ApiError(Exception):
+    def __init__(self, status, body):
+        body = body if isinstance(body, dict) else {}
+        super().__init__(f"{status}: {body.get('detail') or 'request failed'}")
+        self.status, self.code = status, body.get("code")
+
+
+def config_dir():
+    return Path(os.environ.get("UPLOADER_CLIENT_HOME") or Path.home() / ".config" / "uploader-client")
+
+
+class Session:
+    def __init__(self, server, home=None):
+        self.server = server.rstrip("/")
+        self.home = Path(home or config_dir())
+        self.http = requests.Session()
+        self._tokens_path = self.home / "tokens.json"
+        self.tokens = json.loads(self._tokens_path.read_text()) if self._tokens_path.exists() else {}
+
+    def login(self, username, password):
+        response = self.http.post(f"{self.server}/api/v1/auth/token/", json={"username": username, "password": password},
+                                  timeout=30)
+        self._save_tokens(self._json(response))
+
+    def _save_tokens(self, tokens):
+        self.tokens = tokens
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._tokens_path.write_text(json.dumps(tokens))
+        self._tokens_path.chmod(0o600)
+
+    def _refresh(self):
+        response = self.http.post(f"{self.server}/api/v1/auth/token/refresh/",
+                                  json={"refresh": self.tokens.get("refresh", "")}, timeout=30)
+        self._save_tokens(self._json(response))
+
+    def call(self, method, path, *, json_body=None, params=None, retries=4):
+        """One API call: refreshes the token once on 401, retries 429/5xx and lost connections."""
+        if not self.tokens:
+            raise ApiError(401, {"detail": "Not logged in: run `python -m uploader.client login` first."})
+        refreshed = False
+        for attempt in range(retries + 1):
+            try:
+                response = self.http.request(
+                    method, f"{self.server}{path}", json=json_body, params=params, timeout=60,
+                    headers={"Authorization": f"Bearer {self.tokens['access']}"},
+                )
+            except requests.ConnectionError:
+                if attempt == retries:
+                    raise
+                time.sleep(min(2**attempt, 10))
+                continue
+            if response.status_code == 401 and not refreshed:
+                self._refresh()
+                refreshed = True
+                continue
+            if (response.status_code == 429 or response.status_code >= 500) and attempt < retries:
+                time.sleep(float(response.headers.get("Retry-After") or min(2**attempt, 10)))
+                continue
+            return self._json(response)
+        raise ApiError(599, {"detail": "gave up after retries"})
+
+    @staticmethod
+    def _json(response):
+        body = response.json() if response.content else None
+        if not response.ok:
+            raise ApiError(response.status_code, body)
+        return body

@@ -1,0 +1,164 @@
+"""Uploading one file through the public API: a presigned PUT, or parallel multipart parts each
+pinned by its SHA-256. An upload killed half-way resumes: the server (S3's own part list) says
+which parts are stored, so only the others are sent."""
+
+import base64
+import hashlib
+import json
+import mimetypes
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+import requests
+
+from .session import ApiError
+
+READ_BLOCK = 1024 * 1024
+
+
+def sha256_b64(path, offset, length):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while length > 0:
+            block = f.read(min(READ_BLOCK, length))
+            if not block:
+                break
+            digest.update(block)
+            length -= len(block)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def read_slice(path, offset, length):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+class ResumeState:
+    """Which upload a local file belongs to, kept until it completes."""
+
+    def __init__(self, home, path):
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+        self.path = Path(home) / "resume" / f"{key}.json"
+
+    def load(self):
+        return json.loads(self.path.read_text()) if self.path.exists() else None
+
+    def save(self, data):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(data))
+
+    def clear(self):
+        self.path.unlink(missing_ok=True)
+
+
+class Uploader:
+    def __init__(self, session, *, concurrency=4, progress=None, attempts=6):
+        self.session = session
+        self.concurrency = concurrency
+        self.progress = progress
+        self.attempts = attempts
+        self.http = requests.Session()
+        self._lock = threading.Lock()
+
+    def upload(self, path):
+        """Upload `path`; returns the upload record after `complete`."""
+        path = Path(path)
+        size = path.stat().st_size
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        state = ResumeState(self.session.home, path)
+        remembered = state.load()
+        if remembered:
+            record = self._resume(remembered, path, size)
+            if record is not None:
+                state.clear()
+                return record
+            state.clear()
+        started = self.session.call("POST", "/api/v1/uploads/", json_body={
+            "filename": path.name, "content_type": content_type, "size": size,
+            **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
+        })
+        if "multipart" not in started:
+            self._report(path.name, 0, size, "start")
+            self._put(started["upload"], read_slice(path, 0, size), path.name, size, retries_resign=None)
+            self._report(path.name, size, size, "sent")
+            return self.session.call("POST", f"/api/v1/uploads/{started['id']}/complete/")
+        state.save({"id": started["id"]})
+        plan = started["multipart"]
+        return self._send_parts(started["id"], path, size, plan["part_size"], plan["part_count"], stored={})
+
+    def _resume(self, remembered, path, size):
+        try:
+            listing = self.session.call("GET", f"/api/v1/uploads/{remembered['id']}/parts/")
+        except ApiError as exc:
+            if exc.status in (404, 409):
+                return None  # finished, expired or gone: start again
+            raise
+        stored = {p["part_number"]: p["etag"] for p in listing["parts"]}
+        self._report(path.name, 0, size, f"resuming {remembered['id']}: {len(stored)} of "
+                                          f"{listing['part_count']} parts already stored")
+        return self._send_parts(remembered["id"], path, size, listing["part_size"], listing["part_count"], stored)
+
+    def _send_parts(self, upload_id, path, size, part_size, part_count, stored):
+        etags = dict(stored)
+        sent = {"bytes": sum(min(part_size, size - (n - 1) * part_size) for n in stored)}
+        todo = [n for n in range(1, part_count + 1) if n not in etags]
+        self._report(path.name, sent["bytes"], size, "start")
+
+        def length(n):
+            return min(part_size, size - (n - 1) * part_size)
+
+        def send(n, target):
+            body = read_slice(path, (n - 1) * part_size, length(n))
+            etag = self._put(target, body, path.name, size,
+                             retries_resign=lambda: self._sign(upload_id, path, [n], part_size, length)[0])
+            with self._lock:
+                sent["bytes"] += len(body)
+                self._report(path.name, sent["bytes"], size, f"part {n} stored")
+            return n, etag
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            pending = set()
+            batch = self.concurrency * 2
+            for i in range(0, len(todo), batch):
+                for target in self._sign(upload_id, path, todo[i:i + batch], part_size, length):
+                    while len(pending) >= batch:  # bounded: never more than this many parts in memory
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        etags.update(f.result() for f in done)
+                    pending.add(pool.submit(send, target["part_number"], target))
+            for future in pending:
+                number, etag = future.result()
+                etags[number] = etag
+        parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
+        return self.session.call("POST", f"/api/v1/uploads/{upload_id}/complete/", json_body={"parts": parts})
+
+    def _sign(self, upload_id, path, numbers, part_size, length):
+        """Fresh URLs for a batch of parts; each part's SHA-256 becomes part of its signature."""
+        parts = [{"part_number": n, "checksum_sha256": sha256_b64(path, (n - 1) * part_size, length(n))}
+                 for n in numbers]
+        return self.session.call("POST", f"/api/v1/uploads/{upload_id}/parts/", json_body={"parts": parts})["parts"]
+
+    def _put(self, target, body, name, size, retries_resign):
+        """PUT with retries and backoff; a 403 (an expired URL) is re-signed when possible."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self.http.put(target["url"], data=body, headers=target.get("headers", {}), timeout=300)
+                if response.ok:
+                    return response.headers.get("ETag", "").strip('"')
+                retriable = response.status_code >= 500 or (response.status_code == 403 and retries_resign)
+                error = f"storage answered {response.status_code}"
+            except requests.ConnectionError as exc:
+                retriable, error = True, f"connection lost ({exc.__class__.__name__})"
+            if not retriable or attempt == self.attempts:
+                raise ApiError(502, {"detail": f"{name}: {error}"})
+            time.sleep(min(0.5 * 2**attempt, 15))
+            if retries_resign:
+                target = retries_resign()
+
+    def _report(self, name, done, total, event):
+        if self.progress:
+            self.progress(name, done, total, event)
