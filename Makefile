@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-fast migrate setup-aws clean
+.PHONY: install run test bench migrate clean
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -27,6 +27,10 @@ run: migrate
 
 test: install
 	$(PY) -m pytest
+
+# Throughput and cost ratios (not a test); prints them and writes var/bench.json.
+bench: install
+	$(PY) -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) $(EMU_VENV) var

@@ -1,0 +1,10 @@
+"""Settings for `make bench`: the test settings plus bench-only endpoints (a trivial authenticated
+view and a proxied-upload baseline that exists nowhere else)."""
+
+from config.settings.test import *  # noqa: F401,F403
+
+ROOT_URLCONF = "tests.bench.urls"
+DEBUG = False
+UPLOADER_PRESIGN_RATE = "1000000/min"
+CELERY_TASK_ALWAYS_EAGER = False  # tasks go to SQS; the web process is what is measured
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
