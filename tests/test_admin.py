@@ -1,43 +1,218 @@
+"""The review tool: list, upload page, actions through the services, permissions, audit trail."""
+
 import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.template.defaultfilters import filesizeformat
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from uploader.models import Upload
+from uploader import aws, mirror, services
+from uploader.models import Upload, UploadEvent
 
-from .factories import make_user
+from .conftest import put_object
+from .factories import jpeg_bytes, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
+LIST = "/admin/uploader/upload/"
 
 
 @pytest.fixture
-def staff_client(client):
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
-    client.force_login(admin)
+def superuser_client(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123"))
     return client
 
 
-def _upload(owner, name, status="available"):
+@pytest.fixture
+def reviewer(client):
+    user = make_user("rita", "pw-rita-12345", is_staff=True)
+    user.groups.add(Group.objects.get(name="Reviewers"))
+    client.force_login(user)
+    return user
+
+
+def available_upload(owner, name="cat.jpg", body=None):
+    body = body or jpeg_bytes(120, 80)
+    upload, instruction, _ = services.upload_start(owner=owner, filename=name, content_type="image/jpeg",
+                                                   size=len(body))
+    assert put_object(instruction["upload"], body).status_code == 200
+    return services.upload_verify(upload_id=upload.pk)
+
+
+def _bare(owner, name, status="available", content_type="image/jpeg", **extra):
     return Upload.objects.create(
         owner=owner, bucket="b", key=f"uploads/{owner.pk}/{name}", original_filename=name,
-        content_type="image/jpeg", size=10, status=status, expires_at=timezone.now() + dt.timedelta(hours=1),
+        content_type=content_type, size=10, status=status, expires_at=timezone.now() + dt.timedelta(hours=1), **extra,
     )
 
 
-def test_staff_list_filter_and_search_uploads(staff_client):
+# --- the list ---
+
+def test_list_shows_thumbnails_icons_escaped_names_and_filters(superuser_client, aws_resources):
     owner = make_user()
-    _upload(owner, "<b>bold</b>.jpg")
-    _upload(owner, "quiet.jpg", status="rejected")
-    page = staff_client.get("/admin/uploader/upload/")
-    assert page.status_code == 200
-    assert b"&lt;b&gt;bold&lt;/b&gt;.jpg" in page.content and b"<b>bold</b>.jpg" not in page.content
-    filtered = staff_client.get("/admin/uploader/upload/?status__exact=rejected")
-    assert b"quiet.jpg" in filtered.content and b"bold" not in filtered.content
-    searched = staff_client.get("/admin/uploader/upload/?q=quiet")
-    assert b"quiet.jpg" in searched.content and b"bold" not in searched.content
+    photo = available_upload(owner)
+    _bare(owner, "<b>bold</b>.pdf", content_type="application/pdf", status="rejected")
+    page = superuser_client.get(LIST).content.decode()
+    assert "X-Amz-Signature=" in page and 'loading="lazy"' in page  # the photo's presigned thumbnail
+    assert "📄" in page
+    assert "&lt;b&gt;bold&lt;/b&gt;.pdf" in page and "<b>bold</b>.pdf" not in page
+    assert ">alice<" in page
+    assert filesizeformat(photo.stored_size) in page
+    rejected = superuser_client.get(LIST + "?status__exact=rejected").content.decode()
+    assert "bold" in rejected and "cat.jpg" not in rejected
+    by_id = superuser_client.get(LIST + f"?q={photo.pk}").content.decode()
+    assert "cat.jpg" in by_id and "bold" not in by_id
+    assert superuser_client.get(LIST + "?q=not-a-uuid").status_code == 200
 
 
-def test_non_staff_cannot_open_the_admin(client):
-    client.force_login(make_user())
-    assert client.get("/admin/uploader/upload/").status_code == 302
+def test_list_page_queries_do_not_grow_with_the_number_of_uploads(superuser_client):
+    owners = [make_user(f"user{i}", "pw-x-123456") for i in range(5)]
+
+    def queries_for_list():
+        with CaptureQueriesContext(connection) as captured:
+            assert superuser_client.get(LIST).status_code == 200
+        return len(captured)
+
+    Upload.objects.bulk_create([_unsaved(owners[i % 5], i) for i in range(20)])
+    small = queries_for_list()
+    Upload.objects.bulk_create([_unsaved(owners[i % 5], i) for i in range(20, 2000)])
+    assert queries_for_list() == small
+
+
+def _unsaved(owner, i):
+    return Upload(owner=owner, bucket="b", key=f"uploads/{owner.pk}/{i}.pdf", original_filename=f"{i}.pdf",
+                  content_type="application/pdf", size=10, status="rejected",
+                  expires_at=timezone.now() + dt.timedelta(hours=1))
+
+
+# --- the upload page ---
+
+def test_upload_page_shows_preview_metadata_mirror_state_and_audit(superuser_client, aws_resources):
+    upload = available_upload(make_user())
+    page = superuser_client.get(f"{LIST}{upload.pk}/change/").content.decode()
+    assert 'class="upload-preview"' in page and "X-Amz-Signature=" in page
+    assert "response-content-disposition=attachment" in page  # the download link
+    assert "120 × 80 px" in page and "image/jpeg" in page
+    assert f"database version {upload.version}, DynamoDB version {upload.version}: in sync" in page
+    assert "created" in page and "available" in page  # audit rows
+
+
+# --- the workflow ---
+
+def test_reviewer_approves_and_the_owner_sees_it(client, reviewer, aws_resources):
+    owner = make_user()
+    upload = available_upload(owner)
+    response = client.post(f"{LIST}{upload.pk}/do/approve/")
+    assert response.status_code == 302
+    upload.refresh_from_db()
+    assert (upload.review_status, upload.reviewed_by) == ("approved", reviewer)
+    event = UploadEvent.objects.filter(upload_id=upload.pk, action="approved").get()
+    assert (event.actor_name, event.from_review, event.to_review) == ("rita", "unreviewed", "approved")
+    assert mirror.get(upload.pk)["review_status"] == {"S": "approved"}
+
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(owner)
+    assert api.get(f"/api/v1/uploads/{upload.pk}/").json()["review_status"] == "approved"
+
+
+def test_reject_needs_a_reason_which_the_owner_sees(client, reviewer, aws_resources):
+    owner = make_user()
+    upload = available_upload(owner)
+    client.post(f"{LIST}{upload.pk}/do/reject/", {"reason": ""})
+    upload.refresh_from_db()
+    assert upload.review_status == "unreviewed"
+    client.post(f"{LIST}{upload.pk}/do/reject/", {"reason": "Not a cat."})
+    upload.refresh_from_db()
+    assert (upload.review_status, upload.review_reason) == ("rejected", "Not a cat.")
+
+
+def test_bulk_approve_and_reject(client, reviewer, aws_resources):
+    owner = make_user()
+    first, second = available_upload(owner, "a.jpg"), available_upload(owner, "b.jpg")
+    pending = _bare(owner, "c.jpg", status="pending")
+    client.post(LIST, {"action": "approve_selected", "_selected_action": [str(first.pk), str(pending.pk)]})
+    client.post(LIST, {"action": "reject_selected", "_selected_action": [str(second.pk)], "reason": "Blurry."})
+    statuses = {u.original_filename: (u.review_status, u.review_reason) for u in Upload.objects.all()}
+    assert statuses == {"a.jpg": ("approved", ""), "b.jpg": ("rejected", "Blurry."), "c.jpg": ("unreviewed", "")}
+
+
+def test_reviewers_cannot_delete_reprocess_or_remirror(client, reviewer, aws_resources):
+    upload = available_upload(make_user())
+    assert client.get(f"{LIST}{upload.pk}/delete/").status_code == 403
+    response = client.post(LIST, {"action": "delete_selected", "_selected_action": [str(upload.pk)], "post": "yes"})
+    assert response.status_code in (200, 302)
+    for action in ("reprocess", "remirror", "make-public"):
+        assert client.post(f"{LIST}{upload.pk}/do/{action}/").status_code == 403
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", 3)
+    page = client.get(LIST).content.decode()
+    assert "approve_selected" in page and "delete_selected" not in page and "reprocess_selected" not in page
+
+
+def test_staff_without_permissions_and_non_staff_are_kept_out(client, aws_resources):
+    upload = _bare(make_user(), "x.jpg")
+    client.force_login(make_user("sam", "pw-sam-123456", is_staff=True))
+    assert client.get(LIST).status_code == 403
+    assert client.post(f"{LIST}{upload.pk}/do/approve/").status_code == 403
+    client.force_login(make_user("nick", "pw-nick-123456"))
+    assert client.get(LIST).status_code == 302  # to the admin login
+
+
+def test_bulk_delete_removes_objects_records_and_mirror(superuser_client, aws_resources):
+    owner = make_user()
+    uploads = [available_upload(owner, f"{i}.jpg") for i in range(2)]
+    response = superuser_client.post(LIST, {"action": "delete_selected", "post": "yes",
+                                            "_selected_action": [str(u.pk) for u in uploads]})
+    assert response.status_code == 302
+    for upload in uploads:
+        upload.refresh_from_db()
+        assert upload.status == "deleted"
+        assert aws.s3().list_objects_v2(Bucket=upload.bucket, Prefix=upload.key).get("KeyCount") == 0
+        assert mirror.get(upload.pk)["status"] == {"S": "deleted"}
+        assert UploadEvent.objects.get(upload_id=upload.pk, action="deleted").actor_name == "root"
+
+
+def test_reprocess_runs_the_checks_again_and_remirror_rewrites_dynamodb(superuser_client, aws_resources):
+    upload = available_upload(make_user())
+    superuser_client.post(f"{LIST}{upload.pk}/do/reprocess/")
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", 5)  # available -> processing -> available
+    actions = list(UploadEvent.objects.filter(upload_id=upload.pk).order_by("id").values_list("action", flat=True))
+    assert actions == ["created", "available", "reprocess", "available"]
+    aws.dynamodb().delete_item(TableName="uploads", Key={"id": {"S": str(upload.pk)}})  # drift
+    superuser_client.post(LIST, {"action": "remirror_selected", "_selected_action": [str(upload.pk)]})
+    upload.refresh_from_db()
+    assert mirror.get(upload.pk)["version"] == {"N": str(upload.version)}
+
+
+def test_visibility_public_is_refused_unless_allowed_and_the_bucket_permits(superuser_client, settings, aws_resources):
+    upload = available_upload(make_user())
+    response = superuser_client.post(f"{LIST}{upload.pk}/do/make-public/", follow=True)
+    assert "UPLOADER_ALLOW_PUBLIC" in response.content.decode()
+    settings.UPLOADER_ALLOW_PUBLIC = True
+    response = superuser_client.post(f"{LIST}{upload.pk}/do/make-public/", follow=True)
+    assert "blocks public access" in response.content.decode()
+    upload.refresh_from_db()
+    assert upload.visibility == "private"
+
+
+def test_the_audit_trail_survives_the_upload_and_is_filterable(superuser_client, aws_resources):
+    owner = make_user()
+    upload = available_upload(owner)
+    owner.delete()  # takes the upload row with it
+    assert not Upload.objects.filter(pk=upload.pk).exists()
+    events = UploadEvent.objects.filter(upload_id=upload.pk)
+    assert set(events.values_list("action", flat=True)) == {"created", "available"}
+    page = superuser_client.get(f"/admin/uploader/uploadevent/?action=available&q={upload.pk}").content.decode()
+    assert str(upload.pk) in page
+
+
+def test_reviewer_group_permissions():
+    codenames = set(Group.objects.get(name="Reviewers").permissions.values_list("codename", flat=True))
+    assert codenames == {"view_upload", "review_upload", "view_uploadevent"}
+    assert not Permission.objects.filter(group__name="Reviewers", codename="delete_upload").exists()

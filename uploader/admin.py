@@ -1,17 +1,241 @@
-from django.contrib import admin
+"""The review tool staff work in. Every action goes through the services layer."""
 
-from .models import Upload
+import uuid
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import mirror, services, signing
+from .models import Upload, UploadEvent
+
+INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # never SVG: it can carry script
+PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
+ICONS = {"application/pdf": "📄", "text/plain": "📝", "text/csv": "📊", "application/zip": "🗜", "video": "🎞",
+         "audio": "🎵", "image": "🖼"}
+
+
+def _icon(content_type):
+    return ICONS.get(content_type) or ICONS.get(content_type.split("/")[0], "📦")
+
+
+class ReviewActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Reason (for rejections; the owner sees it)",
+                             widget=forms.TextInput(attrs={"size": 40}))
 
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ["original_filename", "owner", "content_type", "size", "status", "review_status", "created_at"]
-    list_filter = ["status", "review_status", "content_type", "created_at"]
-    search_fields = ["original_filename", "key", "owner__username", "owner__email", "id"]
+    list_display = ["thumbnail", "original_filename", "owner", "human_size", "content_type", "status",
+                    "review_status", "created_at"]
+    list_display_links = ["original_filename"]
+    list_filter = ["status", "review_status", "content_type", ("owner", admin.RelatedOnlyFieldListFilter),
+                   "created_at"]
+    search_fields = ["original_filename", "key", "owner__username", "owner__email"]
     list_select_related = ["owner"]
+    list_per_page = 50
+    show_full_result_count = False  # one COUNT per page, not two
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Upload._meta.fields]
     ordering = ["-created_at"]
+    action_form = ReviewActionForm
+    actions = ["approve_selected", "reject_selected", "reprocess_selected", "remirror_selected", "delete_selected"]
+    change_form_template = "admin/uploader/upload/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["preview", "original_filename", "owner", "status", "status_reason", "review_status",
+                           "review_reason", "reviewed_by", "reviewed_at", "visibility"]}),
+        ("Stored object", {"fields": ["key", "bucket", "content_type", "sniffed_type", "dimensions", "sizes",
+                                      "checksum_sha256", "etag", "multipart_upload_id"]}),
+        ("Mirror", {"fields": ["mirror_state"]}),
+        ("Audit trail", {"fields": ["audit_trail"]}),
+        ("Times", {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),
+    ]
+    readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
+
+    # --- the list ---
+
+    @admin.display(description="")
+    def thumbnail(self, upload):
+        if upload.status == Upload.Status.AVAILABLE and upload.content_type in INLINE_TYPES:
+            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
+            return format_html('<img src="{}" alt="" style="width:48px;height:48px;object-fit:cover" loading="lazy">',
+                               url)
+        return format_html('<span title="{}" style="font-size:28px">{}</span>', upload.content_type,
+                           _icon(upload.content_type))
+
+    @admin.display(description="size", ordering="size")
+    def human_size(self, upload):
+        return filesizeformat(upload.stored_size if upload.stored_size is not None else upload.size or 0)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            queryset |= self.model.objects.filter(pk=uuid.UUID(search_term.strip()))
+        except ValueError:
+            pass
+        return queryset, may_have_duplicates
+
+    # --- the upload page ---
+
+    @admin.display(description="Preview")
+    def preview(self, upload):
+        if upload.status != Upload.Status.AVAILABLE:
+            return f"No preview: the upload is {upload.status}."
+        download = signing.presign_get(bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
+                                       attachment=True)
+        link = format_html('<p><a href="{}">Download {}</a></p>', download, upload.original_filename)
+        if upload.content_type in INLINE_TYPES:
+            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
+            return format_html('<img class="upload-preview" src="{}" alt="" style="max-width:480px;max-height:360px">{}',
+                               url, link)
+        if upload.content_type in PLAYABLE:
+            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
+            tag = PLAYABLE[upload.content_type]
+            return format_html('<{} class="upload-preview" controls preload="metadata" src="{}" style="max-width:480px">'
+                               '</{}>{}', tag, url, tag, link)
+        return link
+
+    @admin.display(description="Dimensions")
+    def dimensions(self, upload):
+        return f"{upload.width} × {upload.height} px" if upload.width else "—"
+
+    @admin.display(description="Size")
+    def sizes(self, upload):
+        declared = filesizeformat(upload.size) if upload.size is not None else "not declared"
+        stored = filesizeformat(upload.stored_size) if upload.stored_size is not None else "—"
+        return f"declared {declared}, stored {stored}"
+
+    @admin.display(description="DynamoDB")
+    def mirror_state(self, upload):
+        try:
+            item = mirror.get(upload.pk)
+        except (BotoCoreError, ClientError) as exc:
+            return f"DynamoDB unreachable ({exc.__class__.__name__})"
+        if item is None:
+            return f"missing (database at version {upload.version})"
+        mirrored = int(item["version"]["N"])
+        state = "in sync" if mirrored == upload.version else f"behind by {upload.version - mirrored}"
+        return f"database version {upload.version}, DynamoDB version {mirrored}: {state}"
+
+    @admin.display(description="Changes")
+    def audit_trail(self, upload):
+        entries = UploadEvent.objects.filter(upload_id=upload.pk).order_by("created_at", "id")
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
+            ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.action, e.actor_name or "system", e.from_status or "∅",
+              e.to_status, e.from_review or "∅", e.to_review, e.detail) for e in entries),
+        )
+        return format_html('<table class="audit"><tr><th>when</th><th>what</th><th>who</th><th>status</th>'
+                           "<th>review</th><th>detail</th></tr>{}</table>", rows)
+
+    # --- permissions ---
 
     def has_add_permission(self, request):
+        return False
+
+    def has_review_permission(self, request, obj=None):
+        return request.user.has_perm("uploader.review_upload")
+
+    def has_reprocess_permission(self, request, obj=None):
+        return request.user.has_perm("uploader.reprocess_upload")
+
+    # --- actions, through the services ---
+
+    def _each(self, request, queryset, verb, call):
+        done = failed = 0
+        for upload in queryset:
+            try:
+                call(upload)
+                done += 1
+            except services.WrongState as exc:
+                failed += 1
+                self.message_user(request, f"{upload.original_filename}: {exc}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{verb} {done} upload(s).", messages.SUCCESS)
+        return done, failed
+
+    @admin.action(description="Approve selected uploads", permissions=["review"])
+    def approve_selected(self, request, queryset):
+        self._each(request, queryset, "Approved",
+                   lambda u: services.upload_review(upload=u, reviewer=request.user, approve=True))
+
+    @admin.action(description="Reject selected uploads (give a reason)", permissions=["review"])
+    def reject_selected(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        self._each(request, queryset, "Rejected",
+                   lambda u: services.upload_review(upload=u, reviewer=request.user, approve=False, reason=reason))
+
+    @admin.action(description="Run the checks again", permissions=["reprocess"])
+    def reprocess_selected(self, request, queryset):
+        self._each(request, queryset, "Queued checks for",
+                   lambda u: services.upload_reprocess(upload=u, actor=request.user))
+
+    @admin.action(description="Write again to DynamoDB", permissions=["reprocess"])
+    def remirror_selected(self, request, queryset):
+        self._each(request, queryset, "Re-mirrored", lambda u: services.upload_remirror(upload=u, actor=request.user))
+
+    def delete_model(self, request, obj):
+        services.upload_delete(upload=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for upload in queryset:
+            services.upload_delete(upload=upload, actor=request.user)
+
+    # --- the buttons on the upload page ---
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.object_action)
+        return [path("<uuid:object_id>/do/<str:action>/", view, name="uploader_upload_do"), *super().get_urls()]
+
+    OBJECT_ACTIONS = {
+        "approve": ("review", lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=True)),
+        "reject": ("review", lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=False,
+                                                                  reason=r.POST.get("reason", ""))),
+        "reprocess": ("reprocess", lambda u, r: services.upload_reprocess(upload=u, actor=r.user)),
+        "remirror": ("reprocess", lambda u, r: services.upload_remirror(upload=u, actor=r.user)),
+        "make-public": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=True)),
+        "make-private": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False)),
+    }
+
+    def object_action(self, request, object_id, action):
+        if request.method != "POST" or action not in self.OBJECT_ACTIONS:
+            raise PermissionDenied
+        permission, call = self.OBJECT_ACTIONS[action]
+        if not getattr(self, f"has_{permission}_permission")(request):
+            raise PermissionDenied
+        upload = get_object_or_404(Upload, pk=object_id)
+        try:
+            call(upload, request)
+            self.message_user(request, f"{action.replace('-', ' ').capitalize()}: done.", messages.SUCCESS)
+        except (services.WrongState, services.ServiceUnavailable) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return redirect(reverse("admin:uploader_upload_change", args=[object_id]))
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["can_review"] = self.has_review_permission(request)
+        context["can_reprocess"] = self.has_reprocess_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+@admin.register(UploadEvent)
+class UploadEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "upload_id", "actor_name", "from_status", "to_status", "from_review",
+                    "to_review", "detail"]
+    list_filter = ["action", "to_status", "to_review", "created_at"]
+    search_fields = ["=upload_id", "upload_key", "actor_name"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -32,7 +32,7 @@ class Upload(models.Model):
     TRANSITIONS = {
         Status.PENDING: {Status.PROCESSING, Status.EXPIRED, Status.DELETED},
         Status.PROCESSING: {Status.AVAILABLE, Status.REJECTED, Status.DELETED},
-        Status.AVAILABLE: {Status.DELETED},
+        Status.AVAILABLE: {Status.PROCESSING, Status.DELETED},  # processing again: staff's "reprocess"
         Status.REJECTED: {Status.DELETED},
         Status.EXPIRED: {Status.DELETED},
         Status.DELETED: set(),
@@ -43,7 +43,10 @@ class Upload(models.Model):
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
     original_filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, db_index=True)
+    sniffed_type = models.CharField(max_length=255, blank=True, help_text="What the first bytes show.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
     size = models.BigIntegerField(
         null=True, blank=True,
         help_text="Declared by the client and pinned in the signature; null only from the legacy presign call.",
@@ -51,9 +54,12 @@ class Upload(models.Model):
     stored_size = models.BigIntegerField(null=True, blank=True)
     checksum_sha256 = models.CharField(max_length=64, blank=True)
     etag = models.CharField(max_length=128, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     status_reason = models.TextField(blank=True, help_text="Why it was rejected or expired.")
-    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED)
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
+    )
+    review_reason = models.TextField(blank=True, help_text="Shown to the owner when a reviewer rejects.")
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -70,6 +76,10 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("review_upload", "Can approve or reject uploads"),
+            ("reprocess_upload", "Can re-run checks and re-mirror uploads"),
+        ]
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "expires_at"]),
@@ -77,6 +87,12 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.original_filename} ({self.status})"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance.saved_state = (instance.__dict__.get("status"), instance.__dict__.get("review_status"))
+        return instance
 
     def transition(self, to, *, reason=""):
         """Move to status `to` and bump the version; the caller saves (under its row lock)."""
@@ -119,3 +135,29 @@ class ExternalIdentity(models.Model):
 
     def __str__(self):
         return f"{self.subject} @ {self.issuer}"
+
+
+class UploadEvent(models.Model):
+    """The audit trail: every change to an upload, by the system or a person. It holds no foreign
+    key to the upload, so it outlives it."""
+
+    upload_id = models.UUIDField(db_index=True)
+    upload_key = models.CharField(max_length=1024)
+    owner_id = models.BigIntegerField(null=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Empty for the system.")
+    action = models.CharField(max_length=32, db_index=True)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    from_review = models.CharField(max_length=16, blank=True)
+    to_review = models.CharField(max_length=16, blank=True)
+    detail = models.TextField(blank=True)
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.upload_id} by {self.actor_name or 'system'}"

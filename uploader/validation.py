@@ -5,10 +5,13 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+import io
+
 import filetype
+from PIL import Image, UnidentifiedImageError
 from django.conf import settings
 
-SNIFF_BYTES = 8192
+SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
 # Types whose content has no magic number: they must not look like a known binary format.
 _TEXT_TYPES = {"text/plain", "text/csv"}
@@ -52,6 +55,15 @@ def is_valid_sha256_b64(value):
 def sniff(head):
     """The MIME type the first bytes show, or None when they match no known signature."""
     return filetype.guess_mime(head) if head else None
+
+
+def image_dimensions(head):
+    """(width, height) read from an image's header bytes alone, or None."""
+    try:
+        with Image.open(io.BytesIO(head)) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,7 @@ SIMPLE_JWT = {
 JWT_ISSUER = env("JWT_ISSUER", default="")
 JWT_AUDIENCE = env("JWT_AUDIENCE", default="")
 JWT_JWKS_URL = env("JWT_JWKS_URL", default="")
+UPLOADER_ALLOW_PUBLIC = env.bool("UPLOADER_ALLOW_PUBLIC", default=False)
 UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

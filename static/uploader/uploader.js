@@ -325,7 +325,11 @@ function uploadRow(upload) {
     : upload.original_filename;
   const statusCell = el("td", {}, el("span", { class: `status status-${upload.status}` }, upload.status));
   if (upload.status_reason && upload.status === "rejected") statusCell.append(el("span", { class: "reason" }, upload.status_reason));
-  return el("tr", { "data-id": upload.id, "data-status": upload.status },
+  if (upload.review_status !== "unreviewed") {
+    statusCell.append(" ", el("span", { class: `review review-${upload.review_status}` }, upload.review_status === "approved" ? "approved" : "rejected by a reviewer"));
+    if (upload.review_reason) statusCell.append(el("span", { class: "reason" }, upload.review_reason));
+  }
+  return el("tr", { "data-id": upload.id, "data-status": upload.status, "data-review": upload.review_status },
     el("td", {}, thumb), el("td", { class: "filename" }, name), el("td", {}, upload.content_type),
     el("td", {}, formatBytes(upload.size)), statusCell,
     el("td", {}, upload.uploaded_at ? new Date(upload.uploaded_at).toLocaleString() : ""));

@@ -81,7 +81,7 @@ class UploadOutput(serializers.ModelSerializer):
         model = Upload
         fields = [
             "id", "key", "original_filename", "content_type", "size", "stored_size", "checksum_sha256",
-            "etag", "status", "status_reason", "review_status", "visibility", "created_at", "uploaded_at",
+            "etag", "status", "status_reason", "review_status", "review_reason", "visibility", "created_at", "uploaded_at",
             "expires_at", "version", "part_size", "download_url",
         ]
 

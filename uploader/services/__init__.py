@@ -12,8 +12,10 @@ from .lifecycle import (
     upload_start,
 )
 from .processing import upload_mirror, upload_record_event, upload_verify
+from .review import upload_remirror, upload_reprocess, upload_review, upload_set_visibility
 
 __all__ = [
     "InvalidParts", "ServiceUnavailable", "WrongState", "upload_abort", "upload_complete", "upload_delete", "upload_expire_stale",
-    "upload_mirror", "upload_parts", "upload_record_event", "upload_sign_parts", "upload_start", "upload_verify",
+    "upload_mirror", "upload_parts", "upload_record_event", "upload_sign_parts", "upload_start", "upload_verify", "upload_remirror", "upload_reprocess", "upload_review",
+    "upload_set_visibility",
 ]

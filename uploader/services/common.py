@@ -3,7 +3,7 @@ import contextlib
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import transaction
 
-from ..models import Upload
+from ..models import Upload, UploadEvent
 
 
 class ServiceUnavailable(Exception):
@@ -40,3 +40,26 @@ def queue_mirror(upload):
 
 def locked(upload_id):
     return Upload.objects.select_for_update().get(pk=upload_id)
+
+
+def commit_change(upload, *, action, actor=None, detail=""):
+    """Save a changed upload, record who changed what in the audit trail, and queue the mirror.
+    The one way services persist a change, so no change goes unaudited or unmirrored."""
+    before_status, before_review = getattr(upload, "saved_state", ("", ""))
+    upload.save()
+    UploadEvent.objects.create(
+        upload_id=upload.pk,
+        upload_key=upload.key,
+        owner_id=upload.owner_id,
+        actor=actor,
+        actor_name=actor.get_username() if actor else "",
+        action=action,
+        from_status=before_status or "",
+        to_status=upload.status,
+        from_review=before_review or "",
+        to_review=upload.review_status,
+        detail=detail,
+        version=upload.version,
+    )
+    upload.saved_state = (upload.status, upload.review_status)
+    queue_mirror(upload)

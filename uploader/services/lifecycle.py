@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import aws, keys, multipart, signing, validation
 from ..models import Upload
-from .common import InvalidParts, WrongState, locked, queue_mirror, storage_errors
+from .common import InvalidParts, WrongState, commit_change, locked, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -69,8 +69,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
                 )
             }
     with transaction.atomic():
-        upload.save(force_insert=True)
-        queue_mirror(upload)
+        commit_change(upload, action="created", actor=owner)
     return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
 
 
@@ -164,8 +163,7 @@ def _complete_multipart(upload, claimed):
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
                 upload.transition(Status.PROCESSING)
                 upload.transition(Status.REJECTED, reason=exc.message)
-                upload.save()
-                queue_mirror(upload)
+                commit_change(upload, action="rejected", detail=exc.message)
                 rejected = exc
             else:
                 multipart.complete(
@@ -174,8 +172,7 @@ def _complete_multipart(upload, claimed):
                 if all(p.checksum_sha256 for p in stored):
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
                 upload.transition(Status.PROCESSING)
-                upload.save()
-                queue_mirror(upload)
+                commit_change(upload, action="completed", actor=upload.owner)
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
         raise InvalidParts(f"The upload was aborted and rejected: {rejected.message}", code=rejected.code)
@@ -190,17 +187,16 @@ def upload_abort(*, upload):
             return upload
         if upload.status != Status.PENDING:
             raise WrongState(f"Only a pending upload can be aborted; this one is {upload.status}.")
-        _expire(upload, "Aborted by the client.")
+        _expire(upload, "Aborted by the client.", actor=upload.owner)
     return upload
 
 
-def _expire(upload, reason):
+def _expire(upload, reason, actor=None):
     if upload.is_multipart:
         with storage_errors():
             multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
     upload.transition(Status.EXPIRED, reason=reason)
-    upload.save()
-    queue_mirror(upload)
+    commit_change(upload, action="expired", actor=actor, detail=reason)
 
 
 def upload_expire_stale(*, now=None, batch=500):
@@ -220,7 +216,7 @@ def upload_expire_stale(*, now=None, batch=500):
     return expired
 
 
-def upload_delete(*, upload):
+def upload_delete(*, upload, actor=None):
     """Delete the object and tombstone the record; the mirror follows."""
     with storage_errors():
         if upload.is_multipart and upload.status == Status.PENDING:
@@ -230,6 +226,5 @@ def upload_delete(*, upload):
         upload = locked(upload.pk)
         if upload.status != Status.DELETED:
             upload.transition(Status.DELETED)
-            upload.save()
-            queue_mirror(upload)
+            commit_change(upload, action="deleted", actor=actor or upload.owner)
     return upload

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from .. import aws, events, mirror, validation
 from ..models import Upload
-from .common import locked, queue_mirror
+from .common import commit_change, locked
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -62,12 +62,14 @@ def upload_verify(*, upload_id):
         upload.etag = stored.etag
         if stored.checksum_sha256 and not upload.checksum_sha256:
             upload.checksum_sha256 = stored.checksum_sha256
+        upload.sniffed_type = validation.sniff(stored.head) or ""
+        upload.width, upload.height = validation.image_dimensions(stored.head) or (None, None)
         if reasons:
             upload.transition(Status.REJECTED, reason=" ".join(reasons))
+            commit_change(upload, action="rejected", detail=upload.status_reason)
         else:
             upload.transition(Status.AVAILABLE)
-        upload.save()
-        queue_mirror(upload)
+            commit_change(upload, action="available")
     if reasons:
         log.info("verify: %s rejected: %s", upload_id, upload.status_reason)
         aws.s3().delete_object(Bucket=upload.bucket, Key=upload.key)
@@ -87,13 +89,11 @@ def upload_record_event(*, event):
             log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
             return upload
         upload.last_sequencer = event.sequencer or upload.last_sequencer
-        changed = False
         if event.removed and upload.status == Status.AVAILABLE:
             upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
-            changed = True
-        upload.save()
-        if changed:
-            queue_mirror(upload)
+            commit_change(upload, action="deleted", detail=upload.status_reason)
+        else:
+            upload.save(update_fields=["last_sequencer", "updated_at"])
     if event.created:
         return upload_verify(upload_id=upload.pk)
     return upload

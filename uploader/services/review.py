@@ -1,0 +1,96 @@
+"""What staff do to uploads: review, re-run the checks, re-mirror, change visibility. The admin
+calls these, never the models directly, so the admin and the API cannot disagree."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import aws
+from ..models import Upload
+from .common import WrongState, commit_change, locked, storage_errors
+
+Status = Upload.Status
+Review = Upload.ReviewStatus
+
+
+def upload_review(*, upload, reviewer, approve, reason=""):
+    """Approve or reject an available upload. A rejection needs a reason: the owner sees it.
+    A decision can be revised; each one is audited."""
+    if not approve and not reason.strip():
+        raise WrongState("Say why the upload is rejected: the owner will see the reason.")
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status != Status.AVAILABLE:
+            raise WrongState(f"Only an available upload can be reviewed; this one is {upload.status}.")
+        target = Review.APPROVED if approve else Review.REJECTED
+        if upload.review_status == target and upload.review_reason == reason.strip():
+            return upload
+        upload.review_status = target
+        upload.review_reason = "" if approve else reason.strip()
+        upload.reviewed_by = reviewer
+        upload.reviewed_at = timezone.now()
+        upload.touch()
+        commit_change(upload, action="approved" if approve else "review_rejected", actor=reviewer,
+                      detail=upload.review_reason)
+    return upload
+
+
+def upload_reprocess(*, upload, actor):
+    """Run the worker's checks on the stored object again."""
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status not in (Status.PENDING, Status.PROCESSING, Status.AVAILABLE):
+            raise WrongState(f"A {upload.status} upload has no object left to check.")
+        if upload.status == Status.AVAILABLE:
+            upload.transition(Status.PROCESSING)
+            commit_change(upload, action="reprocess", actor=actor)
+        from ..tasks import verify_upload
+
+        upload_id = str(upload.pk)
+        transaction.on_commit(lambda: verify_upload.delay(upload_id))
+    return upload
+
+
+def upload_remirror(*, upload, actor):
+    """Write the upload to DynamoDB again, at a new version, whatever the mirror holds now."""
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        upload.touch()
+        commit_change(upload, action="remirror", actor=actor)
+    return upload
+
+
+def public_access_blocked(bucket):
+    """True when the bucket's Block Public Access would refuse a public-read ACL."""
+    from botocore.exceptions import ClientError
+
+    try:
+        block = aws.s3().get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except ClientError as exc:
+        if aws.error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return False
+        raise
+    return bool(block.get("BlockPublicAcls") or block.get("IgnorePublicAcls"))
+
+
+def upload_set_visibility(*, upload, actor, public):
+    """Make an available upload publicly readable, or private again. Public only where
+    UPLOADER_ALLOW_PUBLIC is on and the bucket allows public ACLs."""
+    visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
+    if public and not settings.UPLOADER_ALLOW_PUBLIC:
+        raise WrongState("Public uploads are switched off (UPLOADER_ALLOW_PUBLIC).")
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status != Status.AVAILABLE:
+            raise WrongState(f"Only an available upload can change visibility; this one is {upload.status}.")
+        if upload.visibility == visibility:
+            return upload
+        with storage_errors():
+            if public and public_access_blocked(upload.bucket):
+                raise WrongState("The bucket blocks public access, so the upload stays private.")
+            aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key,
+                                    ACL="public-read" if public else "private")
+        upload.visibility = visibility
+        upload.touch()
+        commit_change(upload, action="visibility", actor=actor, detail=visibility)
+    return upload
