@@ -17,12 +17,14 @@ from .models import Upload, UploadEvent
 
 INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # never SVG: it can carry script
 PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
-ICONS = {"application/pdf": "📄", "text/plain": "📝", "text/csv": "📊", "application/zip": "🗜", "video": "🎞",
-         "audio": "🎵", "image": "🖼"}
+TYPE_BADGE = ('<span title="{}" style="display:inline-block;width:44px;padding:12px 0;text-align:center;'
+              'border-radius:4px;background:#e5e7ee;color:#1d2330;font:600 11px sans-serif">{}</span>')
 
 
-def _icon(content_type):
-    return ICONS.get(content_type) or ICONS.get(content_type.split("/")[0], "📦")
+def _type_label(content_type):
+    """A short label standing in for a thumbnail: PDF, ZIP, MP4, ..."""
+    subtype = content_type.rsplit("/", 1)[-1].split(";")[0].split("+")[0]
+    return {"quicktime": "MOV", "mpeg": "MP3", "plain": "TXT"}.get(subtype, subtype[:4].upper() or "FILE")
 
 
 class ReviewActionForm(ActionForm):
@@ -65,8 +67,7 @@ class UploadAdmin(admin.ModelAdmin):
             url = signing.presign_get(bucket=upload.bucket, key=upload.key)
             return format_html('<img src="{}" alt="" style="width:48px;height:48px;object-fit:cover" loading="lazy">',
                                url)
-        return format_html('<span title="{}" style="font-size:28px">{}</span>', upload.content_type,
-                           _icon(upload.content_type))
+        return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
 
     @admin.display(description="size", ordering="size")
     def human_size(self, upload):
@@ -137,6 +138,9 @@ class UploadAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # nothing here is edited by hand: changes go through the actions
 
     def has_review_permission(self, request, obj=None):
         return request.user.has_perm("uploader.review_upload")
