@@ -74,3 +74,14 @@ def test_a_declared_checksum_is_enforced(aws_resources, key):
     without_header = {k: v for k, v in instruction["headers"].items() if k != "x-amz-checksum-sha256"}
     assert put_object({**instruction, "headers": without_header}, BODY).status_code == 403
     assert put_object(instruction, BODY).status_code == 200
+
+
+def test_a_url_cannot_be_replayed_to_overwrite_the_object(aws_resources, key):
+    instruction = _presign(aws_resources, key)
+    assert instruction["headers"]["If-None-Match"] == "*"
+    assert put_object(instruction, BODY).status_code == 200
+    replay = put_object(instruction, b"x" * len(BODY))
+    assert replay.status_code in (403, 412)
+    assert aws.s3().get_object(Bucket=aws_resources, Key=key)["Body"].read() == BODY
+    without = {k: v for k, v in instruction["headers"].items() if k != "If-None-Match"}
+    assert put_object({**instruction, "headers": without}, BODY).status_code == 403  # it is signed

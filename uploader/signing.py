@@ -6,11 +6,15 @@ from django.conf import settings
 from . import aws
 
 
-def presign_put(*, bucket, key, content_type, size, checksum_sha256=""):
+def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):
     params = {"Bucket": bucket, "Key": key, "ContentType": content_type}
+    headers = {"Content-Type": content_type}
     if size is not None:
         params["ContentLength"] = size
-    headers = {"Content-Type": content_type}
+    if once and settings.UPLOADER_SIGN_IF_NONE_MATCH:
+        # The URL can create the object once; a replay cannot overwrite what was verified.
+        params["IfNoneMatch"] = "*"
+        headers["If-None-Match"] = "*"
     if checksum_sha256:
         params["ChecksumSHA256"] = checksum_sha256
         headers["x-amz-checksum-sha256"] = checksum_sha256

@@ -25,6 +25,7 @@ def verify_upload(upload_id):
 
 
 @shared_task(
+    bind=True,
     name="uploader.mirror_upload",
     acks_late=True,
     autoretry_for=_TRANSIENT,
@@ -32,11 +33,13 @@ def verify_upload(upload_id):
     retry_backoff_max=300,
     max_retries=12,
 )
-def mirror_upload(upload_id):
+def mirror_upload(self, upload_id):
     try:
         services.upload_mirror(upload_id=upload_id)
     except Upload.DoesNotExist:
-        return
+        # Queued from inside the transaction that creates the row: it may not be visible yet.
+        if self.request.retries < 3:
+            raise self.retry(countdown=2) from None
 
 
 @shared_task(name="uploader.expire_stale_uploads", acks_late=True)

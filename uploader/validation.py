@@ -6,6 +6,8 @@ import binascii
 from dataclasses import dataclass
 
 import io
+import mimetypes
+import unicodedata
 
 import filetype
 from PIL import Image, UnidentifiedImageError
@@ -43,6 +45,37 @@ def check_policy(*, content_type, size):
         raise PolicyError(
             f"{size} bytes is over the limit of {settings.UPLOADER_MAX_SIZE} bytes.", code="too_large"
         )
+
+
+_EXTRA_EXTENSIONS = {"image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}, "video/quicktime": {".mov", ".qt"},
+                     "text/plain": {".txt", ".text", ".log", ".md"}, "audio/mpeg": {".mp3"}}
+MAX_FILENAME = 255
+
+
+def check_filename(filename, *, content_type):
+    """Refuse names that try something: paths, control or bidi characters, over-long names, and an
+    extension that contradicts the declared type (`photo.jpg.php` declared as image/jpeg)."""
+    def refuse(why):
+        raise PolicyError(f"Filename refused: {why}.", code="invalid_filename")
+
+    if not filename or not filename.strip():
+        refuse("it is empty")
+    if len(filename) > MAX_FILENAME:
+        refuse(f"it is longer than {MAX_FILENAME} characters")
+    if "/" in filename or "\\" in filename or filename.strip() in (".", ".."):
+        refuse("it contains a path")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in filename):
+        refuse("it contains control or text-direction characters")
+    stem, dot, extension = filename.rpartition(".")
+    if dot and stem:
+        allowed = set(mimetypes.guess_all_extensions(content_type)) | _EXTRA_EXTENSIONS.get(content_type, set())
+        if allowed and f".{extension.lower()}" not in allowed:
+            refuse(f"the extension .{extension} does not match {content_type}")
+
+
+# Markup or script inside an image is a polyglot: harmless as an image, dangerous if ever served
+# as something else.
+_MARKUP = (b"<?php", b"<script", b"<html", b"<svg", b"<!doctype html", b"<iframe", b"<body")
 
 
 def is_valid_sha256_b64(value):
@@ -93,4 +126,10 @@ def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
             reasons.append(f"Content looks like {found or 'binary data'}, not {declared_type}.")
     elif found not in _ALIASES.get(declared_type, {declared_type}):
         reasons.append(f"Content looks like {found or 'unknown data'}, not {declared_type}.")
+    elif declared_type.startswith("image/"):
+        if image_dimensions(stored.head) is None:
+            reasons.append("The image header cannot be read.")
+        lowered = stored.head.lower()
+        if any(marker in lowered for marker in _MARKUP):
+            reasons.append("The image carries markup or script (a polyglot file).")
     return reasons

@@ -132,6 +132,10 @@ SIMPLE_JWT = {
 JWT_ISSUER = env("JWT_ISSUER", default="")
 JWT_AUDIENCE = env("JWT_AUDIENCE", default="")
 JWT_JWKS_URL = env("JWT_JWKS_URL", default="")
+# Sign `If-None-Match: *` into single PUTs (S3 and most S3-compatible stores honour it).
+UPLOADER_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_SIGN_IF_NONE_MATCH", default=True)
+# Bytes a user may hold in pending, processing and available uploads; 0 means no limit.
+UPLOADER_USER_QUOTA = env.int("UPLOADER_USER_QUOTA", default=100 * 1024**3)
 UPLOADER_ALLOW_PUBLIC = env.bool("UPLOADER_ALLOW_PUBLIC", default=False)
 UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -28,6 +28,8 @@ class ServiceUnavailable(exceptions.APIException):
 _POLICY_ERRORS = {
     "unsupported_type": exceptions.UnsupportedMediaType,
     "too_large": PayloadTooLarge,
+    "quota_exceeded": PayloadTooLarge,
+    "invalid_filename": exceptions.ValidationError,
     "invalid_size": exceptions.ValidationError,
 }
 

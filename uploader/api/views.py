@@ -1,5 +1,6 @@
 """Views parse, call a service, respond."""
 
+import mimetypes
 import uuid
 
 from django.http import Http404
@@ -136,13 +137,13 @@ class LegacyPresignApi(APIView):
         data = LegacyPresignInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         content_type = data.validated_data["content_type"]
-        extension = content_type.rsplit("/", 1)[-1].split("+")[0][:10] or "bin"
+        extension = mimetypes.guess_extension(content_type.split(";")[0].strip().lower()) or ""
         upload, instruction, _ = services.upload_start(
             owner=request.user,
-            filename=f"{uuid.uuid4()}.{extension}",
+            filename=f"{uuid.uuid4()}{extension}",
             content_type=content_type,
             size=data.validated_data.get("size"),
-            allow_multipart=False,  # the original call answers with one URL, whatever the size
+            legacy=True,  # one URL, whatever the size, needing no header but Content-Type
         )
         return Response({"uploadURL": instruction["upload"]["url"], "Key": upload.key})
 

@@ -6,12 +6,15 @@ import logging
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
 from django.db import transaction
 from django.utils import timezone
 
 from .. import aws, keys, multipart, signing, validation
 from ..models import Upload
-from .common import InvalidParts, WrongState, commit_change, locked, storage_errors
+from .common import InvalidParts, WrongState, commit_change, locked, publish, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -19,17 +22,20 @@ MAX_PARTS_PER_REQUEST = 100
 MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT
 
 
-def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), allow_multipart=True):
+def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), legacy=False):
     """Create the pending record, then sign what can write only its key, type and size: one PUT,
     or (above UPLOADER_MULTIPART_THRESHOLD) a multipart upload whose part URLs come in batches.
 
     Returns (upload, instruction, url_expires_at); the instruction is {"upload": ...} or
-    {"multipart": ...}. Raises validation.PolicyError before anything is signed or stored,
+    {"multipart": ...}. `legacy` keeps the original serverless contract: always one PUT URL that
+    needs no header but Content-Type. Raises validation.PolicyError before anything is signed or stored,
     ServiceUnavailable if S3 cannot be reached (nothing is kept).
     """
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
-    if not allow_multipart and size is not None and size > MAX_SINGLE_PUT:
+    validation.check_filename(filename, content_type=content_type)
+    _check_quota(owner, size)
+    if legacy and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
             code="too_large",
@@ -48,7 +54,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
     )
     with storage_errors():
-        if allow_multipart and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        if not legacy and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
             upload.part_size, _ = multipart.plan(size)
             _check_part_requests(upload, parts)  # before S3 is asked for anything
             upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)
@@ -65,12 +71,34 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             instruction = {
                 "upload": signing.presign_put(
                     bucket=upload.bucket, key=upload.key, content_type=content_type, size=size,
-                    checksum_sha256=checksum_sha256,
+                    checksum_sha256=checksum_sha256, once=not legacy,
                 )
             }
     with transaction.atomic():
-        commit_change(upload, action="created", actor=owner)
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one presign at a time per user
+        try:
+            _check_quota(owner, size)  # again, now that concurrent presigns of this user are serialised
+        except validation.PolicyError:
+            if upload.multipart_upload_id:
+                multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+            raise
+        commit_change(upload, action="created", actor=owner, strict=True)  # queue down: 503, no row
     return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+
+
+def _check_quota(owner, size):
+    """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
+    deleted."""
+    quota = settings.UPLOADER_USER_QUOTA
+    if not quota:
+        return
+    held = Upload.objects.filter(
+        owner=owner, status__in=[Status.PENDING, Status.PROCESSING, Status.AVAILABLE]
+    ).aggregate(total=Sum(Coalesce("size", "stored_size", Value(0))))["total"] or 0
+    if held + (size or 0) > quota:
+        raise validation.PolicyError(
+            f"This upload would take you over your quota: {held} of {quota} bytes are in use.", code="quota_exceeded"
+        )
 
 
 def _check_part_requests(upload, parts):
@@ -134,8 +162,7 @@ def upload_complete(*, upload, parts=None):
     if upload.status in (Status.PENDING, Status.PROCESSING):
         from ..tasks import verify_upload
 
-        upload_id = str(upload.id)
-        transaction.on_commit(lambda: verify_upload.delay(upload_id))
+        publish(verify_upload, str(upload.id))  # complete is repeatable: a 503 here loses nothing
     return upload
 
 

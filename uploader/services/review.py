@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .. import aws
 from ..models import Upload
-from .common import WrongState, commit_change, locked, storage_errors
+from .common import WrongState, commit_change, locked, publish, storage_errors
 
 Status = Upload.Status
 Review = Upload.ReviewStatus
@@ -47,7 +47,7 @@ def upload_reprocess(*, upload, actor):
         from ..tasks import verify_upload
 
         upload_id = str(upload.pk)
-        transaction.on_commit(lambda: verify_upload.delay(upload_id))
+        transaction.on_commit(lambda: publish(verify_upload, upload_id))
     return upload
 
 
