@@ -1,14 +1,22 @@
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 from uploader import aws, provisioning
 from uploader.consumer import EventQueueConsumer
 
 from .factories import make_user
+
+BASE_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +37,83 @@ def purge_queue(name):
             return
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _database_url():
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
+
+
+class Worker:
+    """A real `celery worker` process on the test database and the session's emulator."""
+
+    def __init__(self, log_path, **env):
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": _database_url(),
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            **env,
+        }
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
+                 "1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while "consuming S3 events" not in self.log():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"the worker did not start:\n{self.log()}")
+            time.sleep(0.2)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def start_worker(transactional_db, aws_resources, tmp_path):
+    """Start real workers (with extra environment); tasks sent from this process go to them
+    through SQS instead of running eagerly."""
+    from config.celery import app
+
+    workers = []
+
+    def start(**env):
+        worker = Worker(tmp_path / f"worker{len(workers)}.log", **env)
+        workers.append(worker)
+        return worker
+
+    app.conf.task_always_eager = False
+    try:
+        yield start
+    finally:
+        app.conf.task_always_eager = True
+        for worker in workers:
+            worker.stop()
+            if os.environ.get("UPLOADER_SHOW_WORKER_LOG"):
+                print(worker.log())
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker().proc
+
 
 
 @pytest.fixture

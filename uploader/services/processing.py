@@ -89,7 +89,9 @@ def upload_record_event(*, event):
             log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
             return upload
         upload.last_sequencer = event.sequencer or upload.last_sequencer
-        if event.removed and upload.status == Status.AVAILABLE:
+        if event.removed and not event.sequencer and _read_stored(upload) is not None:
+            log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
+        elif event.removed and upload.status == Status.AVAILABLE:
             upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
             commit_change(upload, action="deleted", detail=upload.status_reason)
         else:

@@ -1,0 +1,266 @@
+"""Faults injected into the real pipeline: duplicate and reordered events, poison messages, a worker
+killed mid-message, DynamoDB or SQS or S3 down, drift repaired by reconcile."""
+
+import json
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from config.celery import app as celery_app
+from uploader import aws, consumer, localaws, mirror, services
+from uploader.models import Upload, UploadEvent
+
+from .conftest import purge_queue, put_object
+from .factories import jpeg_bytes, make_user, s3_event_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start(owner, body=None, name="photo.jpg"):
+    body = body or jpeg_bytes()
+    upload, instruction, _ = services.upload_start(owner=owner, filename=name, content_type="image/jpeg",
+                                                   size=len(body))
+    return upload, instruction["upload"], body
+
+
+def _queue_depth(name):
+    attributes = aws.sqs().get_queue_attributes(
+        QueueUrl=aws.queue_url(name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _wait(predicate, timeout=30, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _status(upload):
+    upload.refresh_from_db()
+    return upload.status
+
+
+@pytest.fixture
+def queue_timing():
+    """Short visibility and few receives on the event queue for this test; restored after."""
+    sqs, url = aws.sqs(), aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
+    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"])["Attributes"]
+
+    def set_timing(visibility, max_receives=None):
+        attributes = {"VisibilityTimeout": str(visibility)}
+        if max_receives:
+            redrive = json.loads(before["RedrivePolicy"])
+            attributes["RedrivePolicy"] = json.dumps({**redrive, "maxReceiveCount": str(max_receives)})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+
+    yield set_timing
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
+
+
+def test_the_same_event_three_times_concurrently_gives_one_row_one_item_one_audit_entry(user, aws_resources):
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    upload, instruction, body = _start(user)
+    put_object(instruction, body)
+    queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
+    _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the S3 event")
+    [message] = aws.sqs().receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    aws.sqs().delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    for _ in range(3):
+        aws.sqs().send_message(QueueUrl=queue, MessageBody=message["Body"])
+
+    barrier, errors = threading.Barrier(3), []
+
+    def consume():
+        try:
+            worker = consumer.EventQueueConsumer()
+            barrier.wait()
+            for _ in range(5):
+                worker.poll_once()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=consume) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert Upload.objects.filter(key=upload.key).count() == 1
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", 3)
+    assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
+    assert mirror.get(upload.pk)["version"] == {"N": "3"}
+    assert _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0)
+
+
+def test_an_older_overwrite_after_a_newer_one_is_ignored_and_no_sequencer_falls_back_to_head(user, drain):
+    upload, instruction, body = _start(user)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")
+    version = upload.version
+    older = s3_event_body(bucket=upload.bucket, key=upload.key, sequencer="00000001", size=1)
+    services.upload_record_event(event=_parse(older))
+    # A delete without a sequencer: the object is still there (HEAD says so), so it is stale.
+    unsequenced = s3_event_body(bucket=upload.bucket, key=upload.key, name="ObjectRemoved:Delete", sequencer="")
+    services.upload_record_event(event=_parse(unsequenced))
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("available", version)
+
+
+def _parse(body):
+    from uploader.events import parse_message
+
+    [event] = parse_message(body)
+    return event
+
+
+def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, drain, consumer, queue_timing,
+                                                                          monkeypatch):
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    purge_queue(settings.UPLOADER_EVENTS_DLQ)
+    queue_timing(visibility=1, max_receives=2)
+    poison = s3_event_body(bucket="uploads-test", key="uploads/0/poison/x.jpg")
+
+    def handle(body):
+        if body == poison:
+            raise RuntimeError("this message always fails")
+        return real(body)
+
+    from uploader import consumer as consumer_module
+
+    real = consumer_module.handle_message
+    monkeypatch.setattr(consumer_module, "handle_message", handle)
+    aws.sqs().send_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), MessageBody=poison)
+    upload, instruction, body = _start(user)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")  # the good upload was not held up
+    drain(lambda: _queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1, timeout=30)
+    assert _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0)
+
+    from io import StringIO
+
+    out = StringIO()
+    call_command("dead_letters", stdout=out)
+    assert "1 message(s) in the dead-letter queue" in out.getvalue() and "received 3x" in out.getvalue()
+    monkeypatch.setattr(consumer_module, "handle_message", real)  # "fixed"
+    out = StringIO()
+    call_command("dead_letters", "--redrive", stdout=out)
+    assert "1 message(s) sent back" in out.getvalue()
+    drain(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # an unknown key: logged, dropped
+    assert _queue_depth(settings.UPLOADER_EVENTS_DLQ) == (0, 0)
+
+
+def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start_worker, queue_timing):
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    queue_timing(visibility=3)
+    upload, instruction, body = _start(user)
+    first = start_worker()
+    with transaction.atomic():
+        # Hold the row: the worker receives the event and blocks applying it.
+        Upload.objects.select_for_update().get(pk=upload.pk)
+        put_object(instruction, body)
+        _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE)[1] == 1, what="the worker to take the event")
+        first.proc.kill()  # SIGKILL: no goodbye, no delete
+        first.proc.wait()
+    assert _status(upload) == "pending"
+    start_worker()
+    _wait(lambda: _status(upload) == "available", timeout=40, what="redelivery")
+    assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
+    _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
+
+
+def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs(user, start_worker):
+    dead = f"http://127.0.0.1:{localaws.free_port()}"
+    worker = start_worker(AWS_ENDPOINT_URL_DYNAMODB=dead)
+    upload, instruction, body = _start(user)  # its first mirror task fails in the worker too
+    put_object(instruction, body)
+    _wait(lambda: _status(upload) == "available", what="the upload")
+    _wait(lambda: "Retry in" in worker.log(), what="the mirror to be retried with backoff")
+    assert mirror.get(upload.pk) is None
+    worker.stop()
+
+    from io import StringIO
+
+    out = StringIO()
+    call_command("reconcile", "--dry-run", stdout=out)
+    assert f"mirror_behind                {upload.pk}" in out.getvalue()
+    assert mirror.get(upload.pk) is None  # a dry run changes nothing
+    call_command("reconcile", stdout=StringIO())
+    assert mirror.get(upload.pk)["version"] == {"N": str(upload.version)}
+
+
+def test_reconcile_repairs_objects_without_rows_rows_without_objects_and_stray_items(user, drain):
+    upload, instruction, body = _start(user)
+    put_object(instruction, body)
+    drain(lambda: _status(upload) == "available")
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    s3, bucket = aws.s3(), settings.UPLOADER_BUCKET
+    s3.put_object(Bucket=bucket, Key="uploads/999/stray/x.jpg", Body=b"stray")  # no row
+    gone, gone_put, gone_body = _start(user, name="gone.jpg")
+    put_object(gone_put, gone_body)
+    services.upload_verify(upload_id=gone.pk)
+    s3.delete_object(Bucket=bucket, Key=gone.key)  # row without object (its event never processed)
+    aws.dynamodb().put_item(TableName="uploads", Item={"id": {"S": "no-such-upload"}, "version": {"N": "1"}})
+    aws.dynamodb().delete_item(TableName="uploads", Key={"id": {"S": str(upload.pk)}})
+
+    from io import StringIO
+
+    out = StringIO()
+    call_command("reconcile", "--dry-run", stdout=out)
+    report = out.getvalue()
+    for expected in ("object_without_row           uploads/999/stray/x.jpg", f"row_without_object           {gone.pk}",
+                     f"mirror_behind                {upload.pk}", "item_without_row             no-such-upload"):
+        assert expected in report, report
+    call_command("reconcile", stdout=StringIO())
+    out = StringIO()
+    call_command("reconcile", "--dry-run", stdout=out)
+    assert "0 difference(s) found." in out.getvalue(), out.getvalue()
+    assert _status(gone) == "deleted"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="uploads/999/").get("KeyCount") == 0
+    assert mirror.get("no-such-upload") is None
+    assert mirror.get(upload.pk)["version"] == {"N": str(upload.version)}
+
+
+@pytest.fixture
+def broker_down():
+    """Point Celery's producer at a port where nothing listens."""
+    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries
+    celery_app.conf.broker_url = f"sqs://test:test@127.0.0.1:{localaws.free_port()}"
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_connection_max_retries = 1
+    _forget_connections()
+    yield
+    celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries = saved
+    _forget_connections()
+
+
+def _forget_connections():
+    """Make Celery build its connection and producer pools again from the current broker URL."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def test_sqs_down_at_presign_is_503_and_nothing_half_created(api, broker_down, aws_resources):
+    response = api.post("/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": 10},
+                        format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable" and "queue" in response.json()["detail"]
+    assert not Upload.objects.exists() and not UploadEvent.objects.exists()
+
+
+def test_s3_down_at_a_multipart_presign_is_503_and_nothing_half_created(api, settings, aws_resources):
+    settings.AWS_ENDPOINT_URL_S3 = f"http://127.0.0.1:{localaws.free_port()}"
+    response = api.post("/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip",
+                                             "size": 100 * 1024 * 1024}, format="json")
+    assert response.status_code == 503
+    assert "Object storage is unavailable" in response.json()["detail"]
+    assert not Upload.objects.exists()
