@@ -52,7 +52,7 @@ def _database_url():
 class Worker:
     """A real `celery worker` process on the test database and the session's emulator."""
 
-    def __init__(self, log_path, **env):
+    def __init__(self, log_path, concurrency=1, **env):
         self.log_path = log_path
         env = {
             **os.environ,
@@ -64,7 +64,7 @@ class Worker:
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-                 "1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                 str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
@@ -94,8 +94,8 @@ def start_worker(transactional_db, aws_resources, tmp_path):
 
     workers = []
 
-    def start(**env):
-        worker = Worker(tmp_path / f"worker{len(workers)}.log", **env)
+    def start(concurrency=1, **env):
+        worker = Worker(tmp_path / f"worker{len(workers)}.log", concurrency, **env)
         workers.append(worker)
         return worker
 

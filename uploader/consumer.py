@@ -9,6 +9,7 @@ there at once, so it neither blocks nor loops.
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from celery import bootsteps
 
@@ -33,34 +34,40 @@ class EventQueueConsumer:
         self._queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
         self._dlq = aws.queue_url(settings.UPLOADER_EVENTS_DLQ)
         self._wait = settings.UPLOADER_EVENTS_WAIT_SECONDS
+        # Events are I/O (HEAD, a ranged GET, the database): a batch is applied side by side.
+        self._pool = ThreadPoolExecutor(settings.UPLOADER_EVENTS_CONCURRENCY, thread_name_prefix="s3-event")
 
     def poll_once(self):
         """Receive one batch and apply it; returns how many messages were deleted."""
-        from django.db import close_old_connections
-
-        from . import events
-
         response = self._sqs.receive_message(
             QueueUrl=self._queue,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self._wait,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
-        done = 0
-        for message in response.get("Messages", []):
-            close_old_connections()
-            try:
-                handle_message(message["Body"])
-            except events.EventParseError as exc:
-                log.error("poison message %s moved to the dead-letter queue: %s", message["MessageId"], exc)
-                self._sqs.send_message(QueueUrl=self._dlq, MessageBody=message["Body"])
-            except Exception:
-                # Left on the queue: redelivered after the visibility timeout, then redriven.
-                log.exception("message %s failed; it will be redelivered", message["MessageId"])
-                continue
-            self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
-            done += 1
-        return done
+        return sum(self._pool.map(self._apply, response.get("Messages", [])))
+
+    def _apply(self, message):
+        from django.db import connection
+
+        from . import events
+
+        try:
+            handle_message(message["Body"])
+        except events.EventParseError as exc:
+            log.error("poison message %s moved to the dead-letter queue: %s", message["MessageId"], exc)
+            self._sqs.send_message(QueueUrl=self._dlq, MessageBody=message["Body"])
+        except Exception:
+            # Left on the queue: redelivered after the visibility timeout, then redriven.
+            log.exception("message %s failed; it will be redelivered", message["MessageId"])
+            return 0
+        finally:
+            connection.close()  # this thread's own connection; never left half-used
+        self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+        return 1
+
+    def close(self):
+        self._pool.shutdown(wait=True)
 
 
 class S3EventConsumerStep(bootsteps.StartStopStep):
@@ -92,6 +99,8 @@ class S3EventConsumerStep(bootsteps.StartStopStep):
                 backoff = 1
             except Exception:
                 log.exception("event consumer error; retrying in %ss", backoff)
+                if consumer is not None:
+                    consumer.close()
                 consumer = None
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30)

@@ -164,6 +164,7 @@ UPLOADER_EVENTS_DLQ = env("UPLOADER_EVENTS_DLQ", default="upload-events-dlq")
 UPLOADER_EVENTS_MAX_RECEIVES = env.int("UPLOADER_EVENTS_MAX_RECEIVES", default=5)
 UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", default=120)
 UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=10)
+UPLOADER_EVENTS_CONCURRENCY = env.int("UPLOADER_EVENTS_CONCURRENCY", default=4)
 UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
 UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
 UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
@@ -198,13 +199,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
     "is_secure": not (AWS_ENDPOINT_URL_SQS or "https").startswith("http:"),
     "visibility_timeout": UPLOADER_EVENTS_VISIBILITY_TIMEOUT,
-    "wait_time_seconds": 5,
-    "polling_interval": 0.5,
+    "wait_time_seconds": 5,  # long polls: an idle worker makes one request per 5 s per queue
+    # kombu waits this long before polling again whenever the prefetch window is full; a long gap
+    # caps a busy worker at a few tasks a second.
+    "polling_interval": 0.05,
 }
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_QUEUE", default="uploader-tasks")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH_MULTIPLIER", default=4)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -1,0 +1,88 @@
+"""A bounded load run through the API, on loopback only: every upload ends with exactly one row and
+one DynamoDB item, none stuck. Prints uploads/s and the median lag from the PUT to `available`."""
+
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from rest_framework_simplejwt.tokens import AccessToken
+
+from uploader import aws
+from uploader.models import Upload
+
+from .factories import jpeg_bytes, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CLIENTS, PER_CLIENT = 20, 25  # 500 uploads
+DEADLINE = 240  # seconds for everything to settle
+
+
+def test_500_uploads_from_20_clients(live_server, start_worker, settings, capsys):
+    settings.UPLOADER_PRESIGN_RATE = "100000/min"
+    start_worker(concurrency=2)
+    users = [make_user(f"load{i}", "pw-load-12345") for i in range(CLIENTS)]
+    body = jpeg_bytes(32, 32)
+    put_done, errors, lock = {}, [], threading.Lock()
+
+    def client(user):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {AccessToken.for_user(user)}"
+        for n in range(PER_CLIENT):
+            started = session.post(f"{live_server.url}/api/v1/uploads/", timeout=60,
+                                   json={"filename": f"{n}.jpg", "content_type": "image/jpeg", "size": len(body)})
+            if started.status_code != 201:
+                errors.append(started.text)
+                continue
+            data = started.json()
+            stored = requests.put(data["upload"]["url"], data=body, headers=data["upload"]["headers"], timeout=60)
+            with lock:
+                put_done[data["id"]] = time.time()
+            if stored.status_code != 200:
+                errors.append(stored.text)
+            session.post(f"{live_server.url}/api/v1/uploads/{data['id']}/complete/", timeout=60)
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, users))
+    assert not errors, errors[:3]
+    total = CLIENTS * PER_CLIENT
+    deadline = time.monotonic() + DEADLINE
+    while Upload.objects.filter(status="available").count() < total:
+        assert time.monotonic() < deadline, "uploads stuck: " + str(
+            dict(Upload.objects.values_list("status").annotate(n=__import__("django.db.models").db.models.Count("id"))))
+        time.sleep(0.5)
+    elapsed = time.monotonic() - began
+
+    uploads = list(Upload.objects.all())
+    assert len(uploads) == total == len({u.key for u in uploads})  # one row per object
+    assert not Upload.objects.exclude(status="available").exists()  # none stuck
+    listed = aws.s3().list_objects_v2(Bucket=settings.UPLOADER_BUCKET, Prefix="uploads/", MaxKeys=1000)
+    assert {u.key for u in uploads} <= {o["Key"] for o in listed["Contents"]}
+    expected = {str(u.pk): u.version for u in uploads}
+    while True:
+        mirrored = _mirrored_versions(list(expected))
+        if mirrored == expected:
+            break
+        assert time.monotonic() < deadline, f"mirror behind for {sum(mirrored.get(k) != v for k, v in expected.items())}"
+        time.sleep(1)
+    lags = [u.uploaded_at.timestamp() - put_done[str(u.pk)] for u in uploads]
+    with capsys.disabled():
+        print(f"\nload: {total} uploads from {CLIENTS} clients in {elapsed:.1f} s = {total / elapsed:.1f} uploads/s; "
+              f"median PUT-to-available lag {statistics.median(lags) * 1000:.0f} ms")
+
+
+def _mirrored_versions(ids):
+    found = {}
+    ddb = aws.dynamodb()
+    for i in range(0, len(ids), 100):
+        keys = [{"id": {"S": upload_id}} for upload_id in ids[i:i + 100]]
+        request = {"uploads": {"Keys": keys, "ProjectionExpression": "id, version"}}
+        while request:
+            response = ddb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get("uploads", []):
+                found[item["id"]["S"]] = int(item["version"]["N"])
+            request = response.get("UnprocessedKeys") or None
+    return found
