@@ -250,3 +250,16 @@ def test_legacy_presign_always_signs_one_put(api, settings, aws_resources):
     assert response.status_code == 200 and "uploadURL" in response.json()
     too_big = api.get(f"/api/v1/presign/?content_type=image/jpeg&size={5 * 1024**3 + 1}")
     assert too_big.status_code == 413 and "multipart" in too_big.json()["detail"]
+
+
+def test_a_form_upload_with_a_presigned_post(api, aws_resources):
+    import requests
+
+    body = jpeg_bytes()
+    data = _start(api, size=len(body), method="POST").json()
+    form = data["upload"]
+    assert form["method"] == "POST" and form["fields"]["key"] == data["key"]
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("cat.jpg", body)}, timeout=30)
+    assert sent.status_code in (200, 204)
+    assert api.post(f"/api/v1/uploads/{data['id']}/complete/").status_code == 202
+    assert api.get(f"/api/v1/uploads/{data['id']}/").json()["status"] == "available"

@@ -24,6 +24,19 @@ def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=Tru
     return {"method": "PUT", "url": url, "headers": headers}
 
 
+def presign_post(*, bucket, key, content_type, size):
+    """A browser form upload (presigned POST): the policy pins the exact key, the Content-Type and,
+    through `content-length-range`, the size."""
+    post = aws.s3().generate_presigned_post(
+        bucket,
+        key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+        ExpiresIn=settings.UPLOADER_URL_EXPIRES,
+    )
+    return {"method": "POST", "url": post["url"], "fields": post["fields"], "headers": {}}
+
+
 def presign_get(*, bucket, key, filename=None, attachment=False):
     params = {"Bucket": bucket, "Key": key}
     if attachment:

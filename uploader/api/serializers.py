@@ -20,6 +20,9 @@ class UploadStartInput(serializers.Serializer):
     content_type = serializers.CharField(max_length=255)
     size = serializers.IntegerField()
     checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[_sha256_b64])
+    method = serializers.ChoiceField(["PUT", "POST"], default="PUT", help_text=(
+        "PUT (default), or POST for a browser form upload (presigned POST with `fields`). Single uploads only."
+    ))
     parts = PartRequest(many=True, required=False, default=list, help_text=(
         "Multipart only: parts to sign right away, each with the SHA-256 of its bytes."
     ))
@@ -72,6 +75,8 @@ class UploadInstruction(serializers.Serializer):
     method = serializers.CharField()
     url = serializers.URLField()
     headers = serializers.DictField(child=serializers.CharField())
+    fields = serializers.DictField(child=serializers.CharField(), required=False,
+                                   help_text="POST only: form fields to send before the file.")
 
 
 class UploadOutput(serializers.ModelSerializer):

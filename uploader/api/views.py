@@ -59,7 +59,9 @@ class UploadListCreateApi(generics.ListAPIView):
     def post(self, request):
         data = UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
-        upload, instruction, url_expires_at = services.upload_start(owner=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        form = fields.pop("method") == "POST"
+        upload, instruction, url_expires_at = services.upload_start(owner=request.user, form=form, **fields)
         context = {"request": request, "instruction": instruction, "url_expires_at": url_expires_at}
         return Response(UploadStartOutput(upload, context=context).data, status=status.HTTP_201_CREATED)
 

@@ -22,13 +22,13 @@ MAX_PARTS_PER_REQUEST = 100
 MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT
 
 
-def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), legacy=False):
+def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), legacy=False, form=False):
     """Create the pending record, then sign what can write only its key, type and size: one PUT,
     or (above UPLOADER_MULTIPART_THRESHOLD) a multipart upload whose part URLs come in batches.
 
     Returns (upload, instruction, url_expires_at); the instruction is {"upload": ...} or
     {"multipart": ...}. `legacy` keeps the original serverless contract: always one PUT URL that
-    needs no header but Content-Type. Raises validation.PolicyError before anything is signed or stored,
+    needs no header but Content-Type. `form` signs a presigned POST (a browser form) instead of a PUT. Raises validation.PolicyError before anything is signed or stored,
     ServiceUnavailable if S3 cannot be reached (nothing is kept).
     """
     content_type = validation.normalise_content_type(content_type)
@@ -66,6 +66,9 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
                     "parts": _sign_parts(upload, parts),
                 }
             }
+        elif form and size is not None:
+            instruction = {"upload": signing.presign_post(bucket=upload.bucket, key=upload.key,
+                                                          content_type=content_type, size=size)}
         else:
             upload.checksum_sha256 = checksum_sha256
             instruction = {
