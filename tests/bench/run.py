@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -40,9 +41,9 @@ def _wait_http(url, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)  # the first request imports and builds clients
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     raise TimeoutError(url)
 
@@ -78,7 +79,11 @@ class Stack:
             env={**self.env, "DJANGO_SETTINGS_MODULE": "tests.bench.settings"}, cwd=BASE_DIR,
         )
         self.url = f"http://127.0.0.1:{self.web_port}"
-        _wait_http(self.url + "/healthz")
+        try:
+            _wait_http(self.url + "/healthz")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -228,6 +233,69 @@ def bench_list(stack, sizes=(1_000, 100_000)):
     return results
 
 
+def bench_events(stack, count=200):
+    """S3 event -> SQS -> worker -> database + DynamoDB, against a bare SQS receive-and-delete loop."""
+    import requests
+
+    from uploader import aws, mirror, services
+    from uploader.models import Upload
+
+    from ..factories import jpeg_bytes
+
+    sqs = aws.sqs()
+    scratch = sqs.create_queue(QueueName="bench-bare-loop")["QueueUrl"]
+    for i in range(0, count, 10):
+        sqs.send_message_batch(QueueUrl=scratch, Entries=[{"Id": str(j), "MessageBody": "x"} for j in range(10)])
+    started, seen = time.perf_counter(), 0
+    while seen < count:
+        batch = sqs.receive_message(QueueUrl=scratch, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in batch:
+            sqs.delete_message(QueueUrl=scratch, ReceiptHandle=message["ReceiptHandle"])
+        seen += len(batch)
+    bare_rate = count / (time.perf_counter() - started)
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency", "2",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=stack.env, cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        user, _ = _user_and_token("bench-events")
+        body = jpeg_bytes(32, 32)
+        started_uploads = [services.upload_start(owner=user, filename=f"{i}.jpg", content_type="image/jpeg",
+                                                 size=len(body)) for i in range(count)]
+        put_done = {}
+
+        def put(entry):
+            upload, instruction, _ = entry
+            requests.put(instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"], timeout=60)
+            put_done[upload.pk] = time.time()
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, started_uploads))
+        ids = [u.pk for u, _, _ in started_uploads]
+        deadline = time.monotonic() + 300
+        while Upload.objects.filter(pk__in=ids, status="available").count() < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError("events did not settle")
+            time.sleep(0.2)
+        settled = time.perf_counter() - began
+        while any((item := mirror.get(pk)) is None or item["status"]["S"] != "available" for pk in ids[-5:]):
+            time.sleep(0.2)
+        lags = [u.uploaded_at.timestamp() - put_done[u.pk] for u in Upload.objects.filter(pk__in=ids)]
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    events_rate = count / settled
+    return {"events_per_s": events_rate, "bare_sqs_loop_per_s": bare_rate, "events_vs_bare_sqs": events_rate / bare_rate,
+            "median_event_lag_ms": statistics.median(lags) * 1000}
+
+
 def chart(results):
     """A small text chart of the headline ratios, for the README."""
     bars = [
@@ -235,6 +303,7 @@ def chart(results):
         ("own client / boto3 upload_file (MB/s)", results["own_vs_boto3"]),
         ("Django CPU proxied / direct (per GB)", results["proxied_vs_direct_cpu"]),
         ("list latency 100k / 1k uploads", results["list_latency_growth"]),
+        ("pipeline events / bare SQS loop (msg/s)", results["events_vs_bare_sqs"]),
     ]
     scale = max(v for _, v in bars)
     width = 40
@@ -245,7 +314,8 @@ def chart(results):
 def main():
     with Stack() as stack:
         results = {}
-        for name, bench in [("presign", bench_presign), ("transfer", bench_transfer), ("list", bench_list)]:
+        for name, bench in [("presign", bench_presign), ("transfer", bench_transfer), ("list", bench_list),
+                            ("events", bench_events)]:
             print(f"running {name} ...", flush=True)
             results.update(bench(stack))
     out = BASE_DIR / "var" / "bench.json"
