@@ -2,8 +2,6 @@
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -13,6 +11,7 @@ from rest_framework.test import APIClient
 from uploader.models import ExternalIdentity
 
 from .factories import make_user
+from .static_server import serving
 
 pytestmark = pytest.mark.django_db
 
@@ -91,20 +90,8 @@ def idp():
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(jwks)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield key, f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    server.shutdown()
+    with serving(jwks, "application/json") as base_url:
+        yield key, f"{base_url}/.well-known/jwks.json"
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """The bucket's CORS rules admit only the configured origin, as the browser enforces them."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from uploader import signing
+
+from ..static_server import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -22,20 +21,8 @@ PUT_FROM_PAGE = """async ([url, headers]) => {
 
 @pytest.fixture
 def other_origin():
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(PAGE, "text/html") as base_url:
+        yield base_url
 
 
 def _instruction(bucket, name):
