@@ -46,16 +46,18 @@ def upload_verify(*, upload_id):
     if stored is None:
         log.info("verify: %s has no object yet", upload_id)
         return upload
-    reasons = validation.verify_stored(
-        declared_type=upload.content_type,
-        declared_size=upload.size,
-        declared_checksum=upload.checksum_sha256,
-        stored=stored,
-    )
     with transaction.atomic():
         upload = locked(upload_id)
         if upload.status not in (Status.PENDING, Status.PROCESSING):
             return upload
+        # Judged against the row as locked: a concurrent multipart complete may have just set the
+        # composite checksum.
+        reasons = validation.verify_stored(
+            declared_type=upload.content_type,
+            declared_size=upload.size,
+            declared_checksum=upload.checksum_sha256,
+            stored=stored,
+        )
         if upload.status == Status.PENDING:
             upload.transition(Status.PROCESSING)
         upload.stored_size = stored.size
