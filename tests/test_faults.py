@@ -15,7 +15,7 @@ from uploader import aws, consumer, localaws, mirror, services
 from uploader.models import Upload, UploadEvent
 
 from .conftest import purge_queue, put_object
-from .factories import jpeg_bytes, make_user, s3_event_body
+from .factories import jpeg_bytes, s3_event_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.db.models import Count
 from rest_framework_simplejwt.tokens import AccessToken
 
 from uploader import aws
@@ -51,8 +52,7 @@ def test_500_uploads_from_20_clients(live_server, start_worker, settings, capsys
     total = CLIENTS * PER_CLIENT
     deadline = time.monotonic() + DEADLINE
     while Upload.objects.filter(status="available").count() < total:
-        assert time.monotonic() < deadline, "uploads stuck: " + str(
-            dict(Upload.objects.values_list("status").annotate(n=__import__("django.db.models").db.models.Count("id"))))
+        assert time.monotonic() < deadline, f"uploads stuck: {dict(Upload.objects.values_list('status').annotate(Count('id')))}"
         time.sleep(0.5)
     elapsed = time.monotonic() - began
 

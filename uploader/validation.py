@@ -3,15 +3,14 @@ declared (checked by the worker on the stored object). Pure functions, no I/O.""
 
 import base64
 import binascii
-from dataclasses import dataclass
-
 import io
 import mimetypes
 import unicodedata
+from dataclasses import dataclass
 
 import filetype
-from PIL import Image, UnidentifiedImageError
 from django.conf import settings
+from PIL import Image, UnidentifiedImageError
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 

@@ -244,7 +244,7 @@ def bench_events(stack, count=200):
 
     sqs = aws.sqs()
     scratch = sqs.create_queue(QueueName="bench-bare-loop")["QueueUrl"]
-    for i in range(0, count, 10):
+    for _ in range(0, count, 10):
         sqs.send_message_batch(QueueUrl=scratch, Entries=[{"Id": str(j), "MessageBody": "x"} for j in range(10)])
     started, seen = time.perf_counter(), 0
     while seen < count:

@@ -12,7 +12,12 @@ from .lifecycle import (
     upload_start,
 )
 from .processing import upload_mirror, upload_record_event, upload_verify
-from .review import upload_remirror, upload_reprocess, upload_review, upload_set_visibility
+from .review import (
+    upload_remirror,
+    upload_reprocess,
+    upload_review,
+    upload_set_visibility,
+)
 
 __all__ = [
     "InvalidParts", "ServiceUnavailable", "WrongState", "upload_abort", "upload_complete", "upload_delete", "upload_expire_stale",

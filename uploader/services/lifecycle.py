@@ -7,14 +7,21 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Sum, Value
 from django.db.models.functions import Coalesce
-from django.db import transaction
 from django.utils import timezone
 
 from .. import aws, keys, multipart, signing, validation
 from ..models import Upload
-from .common import InvalidParts, WrongState, commit_change, locked, publish, storage_errors
+from .common import (
+    InvalidParts,
+    WrongState,
+    commit_change,
+    locked,
+    publish,
+    storage_errors,
+)
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

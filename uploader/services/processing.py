@@ -3,7 +3,6 @@
 import logging
 
 from botocore.exceptions import ClientError
-
 from django.db import transaction
 
 from .. import aws, events, mirror, validation
