@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from . import mirror, services, signing
 from .models import Upload, UploadEvent
 
-INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # never SVG: it can carry script
+INLINE_TYPES = {t for t in signing.INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
 PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
 TYPE_BADGE = ('<span title="{}" style="display:inline-block;width:44px;padding:12px 0;text-align:center;'
               'border-radius:4px;background:#e5e7ee;color:#1d2330;font:600 11px sans-serif">{}</span>')

@@ -5,6 +5,12 @@ from django.conf import settings
 
 from . import aws
 
+# Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
+INLINE_SAFE_TYPES = frozenset({
+    "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain",
+    "video/mp4", "video/quicktime", "audio/mpeg",
+})
+
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):
     params = {"Bucket": bucket, "Key": key, "ContentType": content_type}

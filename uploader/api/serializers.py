@@ -93,12 +93,9 @@ class UploadOutput(serializers.ModelSerializer):
     def get_download_url(self, upload) -> str | None:
         if upload.status != Upload.Status.AVAILABLE:
             return None
-        # Types a browser would render as a page are never served inline.
-        attachment = not (upload.is_image and upload.content_type != "image/svg+xml") and (
-            upload.content_type not in ("application/pdf", "video/mp4", "audio/mpeg", "text/plain")
-        )
         return signing.presign_get(
-            bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=attachment
+            bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
+            attachment=upload.content_type not in signing.INLINE_SAFE_TYPES,
         )
 
 
