@@ -116,6 +116,15 @@ def worker(start_worker):
 
 
 
+def queue_depth(name):
+    """(visible, in flight) messages on a queue."""
+    attributes = aws.sqs().get_queue_attributes(
+        QueueUrl=aws.queue_url(name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 @pytest.fixture
 def user(db):
     return make_user()

@@ -14,7 +14,7 @@ from config.celery import app as celery_app
 from uploader import aws, consumer, localaws, mirror, services
 from uploader.models import Upload, UploadEvent
 
-from .conftest import purge_queue, put_object
+from .conftest import purge_queue, put_object, queue_depth
 from .factories import jpeg_bytes, s3_event_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,14 +25,6 @@ def _start(owner, body=None, name="photo.jpg"):
     upload, instruction, _ = services.upload_start(owner=owner, filename=name, content_type="image/jpeg",
                                                    size=len(body))
     return upload, instruction["upload"], body
-
-
-def _queue_depth(name):
-    attributes = aws.sqs().get_queue_attributes(
-        QueueUrl=aws.queue_url(name),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def _wait(predicate, timeout=30, what="the condition"):
@@ -69,7 +61,7 @@ def test_the_same_event_three_times_concurrently_gives_one_row_one_item_one_audi
     upload, instruction, body = _start(user)
     put_object(instruction, body)
     queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
-    _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the S3 event")
+    _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the S3 event")
     [message] = aws.sqs().receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     aws.sqs().delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     for _ in range(3):
@@ -99,7 +91,7 @@ def test_the_same_event_three_times_concurrently_gives_one_row_one_item_one_audi
     assert (upload.status, upload.version) == ("available", 3)
     assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
     assert mirror.get(upload.pk)["version"] == {"N": "3"}
-    assert _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0)
+    assert queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0)
 
 
 def test_an_older_overwrite_after_a_newer_one_is_ignored_and_no_sequencer_falls_back_to_head(user, drain):
@@ -143,8 +135,8 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     upload, instruction, body = _start(user)
     put_object(instruction, body)
     drain(lambda: _status(upload) == "available")  # the good upload was not held up
-    drain(lambda: _queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1, timeout=30)
-    assert _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0)
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1, timeout=30)
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # nothing else left behind
 
     from io import StringIO
 
@@ -155,8 +147,8 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     out = StringIO()
     call_command("dead_letters", "--redrive", stdout=out)
     assert "1 message(s) sent back" in out.getvalue()
-    drain(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # an unknown key: logged, dropped
-    assert _queue_depth(settings.UPLOADER_EVENTS_DLQ) == (0, 0)
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # an unknown key: logged, dropped
+    assert queue_depth(settings.UPLOADER_EVENTS_DLQ) == (0, 0)
 
 
 def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start_worker, queue_timing):
@@ -168,14 +160,14 @@ def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start
         # Hold the row: the worker receives the event and blocks applying it.
         Upload.objects.select_for_update().get(pk=upload.pk)
         put_object(instruction, body)
-        _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE)[1] == 1, what="the worker to take the event")
+        _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[1] == 1, what="the worker to take the event")
         first.proc.kill()  # SIGKILL: no goodbye, no delete
         first.proc.wait()
     assert _status(upload) == "pending"
     start_worker()
     _wait(lambda: _status(upload) == "available", timeout=40, what="redelivery")
     assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
-    _wait(lambda: _queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
+    _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
 
 
 def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs(user, start_worker):

@@ -8,7 +8,7 @@ from django.conf import settings
 from uploader import aws, mirror, services
 from uploader.models import Upload
 
-from .conftest import purge_queue, put_object
+from .conftest import purge_queue, put_object, queue_depth
 from .factories import jpeg_bytes, s3_event_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +66,7 @@ def test_duplicate_events_change_nothing(user, drain):
     event = s3_event_body(bucket=upload.bucket, key=upload.key, size=len(body), sequencer=upload.last_sequencer)
     for _ in range(3):
         _send(event)
-    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))
     upload.refresh_from_db()
     assert (upload.status, upload.version) == ("available", version)
     assert mirror.get(upload.id)["version"] == {"N": str(version)}
@@ -93,7 +93,7 @@ def test_an_older_event_never_undoes_a_newer_one(user, drain):
     drain(lambda: _status(upload) == "available")
     # A delete that S3 sequenced before the create arrives late: it must not delete the upload.
     _send(s3_event_body(bucket=upload.bucket, key=upload.key, name="ObjectRemoved:Delete", sequencer="0001"))
-    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))
     assert _status(upload) == "available"
     # A newer delete does.
     newer = "F" * (len(upload.last_sequencer) + 1)
@@ -108,7 +108,7 @@ def test_test_events_unknown_keys_and_poison_change_nothing(user, drain, consume
     _send(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": upload.bucket}))
     _send(s3_event_body(bucket=upload.bucket, key="uploads/999/nobody/x.jpg"))
     _send("this is not json")
-    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))
     upload.refresh_from_db()
     assert (upload.status, upload.version) == ("pending", 1)
     dead = aws.sqs().receive_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_DLQ), WaitTimeSeconds=1)
@@ -127,7 +127,7 @@ def test_delete_removes_object_and_tombstones_record_and_mirror(user, drain):
     assert _status(upload) == "deleted"
     assert not _object_exists(upload)
     assert mirror.get(upload.id)["status"] == {"S": "deleted"}
-    drain(lambda: not _queue_depth(settings.UPLOADER_EVENTS_QUEUE))  # its ObjectRemoved event is a no-op
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # its ObjectRemoved event is a no-op
     assert _status(upload) == "deleted"
 
 
@@ -139,11 +139,3 @@ def test_the_mirror_never_moves_backwards(user, aws_resources):
     upload.status = "pending"
     assert mirror.put(upload) is False
     assert mirror.get(upload.id)["version"] == {"N": "5"}
-
-
-def _queue_depth(name):
-    attributes = aws.sqs().get_queue_attributes(
-        QueueUrl=aws.queue_url(name),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -117,10 +117,6 @@ class Upload(models.Model):
     def part_count(self):
         return -(-self.size // self.part_size) if self.part_size and self.size else 1
 
-    @property
-    def is_image(self):
-        return self.content_type.startswith("image/")
-
 
 class ExternalIdentity(models.Model):
     """A user known to an external identity provider, by the token's issuer and subject."""

@@ -35,8 +35,9 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
 
     Returns (upload, instruction, url_expires_at); the instruction is {"upload": ...} or
     {"multipart": ...}. `legacy` keeps the original serverless contract: always one PUT URL that
-    needs no header but Content-Type. `form` signs a presigned POST (a browser form) instead of a PUT. Raises validation.PolicyError before anything is signed or stored,
-    ServiceUnavailable if S3 cannot be reached (nothing is kept).
+    needs no header but Content-Type. `form` signs a presigned POST (a browser form) instead of a
+    PUT. Raises validation.PolicyError before anything is signed or stored, ServiceUnavailable if
+    S3 or the task queue cannot be reached (nothing is kept).
     """
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
