@@ -7,14 +7,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @contextlib.contextmanager
 def serving(body, content_type):
-    """Yields the server's base URL while it runs."""
+    """Yields the server's base URL while it runs. `body` may be a callable, asked on every request
+    (a JWKS that changes during a test)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", content_type)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body() if callable(body) else body)
 
         def log_message(self, *args):
             pass

@@ -19,5 +19,5 @@ def test_a_newcomer_can_sign_up_and_reach_the_uploader(client, mailoutbox):
     assert get_user_model().objects.filter(username="dana").exists()
     page = client.get("/")
     assert page.status_code == 200
-    assert b'id="file-input"' in page.content and b"uploader.js" in page.content
+    assert b'id="file-input"' in page.content and b"uploader/home.js" in page.content
     assert mailoutbox and "dana@example.com" in mailoutbox[0].to  # confirmation e-mail (console locally)

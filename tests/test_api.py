@@ -157,6 +157,13 @@ def test_schema_and_docs_are_served(api):
     assert api.get("/api/v1/docs/").status_code == 200
 
 
+@pytest.mark.parametrize("value, status", [("0459-07-29T00:14:46+23:17", 200), ("0001-01-01T00:00:00+23:59", 400)])
+def test_a_date_filter_with_an_extreme_offset_is_answered_not_a_500(api, value, status):
+    # Found by the schema fuzz run on PostgreSQL, which refuses offsets beyond ±15:59.
+    response = api.get("/api/v1/uploads/", {"created_after": value})
+    assert response.status_code == status, response.content
+
+
 def test_list_filters_by_date_and_pages_with_a_cursor(api, user, aws_resources):
     import datetime as dt
 

@@ -101,7 +101,7 @@ def external(idp, settings):
 
     def token(signing_key=key, **overrides):
         now = dt.datetime.now(dt.timezone.utc)
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "email": "m@example.com",
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "email": "m@example.com", "email_verified": True,
                   "iat": now, "exp": now + dt.timedelta(minutes=5), **overrides}
         return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": "k1"})
 

@@ -92,3 +92,30 @@ def test_a_killed_upload_resumes_without_resending_stored_parts(client_cli, tmp_
     upload = Upload.objects.get()
     assert str(upload.id) == resumed.group(1)
     assert (upload.status, upload.stored_size) == ("available", 40 * MiB)
+
+
+def test_logout_ends_the_refresh_token_on_the_server_and_forgets_it_here(client_cli, tmp_path, live_server):
+    import json
+
+    import requests
+
+    tokens = json.loads((tmp_path / "home" / "tokens.json").read_text())
+    result = client_cli("logout")
+    assert "logged out" in result.stdout
+    assert not (tmp_path / "home" / "tokens.json").exists()
+    refreshed = requests.post(f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": tokens["refresh"]},
+                              timeout=10)
+    assert refreshed.status_code == 401
+    assert client_cli("list", check=False).returncode == 1  # and the next command says to log in
+
+
+def test_the_token_file_is_never_readable_through_an_older_handle(client_cli, tmp_path):
+    """Another local user who opened tokens.json while it was readable must not read new tokens
+    through that handle: the file is replaced by a new one created 0600, never rewritten in place."""
+    path = tmp_path / "home" / "tokens.json"
+    path.chmod(0o644)  # say, restored from a careless backup
+    with open(path) as spy:
+        client_cli("login", "--username", "erin", "--password", "pw-erin-12345")
+        assert spy.read() != path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "home").stat().st_mode & 0o077 == 0

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.conf import settings
+from django.db.models.signals import post_migrate, post_save, pre_save
 
 
 class UploaderConfig(AppConfig):
@@ -7,8 +8,12 @@ class UploaderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import aws, roles
+        from . import accounts, aws, roles
         from .api import schema  # noqa: F401  (registers the OpenAPI description of our authenticator)
 
         aws.connect_setting_changed()
         post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.roles")
+        pre_save.connect(accounts.note_credentials_before_save, sender=settings.AUTH_USER_MODEL,
+                         dispatch_uid="uploader.accounts.before")
+        post_save.connect(accounts.revoke_tokens_after_save, sender=settings.AUTH_USER_MODEL,
+                          dispatch_uid="uploader.accounts.after")

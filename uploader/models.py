@@ -20,6 +20,9 @@ class Upload(models.Model):
         EXPIRED = "expired"
         DELETED = "deleted"
 
+    # Statuses whose bytes count against the owner's quota.
+    Status.HOLDING = (Status.PENDING, Status.PROCESSING, Status.AVAILABLE)
+
     class ReviewStatus(models.TextChoices):
         UNREVIEWED = "unreviewed"
         APPROVED = "approved"

@@ -89,7 +89,12 @@ def ensure_event_queues(bucket):
                 "Principal": {"Service": "s3.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": arn,
-                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+                # The bucket, and the bucket in this account: a bucket of the same name in
+                # another account (bucket names can be re-registered) cannot send.
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": arn.split(":")[4]},
+                },
             }
         ],
     }

@@ -1,5 +1,9 @@
 """Reads."""
 
+from django.conf import settings
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
+
 from .models import Upload
 
 
@@ -11,3 +15,14 @@ def upload_list(*, user):
 def upload_get_for_user(*, user, upload_id):
     """The caller's upload, or None: another user's upload is indistinguishable from none."""
     return upload_list(user=user).filter(pk=upload_id).first()
+
+
+def upload_bytes_held(*, owner_id: int, exclude_id=None) -> int:
+    """Bytes counted against a user's quota: every pending, processing or available upload by its
+    declared size, else what is stored, else (a legacy upload whose bytes have not arrived) the
+    legacy reservation."""
+    held = Upload.objects.filter(owner_id=owner_id, status__in=Upload.Status.HOLDING)
+    if exclude_id is not None:
+        held = held.exclude(pk=exclude_id)
+    reserved = Coalesce("size", "stored_size", Value(settings.UPLOADER_LEGACY_MAX_SIZE))
+    return held.aggregate(total=Sum(reserved))["total"] or 0

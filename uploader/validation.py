@@ -65,8 +65,8 @@ def check_filename(filename, *, content_type):
         refuse("it contains a path")
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in filename):
         refuse("it contains control or text-direction characters")
-    stem, dot, extension = filename.rpartition(".")
-    if dot and stem:
+    _, dot, extension = filename.rpartition(".")
+    if dot:  # ".html" alone is an extension too
         allowed = set(mimetypes.guess_all_extensions(content_type)) | _EXTRA_EXTENSIONS.get(content_type, set())
         if allowed and f".{extension.lower()}" not in allowed:
             refuse(f"the extension .{extension} does not match {content_type}")
@@ -75,6 +75,11 @@ def check_filename(filename, *, content_type):
 # Markup or script inside an image is a polyglot: harmless as an image, dangerous if ever served
 # as something else.
 _MARKUP = (b"<?php", b"<script", b"<html", b"<svg", b"<!doctype html", b"<iframe", b"<body")
+
+
+def carries_markup(data):
+    lowered = data.lower()
+    return any(marker in lowered for marker in _MARKUP)
 
 
 def is_valid_sha256_b64(value):
@@ -103,16 +108,19 @@ class StoredObject:
     size: int
     content_type: str
     head: bytes
+    tail: bytes = b""  # the last bytes, when the object is longer than the head
     etag: str = ""
     checksum_sha256: str = ""
 
 
 def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
-    """The reasons the stored object is not what was declared; empty when it is."""
+    """The reasons the stored object is not what was declared; empty when it is. With no declared
+    size (the legacy call), the object may be at most the legacy reservation."""
     reasons = []
     if declared_size is None:
-        if not 0 < stored.size <= settings.UPLOADER_MAX_SIZE:
-            reasons.append(f"Stored size {stored.size} is outside 1..{settings.UPLOADER_MAX_SIZE} bytes.")
+        limit = min(settings.UPLOADER_MAX_SIZE, settings.UPLOADER_LEGACY_MAX_SIZE)
+        if not 0 < stored.size <= limit:
+            reasons.append(f"Stored size {stored.size} is outside 1..{limit} bytes.")
     elif stored.size != declared_size:
         reasons.append(f"Stored size {stored.size} differs from the declared {declared_size} bytes.")
     if normalise_content_type(stored.content_type) != declared_type:
@@ -128,7 +136,6 @@ def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
     elif declared_type.startswith("image/"):
         if image_dimensions(stored.head) is None:
             reasons.append("The image header cannot be read.")
-        lowered = stored.head.lower()
-        if any(marker in lowered for marker in _MARKUP):
+        if carries_markup(stored.head) or carries_markup(stored.tail):
             reasons.append("The image carries markup or script (a polyglot file).")
     return reasons

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from . import health
 
@@ -20,3 +21,8 @@ def healthz(request):
     results = health.check_all()
     ok = all(r["ok"] for r in results.values())
     return JsonResponse({"ok": ok, "services": results}, status=200 if ok else 503)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (allauth's own templates)."""
+    return redirect(static("uploader/favicon.svg"), permanent=True)

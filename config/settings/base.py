@@ -9,8 +9,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use-in-production")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# No SECRET_KEY here: local and test settings carry their own throwaway keys, production demands one.
+DEBUG = False
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "uploader",
@@ -38,6 +39,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -111,12 +113,19 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "uploader.api.errors.exception_handler",
+    # Client addresses for throttling: REMOTE_ADDR unless this many trusted proxies add
+    # X-Forwarded-For (DRF's default, None, would believe whatever a client sends in it).
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Direct-to-S3 uploads",
     "DESCRIPTION": "Presign, upload straight to S3, complete; the worker verifies and records.",
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI and Redoc served from the project: the docs work offline and under a strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 SIMPLE_JWT = {
@@ -126,18 +135,37 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_OBTAIN_SERIALIZER": "uploader.api.auth.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "uploader.api.auth.TokenRefreshSerializer",
+    # Tokens carry a hash of the password hash: a password change ends every access token at once.
+    "CHECK_REVOKE_TOKEN": True,
+    # Who may hold a token: the same people the web login lets in (active, e-mail verified if required).
+    "USER_AUTHENTICATION_RULE": "uploader.accounts.can_log_in",
 }
 # Tokens from an external identity provider (Cognito, Auth0, ...), accepted when all three are set.
 JWT_ISSUER = env("JWT_ISSUER", default="")
 JWT_AUDIENCE = env("JWT_AUDIENCE", default="")
 JWT_JWKS_URL = env("JWT_JWKS_URL", default="")
+# How long the external issuer's key set is trusted before it is fetched again: a key the issuer
+# removes stops working within this many seconds (at most 300).
+JWT_JWKS_CACHE_SECONDS = min(env.int("JWT_JWKS_CACHE_SECONDS", default=300), 300)
 # Sign `If-None-Match: *` into single PUTs (S3 and most S3-compatible stores honour it).
 UPLOADER_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_SIGN_IF_NONE_MATCH", default=True)
 # Bytes a user may hold in pending, processing and available uploads; 0 means no limit.
 UPLOADER_USER_QUOTA = env.int("UPLOADER_USER_QUOTA", default=100 * 1024**3)
 UPLOADER_ALLOW_PUBLIC = env.bool("UPLOADER_ALLOW_PUBLIC", default=False)
+# The legacy presign call may not declare a size: this much is reserved against the quota, and the
+# worker rejects (and deletes) a legacy object that is larger.
+UPLOADER_LEGACY_MAX_SIZE = env.int("UPLOADER_LEGACY_MAX_SIZE", default=100 * 1024**2)
+# The legacy contract's clients send no header but Content-Type: signing If-None-Match into its URL
+# would break them. The worker re-checks any overwrite; switch this on once your clients send it.
+UPLOADER_LEGACY_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_LEGACY_SIGN_IF_NONE_MATCH", default=False)
+# Per-user rates (DRF's "N/period"), counted in the default cache: shared between processes in
+# production (Redis), in-process locally.
 UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
+UPLOADER_ACTION_RATE = env("UPLOADER_ACTION_RATE", default="120/min")  # complete, parts, abort, delete
+UPLOADER_TOKEN_RATE_IP = env("UPLOADER_TOKEN_RATE_IP", default="30/min")  # token obtain, per client address
+UPLOADER_TOKEN_RATE_USERNAME = env("UPLOADER_TOKEN_RATE_USERNAME", default="10/min")  # per login name
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- AWS: the AWS SDK convention; unset endpoints mean real AWS. ---
@@ -180,6 +208,31 @@ UPLOADER_ALLOWED_TYPES = env.list(
     ],
 )
 UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
+# The Content Security Policy (django-csp): scripts and styles from this site only; the browser
+# talks to the bucket (uploads, previews), so its origin is allowed for fetches and media.
+def _s3_origins():
+    if AWS_ENDPOINT_URL_S3:
+        parts = urlsplit(AWS_ENDPOINT_URL_S3)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return [f"https://{UPLOADER_BUCKET}.s3.amazonaws.com", f"https://{UPLOADER_BUCKET}.s3.{AWS_REGION}.amazonaws.com",
+            f"https://s3.{AWS_REGION}.amazonaws.com"]
+
+
+_BUCKET_ORIGINS = _s3_origins() + env.list("UPLOADER_CSP_EXTRA_ORIGINS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],  # style attributes in the admin; no script
+        "img-src": ["'self'", "data:", "blob:", *_BUCKET_ORIGINS],
+        "media-src": ["'self'", "blob:", *_BUCKET_ORIGINS],
+        "connect-src": ["'self'", *_BUCKET_ORIGINS],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 # A pending upload whose bytes never arrive expires this long after its URL was issued.
 UPLOADER_PENDING_TTL = env.int("UPLOADER_PENDING_TTL", default=24 * 3600)
 

@@ -10,3 +10,5 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 from .base import *  # noqa: E402,F401,F403
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)  # noqa: F405
+# Public and throwaway: only ever in local and test settings, never where production reads.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use-in-production")  # noqa: F405

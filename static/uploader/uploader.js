@@ -266,6 +266,7 @@ export class Transfer {
 // --- the page ---
 
 function formatBytes(n) {
+  if (typeof n !== "number" || !Number.isFinite(n)) return "";  // e.g. a legacy upload's unknown size
   const units = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
@@ -317,21 +318,22 @@ function transferView(root, list, file) {
 }
 
 function uploadRow(upload) {
-  const thumb = upload.download_url && upload.content_type.startsWith("image/") && upload.content_type !== "image/svg+xml"
+  const type = upload.content_type || "";
+  const thumb = upload.download_url && type.startsWith("image/") && type !== "image/svg+xml"
     ? el("img", { class: "thumb", src: upload.download_url, alt: "" })
     : "";
   const name = upload.download_url
-    ? el("a", { href: upload.download_url, rel: "noopener" }, upload.original_filename)
-    : upload.original_filename;
+    ? el("a", { href: upload.download_url, rel: "noopener" }, upload.original_filename || "")
+    : upload.original_filename || "";
   const statusCell = el("td", {}, el("span", { class: `status status-${upload.status}` }, upload.status));
   if (upload.status_reason && upload.status === "rejected") statusCell.append(el("span", { class: "reason" }, upload.status_reason));
-  if (upload.review_status !== "unreviewed") {
+  if (upload.review_status && upload.review_status !== "unreviewed") {
     statusCell.append(" ", el("span", { class: `review review-${upload.review_status}` }, upload.review_status === "approved" ? "approved" : "rejected by a reviewer"));
     if (upload.review_reason) statusCell.append(el("span", { class: "reason" }, upload.review_reason));
   }
   return el("tr", { "data-id": upload.id, "data-status": upload.status, "data-review": upload.review_status },
-    el("td", {}, thumb), el("td", { class: "filename" }, name), el("td", {}, upload.content_type),
-    el("td", {}, formatBytes(upload.size)), statusCell,
+    el("td", {}, thumb), el("td", { class: "filename" }, name), el("td", {}, type),
+    el("td", {}, formatBytes(upload.stored_size ?? upload.size)), statusCell,
     el("td", {}, upload.uploaded_at ? new Date(upload.uploaded_at).toLocaleString() : ""));
 }
 

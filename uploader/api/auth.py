@@ -3,6 +3,7 @@
 
 import functools
 import hashlib
+import secrets
 
 import jwt
 from django.conf import settings
@@ -10,24 +11,55 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from .. import accounts
 from ..models import ExternalIdentity
 
 
-class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """simplejwt's, but a refresh token whose user was deleted is a 401, not a 500."""
+def _refuse_unverified(user):
+    """A user the web login would send to verify their address gets no token either."""
+    if user is not None and user.is_active and not accounts.email_verified_if_required(user):
+        raise exceptions.AuthenticationFailed("Verify your e-mail address before you sign in.", "email_not_verified")
+
+
+class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
+    """simplejwt's, saying why an unverified account is refused (the password was right)."""
 
     def validate(self, attrs):
         try:
             return super().validate(attrs)
+        except exceptions.AuthenticationFailed:
+            _refuse_unverified(getattr(self, "user", None))
+            raise
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's, but a refresh token whose user was deleted is a 401, not a 500, and one issued
+    before the password changed is refused like its access tokens."""
+
+    def validate(self, attrs):
+        try:
+            refresh = self.token_class(attrs["refresh"])
+            user = get_user_model().objects.get(pk=refresh.payload.get(api_settings.USER_ID_CLAIM))
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from None
         except get_user_model().DoesNotExist:
             raise exceptions.AuthenticationFailed("No active account found for the given token.",
                                                   "no_active_account") from None
+        if refresh.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise exceptions.AuthenticationFailed("The user's password has been changed.", "password_changed")
+        _refuse_unverified(user)
+        return super().validate(attrs)
 
 
-@functools.lru_cache(maxsize=4)
-def _jwks_client(url):
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+@functools.lru_cache(maxsize=8)
+def _jwks_client(url, lifespan):
+    # The key set, not each key, is cached, and only for `lifespan` seconds: a key the issuer
+    # removes stops working then. (PyJWKClient's per-key cache would trust it until a restart.)
+    return jwt.PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=lifespan, timeout=5)
 
 
 def external_jwt_enabled():
@@ -55,7 +87,7 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
         if unverified.get("iss") != settings.JWT_ISSUER:
             return None
         try:
-            key = _jwks_client(settings.JWT_JWKS_URL).get_signing_key_from_jwt(token).key
+            key = _jwks_client(settings.JWT_JWKS_URL, settings.JWT_JWKS_CACHE_SECONDS).get_signing_key_from_jwt(token).key
             claims = jwt.decode(
                 token, key, algorithms=["RS256"], audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER,
                 options={"require": ["exp", "iss", "aud", "sub"]},
@@ -71,18 +103,37 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
 
 
 def _user_for(claims):
-    """The user behind an external subject, created on first sight."""
+    """The user behind an external subject, created on first sight. A local account that already
+    holds the generated username gets a suffix instead, so no signup can lock a subject out."""
     issuer, subject = claims["iss"], str(claims["sub"])
-    found = ExternalIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
-    if found:
-        return found.user
     digest = hashlib.sha256(f"{issuer}\0{subject}".encode()).hexdigest()[:24]
-    try:
-        with transaction.atomic():
-            user = get_user_model().objects.create_user(f"ext-{digest}", email=claims.get("email", ""))
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-            ExternalIdentity.objects.create(issuer=issuer, subject=subject, user=user)
-            return user
-    except IntegrityError:  # created concurrently by another request
-        return ExternalIdentity.objects.select_related("user").get(issuer=issuer, subject=subject).user
+    for attempt in range(5):
+        found = ExternalIdentity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        if found:
+            return found.user
+        username = f"ext-{digest}" if attempt == 0 else f"ext-{digest}-{secrets.token_hex(4)}"
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(username, email=_trusted_email(claims))
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                ExternalIdentity.objects.create(issuer=issuer, subject=subject, user=user)
+                return user
+        except IntegrityError:  # the identity was created concurrently, or the username is taken
+            continue
+    raise exceptions.AuthenticationFailed("The account for this identity could not be created.", "identity_conflict")
+
+
+def _trusted_email(claims):
+    """The token's address, only when the issuer says it is verified and nobody here has it: an
+    unverified claim must not block the address's real owner from signing up."""
+    email = claims.get("email")
+    verified = claims.get("email_verified")
+    if not isinstance(email, str) or not email or verified not in (True, "true"):
+        return ""
+    from allauth.account.models import EmailAddress
+
+    if (get_user_model().objects.filter(email__iexact=email).exists()
+            or EmailAddress.objects.filter(email__iexact=email).exists()):
+        return ""
+    return email

@@ -72,8 +72,13 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
-    body = {"detail": _first_message(exc.detail), "code": _first_code(exc.get_codes())}
-    if isinstance(exc.detail, dict):
-        body["errors"] = exc.detail
+    detail = exc.detail
+    if isinstance(detail, dict) and isinstance(detail.get("code"), str) and "detail" in detail:
+        # simplejwt's errors carry their own {"detail", "code"} (e.g. password_changed).
+        body = {"detail": str(detail["detail"]), "code": str(detail["code"])}
+    else:
+        body = {"detail": _first_message(detail), "code": _first_code(exc.get_codes())}
+        if isinstance(detail, dict):
+            body["errors"] = detail
     response.data = body
     return response

@@ -14,9 +14,13 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from .. import selectors, services
 from ..models import Upload
+from .auth import ExternalJWTAuthentication
 from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
 from .schema import errors
 from .serializers import (
@@ -28,7 +32,7 @@ from .serializers import (
     UploadStartInput,
     UploadStartOutput,
 )
-from .throttles import PresignRateThrottle
+from .throttles import PresignRateThrottle, TokenAddressThrottle, TokenUsernameThrottle, UploadActionThrottle
 
 ID = OpenApiParameter("upload_id", uuid.UUID, OpenApiParameter.PATH)
 
@@ -72,19 +76,25 @@ class UploadListCreateApi(generics.ListAPIView):
 
 
 class UploadDetailApi(APIView):
+    throttle_classes = [UploadActionThrottle]
+    throttled_methods = {"DELETE"}
+
     @extend_schema(parameters=[ID], responses={200: UploadOutput, **errors(401, 404)})
     def get(self, request, upload_id):
         return Response(UploadOutput(_get_upload(request, upload_id)).data)
 
-    @extend_schema(parameters=[ID], responses={204: None, **errors(401, 403, 404, 503)})
+    @extend_schema(parameters=[ID], responses={204: None, **errors(401, 403, 404, 429, 503)})
     def delete(self, request, upload_id):
         services.upload_delete(upload=_get_upload(request, upload_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UploadPartsApi(APIView):
+    throttle_classes = [UploadActionThrottle]
+    throttled_methods = {"GET", "POST"}  # both ask S3
+
     @extend_schema(parameters=[ID], summary="Parts S3 already holds (for resuming)",
-                   responses={200: StoredPartsOutput, **errors(401, 404, 409, 503)})
+                   responses={200: StoredPartsOutput, **errors(401, 404, 409, 429, 503)})
     def get(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         parts = services.upload_parts(upload=upload)
@@ -92,7 +102,7 @@ class UploadPartsApi(APIView):
         return Response(StoredPartsOutput(body).data)
 
     @extend_schema(parameters=[ID], summary="Fresh part URLs", request=PartsInput,
-                   responses={200: SignedPartsOutput, **errors(400, 401, 403, 404, 409, 503)})
+                   responses={200: SignedPartsOutput, **errors(400, 401, 403, 404, 409, 429, 503)})
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = PartsInput(data=request.data)
@@ -102,8 +112,10 @@ class UploadPartsApi(APIView):
 
 
 class UploadCompleteApi(APIView):
+    throttle_classes = [UploadActionThrottle]
+
     @extend_schema(parameters=[ID], summary="The bytes are in: verify (and finish a multipart upload)",
-                   request=CompleteInput, responses={202: UploadOutput, **errors(400, 401, 403, 404, 409, 503)})
+                   request=CompleteInput, responses={202: UploadOutput, **errors(400, 401, 403, 404, 409, 429, 503)})
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = CompleteInput(data=request.data)
@@ -116,7 +128,9 @@ class UploadCompleteApi(APIView):
 
 
 class UploadAbortApi(APIView):
-    @extend_schema(parameters=[ID], request=None, responses={200: UploadOutput, **errors(401, 403, 404, 409, 503)})
+    throttle_classes = [UploadActionThrottle]
+
+    @extend_schema(parameters=[ID], request=None, responses={200: UploadOutput, **errors(401, 403, 404, 409, 429, 503)})
     def post(self, request, upload_id):
         upload = services.upload_abort(upload=_get_upload(request, upload_id))
         return Response(UploadOutput(upload).data)
@@ -128,10 +142,12 @@ class LegacyPresignInput(serializers.Serializer):
 
 
 class LegacyPresignApi(APIView):
-    """The original serverless design's call, for clients written against it."""
+    """The original serverless design's call, for clients written against it. It is a GET that
+    creates state, so it takes bearer tokens only: a cross-site link cannot ride a session cookie."""
 
+    authentication_classes = [ExternalJWTAuthentication, JWTAuthentication]
     throttle_classes = [PresignRateThrottle]
-    throttle_every_method = True
+    throttled_methods = {"GET"}
 
     @extend_schema(
         summary="Presigned PUT, the original Lambda's way",
@@ -158,12 +174,39 @@ class LegacyPresignApi(APIView):
 _TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
 
 
-@extend_schema_view(post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401)}))
+@extend_schema_view(post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}))
 class TokenObtainApi(jwt_views.TokenObtainPairView):
-    pass
+    throttle_classes = [TokenAddressThrottle, TokenUsernameThrottle]
 
 
 @extend_schema_view(post=extend_schema(summary="A fresh access token; the refresh token rotates",
-                                       responses={200: _TOKEN_PAIR, **errors(400, 401)}))
+                                       responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}))
 class TokenRefreshApi(jwt_views.TokenRefreshView):
-    pass
+    throttle_classes = [TokenAddressThrottle]
+
+
+class LogoutInput(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class LogoutApi(APIView):
+    """Ends a refresh token (and so the session of the device holding it). Needs no access token:
+    it may have expired, and the refresh token is proof enough."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = [TokenAddressThrottle]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # a bad token is a 401, as at the token endpoints (DRF says 403 otherwise)
+
+    @extend_schema(summary="Log out: the refresh token can no longer be used", request=LogoutInput,
+                   responses={204: None, **errors(400, 401, 429)})
+    def post(self, request):
+        data = LogoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            RefreshToken(data.validated_data["refresh"]).blacklist()
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

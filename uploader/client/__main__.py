@@ -1,4 +1,4 @@
-"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID"""
+"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID | logout"""
 
 import argparse
 import getpass
@@ -50,6 +50,7 @@ def main(argv=None):
     download = commands.add_parser("download", help="download one upload")
     download.add_argument("id")
     download.add_argument("-o", "--output")
+    commands.add_parser("logout", help="end the session on the server and forget the tokens here")
     args = parser.parse_args(argv)
     session = Session(args.server)
     try:
@@ -105,7 +106,13 @@ def _download(session, args):
     return 0
 
 
-COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download}
+def _logout(session, args):
+    session.logout()
+    print(f"logged out of {session.server}")
+    return 0
+
+
+COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download, "logout": _logout}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,11 +33,26 @@ class Session:
                                   timeout=30)
         self._save_tokens(self._json(response))
 
+    def logout(self):
+        """End the refresh token on the server, then forget the pair here."""
+        if self.tokens.get("refresh"):
+            response = self.http.post(f"{self.server}/api/v1/auth/logout/", json={"refresh": self.tokens["refresh"]},
+                                      timeout=30)
+            if response.status_code != 401:  # 401: it had already ended
+                self._json(response)
+        self.tokens = {}
+        self._tokens_path.unlink(missing_ok=True)
+
     def _save_tokens(self, tokens):
         self.tokens = tokens
-        self.home.mkdir(parents=True, exist_ok=True)
-        self._tokens_path.write_text(json.dumps(tokens))
-        self._tokens_path.chmod(0o600)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created private: no moment at which another local user can read the tokens.
+        temporary = self._tokens_path.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(tokens))
+        os.replace(temporary, self._tokens_path)
 
     def _refresh(self):
         response = self.http.post(f"{self.server}/api/v1/auth/token/refresh/",

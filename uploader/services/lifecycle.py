@@ -8,11 +8,9 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Sum, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import aws, keys, multipart, signing, validation
+from .. import keys, multipart, objects, selectors, signing, validation
 from ..models import Upload
 from .common import (
     InvalidParts,
@@ -42,7 +40,9 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
     validation.check_filename(filename, content_type=content_type)
-    _check_quota(owner, size)
+    # What the upload holds against the quota until the worker has measured the stored object.
+    reserved = size if size is not None else settings.UPLOADER_LEGACY_MAX_SIZE
+    _check_quota(owner, reserved)
     if legacy and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
@@ -82,13 +82,14 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             instruction = {
                 "upload": signing.presign_put(
                     bucket=upload.bucket, key=upload.key, content_type=content_type, size=size,
-                    checksum_sha256=checksum_sha256, once=not legacy,
+                    checksum_sha256=checksum_sha256,
+                    once=not legacy or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
                 )
             }
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one presign at a time per user
         try:
-            _check_quota(owner, size)  # again, now that concurrent presigns of this user are serialised
+            _check_quota(owner, reserved)  # again, now that concurrent presigns of this user are serialised
         except validation.PolicyError:
             if upload.multipart_upload_id:
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
@@ -97,16 +98,14 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
 
 
-def _check_quota(owner, size):
+def _check_quota(owner, reserved):
     """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
     deleted."""
     quota = settings.UPLOADER_USER_QUOTA
     if not quota:
         return
-    held = Upload.objects.filter(
-        owner=owner, status__in=[Status.PENDING, Status.PROCESSING, Status.AVAILABLE]
-    ).aggregate(total=Sum(Coalesce("size", "stored_size", Value(0))))["total"] or 0
-    if held + (size or 0) > quota:
+    held = selectors.upload_bytes_held(owner_id=owner.pk)
+    if held + reserved > quota:
         raise validation.PolicyError(
             f"This upload would take you over your quota: {held} of {quota} bytes are in use.", code="quota_exceeded"
         )
@@ -161,20 +160,38 @@ def upload_parts(*, upload):
 
 
 def upload_complete(*, upload, parts=None):
-    """The client says its bytes are in; verification is queued. Safe to call any number of times.
+    """The client says its bytes are in; verification is queued. Safe to call any number of times:
+    only the call that moves the upload from `pending` to `processing` queues a check, and a
+    single PUT whose object has not arrived queues nothing (its S3 event will).
 
     For a multipart upload the parts are checked against S3's own list first: a part list that
     does not match, or parts still missing, is an InvalidParts error and the upload stays
     resumable; parts that can never make the declared size abort the upload and reject it.
     """
     _require_completable(upload)
-    if upload.is_multipart and upload.status == Status.PENDING:
-        upload = _complete_multipart(upload, parts)
-    if upload.status in (Status.PENDING, Status.PROCESSING):
+    if upload.status != Status.PENDING:
+        return upload
+    upload, moved = _complete_multipart(upload, parts) if upload.is_multipart else _complete_single(upload)
+    if moved:  # this call, and no concurrent one, took it from pending to processing
         from ..tasks import verify_upload
 
-        publish(verify_upload, str(upload.id))  # complete is repeatable: a 503 here loses nothing
+        # After commit: S3 has the object either way, and its event verifies it if this fails.
+        publish(verify_upload, str(upload.id))
     return upload
+
+
+def _complete_single(upload):
+    """(upload, whether this call moved it to processing)."""
+    with storage_errors():
+        if objects.head(bucket=upload.bucket, key=upload.key) is None:
+            return upload, False
+    with transaction.atomic():
+        upload = locked(upload.pk)
+        if upload.status != Status.PENDING:
+            return upload, False
+        upload.transition(Status.PROCESSING)
+        commit_change(upload, action="completed", actor=upload.owner)
+    return upload, True
 
 
 def _require_completable(upload):
@@ -190,7 +207,7 @@ def _complete_multipart(upload, claimed):
         upload = locked(upload.pk)  # a concurrent complete waits here, then finds it processing
         if upload.status != Status.PENDING:
             _require_completable(upload)
-            return upload
+            return upload, False
         with storage_errors():
             stored = multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
             try:
@@ -214,7 +231,7 @@ def _complete_multipart(upload, claimed):
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
         raise InvalidParts(f"The upload was aborted and rejected: {rejected.message}", code=rejected.code)
-    return upload
+    return upload, True
 
 
 def upload_abort(*, upload):
@@ -259,7 +276,7 @@ def upload_delete(*, upload, actor=None):
     with storage_errors():
         if upload.is_multipart and upload.status == Status.PENDING:
             multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
-        aws.s3().delete_object(Bucket=upload.bucket, Key=upload.key)
+        objects.delete(bucket=upload.bucket, key=upload.key)
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.DELETED:

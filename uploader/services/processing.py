@@ -2,46 +2,27 @@
 
 import logging
 
-from botocore.exceptions import ClientError
+from django.conf import settings
 from django.db import transaction
 
-from .. import aws, events, mirror, validation
+from .. import events, mirror, objects, selectors, validation
 from ..models import Upload
 from .common import commit_change, locked
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
-
-
-def _read_stored(upload):
-    """HEAD plus the first bytes of the object, or None when it is not (yet) there."""
-    s3 = aws.s3()
-    try:
-        head = s3.head_object(Bucket=upload.bucket, Key=upload.key, ChecksumMode="ENABLED")
-    except ClientError as exc:
-        if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    first = b""
-    if head["ContentLength"]:
-        end = min(head["ContentLength"], validation.SNIFF_BYTES) - 1
-        first = s3.get_object(Bucket=upload.bucket, Key=upload.key, Range=f"bytes=0-{end}")["Body"].read()
-    return validation.StoredObject(
-        size=head["ContentLength"],
-        content_type=head.get("ContentType", ""),
-        head=first,
-        etag=head.get("ETag", "").strip('"'),
-        checksum_sha256=head.get("ChecksumSHA256", ""),
-    )
+# An object that appears under an upload in one of these states is never kept.
+_CLOSED = (Status.EXPIRED, Status.REJECTED, Status.DELETED)
 
 
 def upload_verify(*, upload_id):
-    """Check the stored object against the declaration: `available`, or `rejected` with the reasons
-    and the object deleted. Idempotent: an upload already decided is left as it is."""
+    """Check the stored object against the declaration and the owner's quota: `available`, or
+    `rejected` with the reasons and the object deleted. Idempotent: an upload already decided is
+    left as it is."""
     upload = Upload.objects.get(pk=upload_id)
     if upload.status not in (Status.PENDING, Status.PROCESSING):
         return upload
-    stored = _read_stored(upload)
+    stored = objects.read(bucket=upload.bucket, key=upload.key)
     if stored is None:
         log.info("verify: %s has no object yet", upload_id)
         return upload
@@ -57,6 +38,7 @@ def upload_verify(*, upload_id):
             declared_checksum=upload.checksum_sha256,
             stored=stored,
         )
+        reasons += _over_quota(upload, stored.size)
         if upload.status == Status.PENDING:
             upload.transition(Status.PROCESSING)
         upload.stored_size = stored.size
@@ -73,33 +55,65 @@ def upload_verify(*, upload_id):
             commit_change(upload, action="available")
     if reasons:
         log.info("verify: %s rejected: %s", upload_id, upload.status_reason)
-        aws.s3().delete_object(Bucket=upload.bucket, Key=upload.key)
+        objects.delete(bucket=upload.bucket, key=upload.key)
     return upload
+
+
+def _over_quota(upload, stored_size):
+    """The bytes this object holds may not take its owner over the quota (the quota may have been
+    lowered since presign, and a legacy upload declared no size)."""
+    quota = settings.UPLOADER_USER_QUOTA
+    if not quota:
+        return []
+    others = selectors.upload_bytes_held(owner_id=upload.owner_id, exclude_id=upload.pk)
+    if others + stored_size <= quota:
+        return []
+    return [f"Stored size {stored_size} would take the owner over the quota ({others} of {quota} bytes in use)."]
 
 
 def upload_record_event(*, event):
     """Apply one S3 object event. Duplicates and events older than the newest applied are no-ops;
-    an event for a key we never issued is logged and dropped."""
+    an event for a key we never issued is logged and dropped. An object written under an upload
+    already decided is never ignored: a changed `available` one is checked again, and one under an
+    expired, rejected or deleted upload is deleted."""
     upload = Upload.objects.filter(bucket=event.bucket, key=event.key).first()
     if upload is None:
         log.warning("event %s for unknown key %r dropped", event.name, event.key)
         return None
+    recheck = False
     with transaction.atomic():
         upload = locked(upload.pk)
         if not events.sequencer_newer(event.sequencer, upload.last_sequencer):
             log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
             return upload
         upload.last_sequencer = event.sequencer or upload.last_sequencer
-        if event.removed and not event.sequencer and _read_stored(upload) is not None:
+        if event.removed and not event.sequencer and objects.head(bucket=upload.bucket, key=upload.key) is not None:
             log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
         elif event.removed and upload.status == Status.AVAILABLE:
             upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
             commit_change(upload, action="deleted", detail=upload.status_reason)
+        elif event.created and upload.status == Status.AVAILABLE and _object_changed(upload, event):
+            upload.transition(Status.PROCESSING, reason="The object was replaced after it was verified.")
+            commit_change(upload, action="changed", detail=upload.status_reason)
+            recheck = True
         else:
             upload.save(update_fields=["last_sequencer", "updated_at"])
-    if event.created:
+    if event.created and upload.status in _CLOSED:
+        log.warning("object written under %s upload %s: deleted", upload.status, upload.pk)
+        objects.delete(bucket=upload.bucket, key=upload.key)
+        return upload
+    if event.created and (recheck or upload.status != Status.AVAILABLE):
         return upload_verify(upload_id=upload.pk)
     return upload
+
+
+def _object_changed(upload, event):
+    """Whether the object is no longer the one verified: by the event's ETag, else by a HEAD."""
+    etag = event.etag
+    if not etag:
+        found = objects.head(bucket=upload.bucket, key=upload.key)
+        etag = found.get("ETag", "").strip('"') if found else ""
+    return bool(etag) and etag != upload.etag
 
 
 def upload_mirror(*, upload_id):

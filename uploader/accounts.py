@@ -1,0 +1,47 @@
+"""Who may hold an API token, and ending a user's tokens when the password changes or the account
+is deactivated."""
+
+from django.db import transaction
+
+
+def email_verified_if_required(user) -> bool:
+    """Under ACCOUNT_EMAIL_VERIFICATION = "mandatory", allauth's web login lets in only users with
+    a verified address; elsewhere everyone passes."""
+    from allauth.account import app_settings
+    from allauth.account.utils import has_verified_email
+
+    if app_settings.EMAIL_VERIFICATION != app_settings.EmailVerificationMethod.MANDATORY:
+        return True
+    return has_verified_email(user)
+
+
+def can_log_in(user) -> bool:
+    """simplejwt's USER_AUTHENTICATION_RULE: a token goes to whoever the web login would let in."""
+    return user is not None and user.is_active and email_verified_if_required(user)
+
+
+def revoke_tokens(*, user_id: int) -> int:
+    """Blacklist every refresh token the user holds; returns how many were still live."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    live = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True)
+    return len(BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in live], ignore_conflicts=True))
+
+
+def note_credentials_before_save(sender, instance, update_fields=None, **kwargs):
+    """pre_save: remember whether this save changes the password or deactivates the account."""
+    instance._revoke_tokens = False
+    if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+        return
+    before = sender._default_manager.filter(pk=instance.pk).values("password", "is_active").first()
+    if before is not None:
+        instance._revoke_tokens = before["password"] != instance.password or (
+            before["is_active"] and not instance.is_active
+        )
+
+
+def revoke_tokens_after_save(sender, instance, **kwargs):
+    """post_save: a changed password or a deactivated account ends every refresh token."""
+    if getattr(instance, "_revoke_tokens", False):
+        instance._revoke_tokens = False
+        transaction.on_commit(lambda: revoke_tokens(user_id=instance.pk))

@@ -1,0 +1,47 @@
+"""What is stored under a key, read the way the worker judges it: HEAD, then the first and the
+last bytes (markup can hide at either end of a file)."""
+
+from botocore.exceptions import ClientError
+
+from . import aws, validation
+
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def head(*, bucket: str, key: str) -> dict | None:
+    """The object's HEAD, or None when nothing is stored under the key."""
+    try:
+        return aws.s3().head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as exc:
+        if aws.error_code(exc) in _MISSING:
+            return None
+        raise
+
+
+def read(*, bucket: str, key: str) -> validation.StoredObject | None:
+    """HEAD plus up to SNIFF_BYTES from each end of the object, or None when it is not there."""
+    found = head(bucket=bucket, key=key)
+    if found is None:
+        return None
+    size = found["ContentLength"]
+    first = last = b""
+    if size:
+        first = _range(bucket, key, f"bytes=0-{min(size, validation.SNIFF_BYTES) - 1}")
+    if size > validation.SNIFF_BYTES:
+        last = _range(bucket, key, f"bytes=-{min(size - validation.SNIFF_BYTES, validation.SNIFF_BYTES)}")
+    return validation.StoredObject(
+        size=size,
+        content_type=found.get("ContentType", ""),
+        head=first,
+        tail=last,
+        etag=found.get("ETag", "").strip('"'),
+        checksum_sha256=found.get("ChecksumSHA256", ""),
+    )
+
+
+def _range(bucket, key, byte_range):
+    return aws.s3().get_object(Bucket=bucket, Key=key, Range=byte_range)["Body"].read()
+
+
+def delete(*, bucket: str, key: str) -> None:
+    aws.s3().delete_object(Bucket=bucket, Key=key)
