@@ -1,5 +1,6 @@
-"""The Celery app. Its broker is SQS; the S3 event queue is consumed by a worker bootstep, named
-here by its dotted path so this module imports no app code."""
+"""The Celery app. Its broker is SQS; the S3 event queue is consumed, the outbox relayed and the
+worker's liveness reported by worker bootsteps, named here by their dotted paths so this module
+imports no app code."""
 
 import os
 
@@ -13,3 +14,5 @@ app = Celery("uploader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["worker"].add("uploader.consumer:S3EventConsumerStep")
+app.steps["worker"].add("uploader.outbox:OutboxRelayStep")
+app.steps["worker"].add("uploader.liveness:LivenessStep")

@@ -68,7 +68,7 @@ class Worker:
                 env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
-        while "consuming S3 events" not in self.log():
+        while "consuming S3 events" not in self.log() or "relaying the outbox" not in self.log():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
                 pytest.fail(f"the worker did not start:\n{self.log()}")
@@ -87,11 +87,12 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(transactional_db, aws_resources, tmp_path):
+def start_worker(transactional_db, aws_resources, tmp_path, settings):
     """Start real workers (with extra environment); tasks sent from this process go to them
-    through SQS instead of running eagerly."""
+    through SQS instead of running eagerly, and what transactions owe is left to their relay."""
     from config.celery import app
 
+    settings.UPLOADER_OUTBOX_EAGER = False
     workers = []
 
     def start(concurrency=1, **env):

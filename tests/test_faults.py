@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from config.celery import app as celery_app
-from uploader import aws, consumer, localaws, mirror, services
-from uploader.models import Upload, UploadEvent
+from uploader import aws, consumer, localaws, mirror, outbox, services
+from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .conftest import purge_queue, put_object, queue_depth
 from .factories import jpeg_bytes, s3_event_body
@@ -176,9 +176,11 @@ def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs
     upload, instruction, body = _start(user)  # its first mirror task fails in the worker too
     put_object(instruction, body)
     _wait(lambda: _status(upload) == "available", what="the upload")
-    _wait(lambda: "Retry in" in worker.log(), what="the mirror to be retried with backoff")
+    _wait(lambda: "outbox: uploader.mirror_upload" in worker.log() and "retrying in" in worker.log(),
+          what="the mirror write to be retried with backoff")
     assert mirror.get(upload.pk) is None
     worker.stop()
+    assert OutboxMessage.objects.filter(task="uploader.mirror_upload", attempts__gte=1).exists()  # still owed
 
     from io import StringIO
 
@@ -224,15 +226,19 @@ def test_reconcile_repairs_objects_without_rows_rows_without_objects_and_stray_i
 
 @pytest.fixture
 def broker_down():
-    """Point Celery's producer at a port where nothing listens."""
+    """Point Celery's producer at a port where nothing listens; yields a function that brings it back."""
     saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries
     celery_app.conf.broker_url = f"sqs://test:test@127.0.0.1:{localaws.free_port()}"
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_connection_max_retries = 1
     _forget_connections()
-    yield
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries = saved
-    _forget_connections()
+
+    def restore():
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries = saved
+        _forget_connections()
+
+    yield restore
+    restore()
 
 
 def _forget_connections():
@@ -241,12 +247,21 @@ def _forget_connections():
     celery_app.amqp._producer_pool = None
 
 
-def test_sqs_down_at_presign_is_503_and_nothing_half_created(api, broker_down, aws_resources):
-    response = api.post("/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": 10},
+def test_sqs_down_delays_queued_work_and_loses_none_of_it(api, broker_down, aws_resources):
+    body = jpeg_bytes()
+    response = api.post("/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": len(body)},
                         format="json")
-    assert response.status_code == 503
-    assert response.json()["code"] == "service_unavailable" and "queue" in response.json()["detail"]
-    assert not Upload.objects.exists() and not UploadEvent.objects.exists()
+    assert response.status_code == 201  # presign needs the database and the signer, not the queue
+    started = response.json()
+    assert mirror.get(started["id"])["version"] == {"N": "1"}  # nor does the mirror
+    put_object(started["upload"], body)
+    assert api.post(f"/api/v1/uploads/{started['id']}/complete/").status_code == 202
+    owed = OutboxMessage.objects.get()
+    assert (owed.task, owed.args, owed.attempts) == ("uploader.verify_upload", [started["id"]], 1)  # queue down
+    broker_down()  # SQS is back
+    _wait(lambda: outbox.deliver() == 1, what="the owed check to go out after its backoff")
+    assert not OutboxMessage.objects.exists()
+    assert Upload.objects.get(pk=started["id"]).status == "available"
 
 
 def test_s3_down_at_a_multipart_presign_is_503_and_nothing_half_created(api, settings, aws_resources):

@@ -1,5 +1,6 @@
-"""A bounded load run through the API, on loopback only: every upload ends with exactly one row and
-one DynamoDB item, none stuck. Prints uploads/s and the median lag from the PUT to `available`."""
+"""A bounded load run through the API, on loopback only, with two workers on the same queues (scale
+out): every upload ends with exactly one row, one DynamoDB item and one audit entry per change,
+none stuck. Prints uploads/s and the median lag from the PUT to `available`."""
 
 import statistics
 import threading
@@ -12,7 +13,7 @@ from django.db.models import Count
 from rest_framework_simplejwt.tokens import AccessToken
 
 from uploader import aws
-from uploader.models import Upload
+from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
 
@@ -21,9 +22,10 @@ CLIENTS, PER_CLIENT = 20, 25  # 500 uploads
 DEADLINE = 240  # seconds for everything to settle
 
 
-def test_500_uploads_from_20_clients(live_server, start_worker, settings, capsys):
-    settings.UPLOADER_PRESIGN_RATE = "100000/min"
-    start_worker(concurrency=2)
+def test_500_uploads_from_20_clients_through_two_workers(live_server, start_worker, settings, capsys):
+    settings.UPLOADER_PRESIGN_RATE = settings.UPLOADER_ACTION_RATE = "100000/min"
+    start_worker(concurrency=1)
+    start_worker(concurrency=1)
     users = [make_user(f"load{i}", "pw-load-12345") for i in range(CLIENTS)]
     body = jpeg_bytes(32, 32)
     put_done, errors, lock = {}, [], threading.Lock()
@@ -59,8 +61,13 @@ def test_500_uploads_from_20_clients(live_server, start_worker, settings, capsys
     uploads = list(Upload.objects.all())
     assert len(uploads) == total == len({u.key for u in uploads})  # one row per object
     assert not Upload.objects.exclude(status="available").exists()  # none stuck
-    listed = aws.s3().list_objects_v2(Bucket=settings.UPLOADER_BUCKET, Prefix="uploads/", MaxKeys=1000)
-    assert {u.key for u in uploads} <= {o["Key"] for o in listed["Contents"]}
+    pages = aws.s3().get_paginator("list_objects_v2").paginate(Bucket=settings.UPLOADER_BUCKET, Prefix="uploads/")
+    assert {u.key for u in uploads} <= {o["Key"] for page in pages for o in page.get("Contents", [])}
+    # Each change applied once, whichever worker took it: created, completed (or not), available.
+    audit = UploadEvent.objects.filter(upload_id__in=[u.pk for u in uploads])
+    for action in ("created", "available"):
+        assert audit.filter(action=action).count() == total, action
+    assert not audit.values("upload_id", "action").annotate(n=Count("id")).filter(n__gt=1).exists()
     expected = {str(u.pk): u.version for u in uploads}
     while True:
         mirrored = _mirrored_versions(list(expected))

@@ -7,21 +7,26 @@ moved to the dead-letter queue by SQS's redrive policy. A body that can never be
 there at once, so it neither blocks nor loops.
 """
 
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import bootsteps
 
+from . import liveness
+
 log = logging.getLogger(__name__)
 
 
 def handle_message(body):
-    """Apply every event in one SQS message body. Raises EventParseError for a poison body."""
-    from . import events, services
+    """Apply every event in one SQS message body. Raises EventParseError for a poison body. What
+    each change owes (its mirror write) is delivered right after it commits, by this thread."""
+    from . import events, outbox, services
 
-    for event in events.parse_message(body):
-        services.upload_record_event(event=event)
+    with outbox.delivered_inline():
+        for event in events.parse_message(body):
+            services.upload_record_event(event=event)
 
 
 class EventQueueConsumer:
@@ -34,6 +39,7 @@ class EventQueueConsumer:
         self._queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
         self._dlq = aws.queue_url(settings.UPLOADER_EVENTS_DLQ)
         self._wait = settings.UPLOADER_EVENTS_WAIT_SECONDS
+        self._visibility = settings.UPLOADER_EVENTS_VISIBILITY_TIMEOUT
         # Events are I/O (HEAD, a ranged GET, the database): a batch is applied side by side.
         self._pool = ThreadPoolExecutor(settings.UPLOADER_EVENTS_CONCURRENCY, thread_name_prefix="s3-event")
 
@@ -45,10 +51,44 @@ class EventQueueConsumer:
             WaitTimeSeconds=self._wait,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
-        return sum(self._pool.map(self._apply, response.get("Messages", [])))
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        with self._kept_invisible(messages) as working:
+            done = list(self._pool.map(lambda m: self._apply(m, working), messages))
+        self._delete([m for m, ok in zip(messages, done) if ok])
+        liveness.note_event_applied()
+        return sum(done)
 
-    def _apply(self, message):
-        from django.db import connection
+    @contextlib.contextmanager
+    def _kept_invisible(self, messages):
+        """While messages are being applied, extend their visibility every third of the timeout:
+        a slow message is never handed to a second worker, yet a crashed worker's messages come
+        back within one (short) timeout."""
+        working = {m["MessageId"]: m["ReceiptHandle"] for m in messages}
+        stop = threading.Event()
+
+        def heartbeat():
+            while not stop.wait(self._visibility / 3):
+                entries = [{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": self._visibility}
+                           for i, handle in enumerate(list(working.values()))]
+                if entries:
+                    try:
+                        self._sqs.change_message_visibility_batch(QueueUrl=self._queue, Entries=entries)
+                    except Exception as exc:  # the next beat tries again
+                        log.warning("could not extend the visibility of %d message(s): %s", len(entries), exc)
+
+        beat = threading.Thread(target=heartbeat, name="s3-event-visibility", daemon=True)
+        beat.start()
+        try:
+            yield working
+        finally:
+            stop.set()
+            beat.join()
+
+    def _apply(self, message, working):
+        """1 when the message may be deleted (applied, or moved to the dead-letter queue), else 0."""
+        from django.db import close_old_connections
 
         from . import events
 
@@ -62,9 +102,17 @@ class EventQueueConsumer:
             log.exception("message %s failed; it will be redelivered", message["MessageId"])
             return 0
         finally:
-            connection.close()  # this thread's own connection; never left half-used
-        self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+            working.pop(message["MessageId"], None)
+            close_old_connections()  # this thread's connection: dropped if broken or past its age
         return 1
+
+    def _delete(self, messages):
+        if not messages:
+            return
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        failed = self._sqs.delete_message_batch(QueueUrl=self._queue, Entries=entries).get("Failed", [])
+        for failure in failed:  # redelivered later and applied again: harmless
+            log.warning("could not delete event message %s: %s", failure.get("Id"), failure.get("Message"))
 
     def close(self):
         self._pool.shutdown(wait=True)
@@ -103,4 +151,4 @@ class S3EventConsumerStep(bootsteps.StartStopStep):
                     consumer.close()
                 consumer = None
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30)
+                backoff = min(backoff * 2, 5)  # short: consumption resumes soon after an outage

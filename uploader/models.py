@@ -160,3 +160,33 @@ class UploadEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.upload_id} by {self.actor_name or 'system'}"
+
+
+class OutboxMessage(models.Model):
+    """Work a transaction owes once it commits: a task to queue or a mirror write. Written in the
+    same transaction as the change it follows, so an outage of SQS or DynamoDB delays that work
+    and never loses it; the worker's relay delivers it and deletes the row."""
+
+    task = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    not_before = models.DateTimeField(default=timezone.now, db_index=True,
+                                      help_text="Not delivered before this (backoff after a failure, or a claim).")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    def __str__(self):
+        return f"{self.task}{tuple(self.args)}"
+
+
+class WorkerHeartbeat(models.Model):
+    """What each worker last reported about itself and its queues, for /healthz/pipeline."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    seen_at = models.DateTimeField()
+    last_task_at = models.DateTimeField(null=True, blank=True, help_text="When a task last finished.")
+    last_event_at = models.DateTimeField(null=True, blank=True, help_text="When an S3 event message was last applied.")
+    queues = models.JSONField(default=dict, help_text="Per queue: visible, in flight, non-empty since.")
+
+    def __str__(self):
+        return self.hostname

@@ -24,22 +24,14 @@ def verify_upload(upload_id):
         return
 
 
-@shared_task(
-    bind=True,
-    name="uploader.mirror_upload",
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=12,
-)
-def mirror_upload(self, upload_id):
+@shared_task(name="uploader.mirror_upload", acks_late=True)
+def mirror_upload(upload_id):
+    """No longer queued: the outbox relay writes the mirror, retrying with backoff. Kept so that
+    messages an earlier version queued are still consumed."""
     try:
         services.upload_mirror(upload_id=upload_id)
     except Upload.DoesNotExist:
-        # Queued from inside the transaction that creates the row: it may not be visible yet.
-        if self.request.retries < 3:
-            raise self.retry(countdown=2) from None
+        return
 
 
 @shared_task(name="uploader.expire_stale_uploads", acks_late=True)

@@ -5,5 +5,6 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/pipeline", views.pipeline_health, name="healthz-pipeline"),
     path("favicon.ico", views.favicon),
 ]

@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from . import health
+from . import health, liveness
 
 
 @login_required
@@ -26,3 +26,9 @@ def healthz(request):
 def favicon(request):
     """Browsers ask for /favicon.ico on pages that name no icon (allauth's own templates)."""
     return redirect(static("uploader/favicon.svg"), permanent=True)
+
+
+def pipeline_health(request):
+    """For an orchestrator: are workers reporting, and is any queued work older than its bound?"""
+    report = liveness.pipeline_report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)

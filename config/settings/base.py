@@ -190,7 +190,8 @@ UPLOADER_BUCKET = AWS_STORAGE_BUCKET_NAME
 UPLOADER_EVENTS_QUEUE = env("UPLOADER_EVENTS_QUEUE", default="upload-events")
 UPLOADER_EVENTS_DLQ = env("UPLOADER_EVENTS_DLQ", default="upload-events-dlq")
 UPLOADER_EVENTS_MAX_RECEIVES = env.int("UPLOADER_EVENTS_MAX_RECEIVES", default=5)
-UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", default=120)
+# Short, and extended while a message is worked on: a crashed worker's events return in seconds.
+UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", default=30)
 UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=10)
 UPLOADER_EVENTS_CONCURRENCY = env.int("UPLOADER_EVENTS_CONCURRENCY", default=4)
 UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
@@ -236,6 +237,20 @@ CONTENT_SECURITY_POLICY = {
 # A pending upload whose bytes never arrive expires this long after its URL was issued.
 UPLOADER_PENDING_TTL = env.int("UPLOADER_PENDING_TTL", default=24 * 3600)
 
+# The outbox relay (in every worker) looks for owed work this often; `eager` delivers it right
+# after each commit in the committing process instead (tests, like CELERY_TASK_ALWAYS_EAGER).
+UPLOADER_OUTBOX_POLL_SECONDS = env.float("UPLOADER_OUTBOX_POLL_SECONDS", default=0.5)
+UPLOADER_OUTBOX_EAGER = env.bool("UPLOADER_OUTBOX_EAGER", default=False)
+
+# Liveness: each worker reports every UPLOADER_HEARTBEAT_SECONDS; one whose task consumer has
+# stalled that long (messages waiting, none taken) exits for its process manager to restart it.
+# /healthz/pipeline fails when no worker reported within UPLOADER_HEALTH_WORKER_SECONDS or a queue
+# or the outbox holds work older than UPLOADER_HEALTH_MAX_AGE_SECONDS.
+UPLOADER_HEARTBEAT_SECONDS = env.float("UPLOADER_HEARTBEAT_SECONDS", default=5)
+UPLOADER_WORKER_STALL_SECONDS = env.int("UPLOADER_WORKER_STALL_SECONDS", default=120)
+UPLOADER_HEALTH_WORKER_SECONDS = env.int("UPLOADER_HEALTH_WORKER_SECONDS", default=60)
+UPLOADER_HEALTH_MAX_AGE_SECONDS = env.int("UPLOADER_HEALTH_MAX_AGE_SECONDS", default=300)
+
 # --- Celery: its broker is SQS too. ---
 def _sqs_broker_url():
     if not AWS_ENDPOINT_URL_SQS:
@@ -248,10 +263,13 @@ def _sqs_broker_url():
 
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_sqs_broker_url())
+# kombu's SQS transport with its outage bug worked around (see uploader/broker.py).
+CELERY_BROKER_TRANSPORT = env("CELERY_BROKER_TRANSPORT", default="uploader.broker:Transport")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
     "is_secure": not (AWS_ENDPOINT_URL_SQS or "https").startswith("http:"),
-    "visibility_timeout": UPLOADER_EVENTS_VISIBILITY_TIMEOUT,
+    # A task (and each prefetched one) must finish within this, or SQS hands it out again.
+    "visibility_timeout": env.int("UPLOADER_TASK_VISIBILITY_TIMEOUT", default=120),
     "wait_time_seconds": 5,  # long polls: an idle worker makes one request per 5 s per queue
     # kombu waits this long before polling again whenever the prefetch window is full; a long gap
     # caps a busy worker at a few tasks a second.

@@ -104,12 +104,14 @@ def _user_and_token(username):
 
 
 def _rate(url, headers, *, method="GET", json_body=None, threads=8, per_thread=150):
-    """Requests per second from `threads` concurrent clients, and the median latency."""
+    """Requests per second from `threads` concurrent clients, and the median latency. `headers` is
+    one dict for all clients, or a list with one per client (many users)."""
     import requests
 
     latencies, errors = [], []
+    per_client = headers if isinstance(headers, list) else [headers] * threads
 
-    def client():
+    def client(headers):
         session = requests.Session()
         for _ in range(per_thread):
             started = time.perf_counter()
@@ -118,7 +120,7 @@ def _rate(url, headers, *, method="GET", json_body=None, threads=8, per_thread=1
             if response.status_code >= 300:
                 errors.append(response.status_code)
 
-    workers = [threading.Thread(target=client) for _ in range(threads)]
+    workers = [threading.Thread(target=client, args=(per_client[i],)) for i in range(threads)]
     started = time.perf_counter()
     for w in workers:
         w.start()
@@ -131,12 +133,23 @@ def _rate(url, headers, *, method="GET", json_body=None, threads=8, per_thread=1
 
 
 def bench_presign(stack):
-    _, token = _user_and_token("bench-presign")
-    headers = {"Authorization": f"Bearer {token}"}
-    ping_rps, _ = _rate(f"{stack.url}/bench/ping/", headers)
+    """The presign call against a trivial endpoint with the same authentication (one user's eight
+    clients, and eight users), and against a bare presign (one INSERT, one signed URL)."""
     body = {"filename": "photo.jpg", "content_type": "image/jpeg", "size": 123456}
-    presign_rps, _ = _rate(f"{stack.url}/api/v1/uploads/", headers, method="POST", json_body=body)
-    return {"presign_rps": presign_rps, "trivial_endpoint_rps": ping_rps, "presign_vs_trivial": presign_rps / ping_rps}
+    one = {"Authorization": f"Bearer {_user_and_token('bench-presign')[1]}"}
+    many = [{"Authorization": f"Bearer {_user_and_token(f'bench-presign-{i}')[1]}"} for i in range(8)]
+    ping_one, _ = _rate(f"{stack.url}/bench/ping/", one)
+    presign_one, _ = _rate(f"{stack.url}/api/v1/uploads/", one, method="POST", json_body=body)
+    bare_one, _ = _rate(f"{stack.url}/bench/presign/", one, method="POST")
+    ping_many, _ = _rate(f"{stack.url}/bench/ping/", many)
+    presign_many, _ = _rate(f"{stack.url}/api/v1/uploads/", many, method="POST", json_body=body)
+    return {
+        "presign_rps": presign_one, "trivial_endpoint_rps": ping_one, "bare_presign_rps": bare_one,
+        "presign_many_users_rps": presign_many, "trivial_endpoint_many_users_rps": ping_many,
+        "presign_vs_trivial_one_user": presign_one / ping_one,
+        "presign_vs_trivial_many_users": presign_many / ping_many,
+        "presign_vs_bare_presign": presign_one / bare_one,
+    }
 
 
 def _make_file(path, size):
@@ -149,7 +162,7 @@ def _make_file(path, size):
             remaining -= len(block)
 
 
-def bench_transfer(stack, size=256 * MiB):
+def bench_transfer(stack, size=1024 * MiB):
     """Own client against boto3's transfer manager; Django CPU per GB, direct against proxied."""
     import boto3.s3.transfer
     import requests
@@ -233,96 +246,225 @@ def bench_list(stack, sizes=(1_000, 100_000)):
     return results
 
 
-def bench_events(stack, count=200):
-    """S3 event -> SQS -> worker -> database + DynamoDB, against a bare SQS receive-and-delete loop."""
-    import requests
+class _Worker:
+    """A `celery worker` on the bench stack, started and ready (its event consumer and relay up)."""
 
-    from uploader import aws, mirror, services
+    def __init__(self, stack, name):
+        self.log = Path(stack.tmp.name) / f"{name}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
+             "--hostname", f"{name}@bench", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=stack.env, cwd=BASE_DIR, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while not all(m in self.log.read_text(errors="replace") for m in ("consuming S3 events", "relaying the outbox")):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"worker {name} did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.2)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # a worker slow to stop must not hang the bench
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _staged_events(user, count, body):
+    """`count` uploads whose objects are stored while no worker runs: their S3 event bodies,
+    taken off the event queue so that each run below replays exactly the same events."""
+    import requests
+    from django.conf import settings
+
+    from uploader import aws, services
+
+    started = [services.upload_start(owner=user, filename=f"{i}.jpg", content_type="image/jpeg", size=len(body))
+               for i in range(count)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda e: requests.put(e[1]["upload"]["url"], data=body, headers=e[1]["upload"]["headers"],
+                                             timeout=60).raise_for_status(), started))
+    sqs, queue, bodies = aws.sqs(), aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), []
+    deadline = time.monotonic() + 120
+    while len(bodies) < count and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            if '"Records"' in message["Body"]:
+                bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return [u.pk for u, _, _ in started], bodies
+
+
+def _send_all(queue_url, bodies):
+    from uploader import aws
+
+    for i in range(0, len(bodies), 10):
+        aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])])
+
+
+def _bare_pipeline(bodies, threads):
+    """The AWS work one upload needs, in a plain boto3 loop with the worker's concurrency: receive
+    the event, HEAD, a ranged GET of the first bytes, the DynamoDB conditional put, delete."""
+    from django.conf import settings
+
+    from uploader import aws, events, validation
+
+    sqs, s3, ddb = aws.sqs(), aws.s3(), aws.dynamodb()
+    queue = sqs.create_queue(QueueName="bench-bare-pipeline")["QueueUrl"]
+    _send_all(queue, bodies)
+    done, lock = [0], threading.Lock()
+
+    def loop():
+        while done[0] < len(bodies):
+            for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+                for event in events.parse_message(message["Body"]):
+                    head = s3.head_object(Bucket=event.bucket, Key=event.key)
+                    s3.get_object(Bucket=event.bucket, Key=event.key,
+                                  Range=f"bytes=0-{min(head['ContentLength'], validation.SNIFF_BYTES) - 1}")["Body"].read()
+                    ddb.put_item(TableName=settings.UPLOADER_DYNAMODB_TABLE,
+                                 Item={"id": {"S": f"bare:{event.key}"}, "version": {"N": "2"}},
+                                 ConditionExpression="attribute_not_exists(id) OR version < :v",
+                                 ExpressionAttributeValues={":v": {"N": "2"}})
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                with lock:
+                    done[0] += 1
+
+    started = time.perf_counter()
+    runners = [threading.Thread(target=loop) for _ in range(threads)]
+    for r in runners:
+        r.start()
+    for r in runners:
+        r.join()
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def _until_available(ids, timeout=300):
     from uploader.models import Upload
 
-    from ..factories import jpeg_bytes
+    deadline = time.monotonic() + timeout
+    while Upload.objects.filter(pk__in=ids, status="available").count() < len(ids):
+        if time.monotonic() > deadline:
+            raise TimeoutError("events did not settle")
+        time.sleep(0.05)
 
-    sqs = aws.sqs()
-    scratch = sqs.create_queue(QueueName="bench-bare-loop")["QueueUrl"]
-    for _ in range(0, count, 10):
-        sqs.send_message_batch(QueueUrl=scratch, Entries=[{"Id": str(j), "MessageBody": "x"} for j in range(10)])
-    started, seen = time.perf_counter(), 0
-    while seen < count:
-        batch = sqs.receive_message(QueueUrl=scratch, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for message in batch:
-            sqs.delete_message(QueueUrl=scratch, ReceiptHandle=message["ReceiptHandle"])
-        seen += len(batch)
-    bare_rate = count / (time.perf_counter() - started)
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency", "2",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=stack.env, cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def _through_workers(stack, ids, bodies, workers):
+    """Uploads/s when `workers` workers, already running, take the same staged events."""
+    from django.conf import settings
+
+    from uploader import aws
+
+    running = [_Worker(stack, f"w{i}") for i in range(workers)]
     try:
-        user, _ = _user_and_token("bench-events")
-        body = jpeg_bytes(32, 32)
-        started_uploads = [services.upload_start(owner=user, filename=f"{i}.jpg", content_type="image/jpeg",
-                                                 size=len(body)) for i in range(count)]
+        started = time.perf_counter()
+        _send_all(aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), bodies)
+        _until_available(ids)
+        return len(ids) / (time.perf_counter() - started)
+    finally:
+        for worker in running:
+            worker.stop()
+
+
+def _lags(stack, user, body, count, burst):
+    """Median seconds from a PUT's answer to `available`, for uploads sent one at a time (idle) or
+    all at once (burst), through one running worker."""
+    import requests
+
+    from uploader import services
+    from uploader.models import Upload
+
+    worker = _Worker(stack, "lag")
+    try:
+        started = [services.upload_start(owner=user, filename=f"lag{i}.jpg", content_type="image/jpeg",
+                                         size=len(body)) for i in range(count)]
         put_done = {}
 
         def put(entry):
             upload, instruction, _ = entry
-            requests.put(instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"], timeout=60)
+            requests.put(instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"],
+                         timeout=60).raise_for_status()
             put_done[upload.pk] = time.time()
+            if not burst:
+                _until_available([upload.pk])
 
-        began = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(put, started_uploads))
-        ids = [u.pk for u, _, _ in started_uploads]
-        deadline = time.monotonic() + 300
-        while Upload.objects.filter(pk__in=ids, status="available").count() < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError("events did not settle")
-            time.sleep(0.2)
-        settled = time.perf_counter() - began
-        while any((item := mirror.get(pk)) is None or item["status"]["S"] != "available" for pk in ids[-5:]):
-            time.sleep(0.2)
-        lags = [u.uploaded_at.timestamp() - put_done[u.pk] for u in Upload.objects.filter(pk__in=ids)]
+        if burst:
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(put, started))
+        else:
+            for entry in started:
+                put(entry)
+        ids = list(put_done)
+        _until_available(ids)
+        return statistics.median(u.uploaded_at.timestamp() - put_done[u.pk] for u in Upload.objects.filter(pk__in=ids))
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    events_rate = count / settled
-    return {"events_per_s": events_rate, "bare_sqs_loop_per_s": bare_rate, "events_vs_bare_sqs": events_rate / bare_rate,
-            "median_event_lag_ms": statistics.median(lags) * 1000}
+        worker.stop()
+
+
+def bench_pipeline(stack, count=200):
+    """The S3 event pipeline (event -> worker -> database + DynamoDB) against a bare boto3 pipeline
+    doing the same AWS calls, with one and two workers; PUT -> available lag, idle and in a burst."""
+    from django.conf import settings
+
+    from ..factories import jpeg_bytes
+
+    user, _ = _user_and_token("bench-pipeline")
+    body = jpeg_bytes(32, 32)
+    ids, bodies = _staged_events(user, count, body)
+    bare = _bare_pipeline(bodies, threads=settings.UPLOADER_EVENTS_CONCURRENCY)
+    one = _through_workers(stack, ids, bodies, workers=1)
+    ids, bodies = _staged_events(user, count, body)
+    two = _through_workers(stack, ids, bodies, workers=2)
+    idle = _lags(stack, user, body, count=15, burst=False)
+    burst = _lags(stack, user, body, count=count, burst=True)
+    return {
+        "bare_pipeline_per_s": bare,
+        "uploads_per_s_one_worker": one,
+        "uploads_per_s_two_workers": two,
+        "pipeline_vs_bare_pipeline": one / bare,
+        "median_lag_idle_ms": idle * 1000,
+        "median_lag_burst_ms": burst * 1000,
+    }
 
 
 def chart(results):
     """A small text chart of the headline ratios, for the README."""
     bars = [
-        ("presign / trivial endpoint (req/s)", results["presign_vs_trivial"]),
-        ("own client / boto3 upload_file (MB/s)", results["own_vs_boto3"]),
-        ("Django CPU proxied / direct (per GB)", results["proxied_vs_direct_cpu"]),
+        ("presign / trivial endpoint, one user", results["presign_vs_trivial_one_user"]),
+        ("presign / trivial endpoint, 8 users", results["presign_vs_trivial_many_users"]),
+        ("presign / bare presign", results["presign_vs_bare_presign"]),
+        ("own client / boto3 upload_file", results["own_vs_boto3"]),
         ("list latency 100k / 1k uploads", results["list_latency_growth"]),
-        ("pipeline events / bare SQS loop (msg/s)", results["events_vs_bare_sqs"]),
+        ("pipeline / bare boto3 pipeline", results["pipeline_vs_bare_pipeline"]),
+        ("two workers / one worker", results["uploads_per_s_two_workers"] / results["uploads_per_s_one_worker"]),
     ]
-    scale = max(v for _, v in bars)
     width = 40
-    return "\n".join(f"{label:40} {'█' * max(1, round(width * min(v, scale) / scale)):<{width}} {v:8.2f}x"
-                     for label, v in bars)
+    lines = [f"{label:38} {'█' * max(1, round(width * min(v, 2) / 2)):<{width}} {v:6.2f}x" for label, v in bars]
+    lines.append(f"{'Django CPU per GB, proxied / direct':38} {results['proxied_vs_direct_cpu']:.0f}x")
+    lines.append(f"{'median PUT -> available, idle / burst':38} {results['median_lag_idle_ms']:.0f} ms / "
+                 f"{results['median_lag_burst_ms']:.0f} ms")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {sys.version.split()[0]}"
 
 
 def main():
     with Stack() as stack:
         results = {}
         for name, bench in [("presign", bench_presign), ("transfer", bench_transfer), ("list", bench_list),
-                            ("events", bench_events)]:
+                            ("pipeline", bench_pipeline)]:
             print(f"running {name} ...", flush=True)
             results.update(bench(stack))
     out = BASE_DIR / "var" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps({**results, "machine": machine()}, indent=2))
     for key, value in results.items():
-        print(f"{key:32} {value:12.2f}")
+        print(f"{key:36} {value:12.2f}")
+    print(f"\non {machine()}")
     print()
     print(chart(results))
     print(f"\nwritten to {out}")

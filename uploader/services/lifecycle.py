@@ -10,14 +10,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from .. import keys, multipart, objects, selectors, signing, validation
+from .. import keys, multipart, objects, outbox, selectors, signing, validation
 from ..models import Upload
 from .common import (
     InvalidParts,
     WrongState,
     commit_change,
     locked,
-    publish,
     storage_errors,
 )
 
@@ -35,7 +34,8 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     {"multipart": ...}. `legacy` keeps the original serverless contract: always one PUT URL that
     needs no header but Content-Type. `form` signs a presigned POST (a browser form) instead of a
     PUT. Raises validation.PolicyError before anything is signed or stored, ServiceUnavailable if
-    S3 or the task queue cannot be reached (nothing is kept).
+    S3 cannot be reached for a multipart upload (nothing is kept). Touches only the database and
+    the local signer otherwise: the mirror write is owed through the outbox.
     """
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
@@ -94,7 +94,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             if upload.multipart_upload_id:
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
             raise
-        commit_change(upload, action="created", actor=owner, strict=True)  # queue down: 503, no row
+        commit_change(upload, action="created", actor=owner)
     return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
 
 
@@ -171,27 +171,20 @@ def upload_complete(*, upload, parts=None):
     _require_completable(upload)
     if upload.status != Status.PENDING:
         return upload
-    upload, moved = _complete_multipart(upload, parts) if upload.is_multipart else _complete_single(upload)
-    if moved:  # this call, and no concurrent one, took it from pending to processing
-        from ..tasks import verify_upload
-
-        # After commit: S3 has the object either way, and its event verifies it if this fails.
-        publish(verify_upload, str(upload.id))
-    return upload
+    return _complete_multipart(upload, parts) if upload.is_multipart else _complete_single(upload)
 
 
 def _complete_single(upload):
-    """(upload, whether this call moved it to processing)."""
     with storage_errors():
         if objects.head(bucket=upload.bucket, key=upload.key) is None:
-            return upload, False
+            return upload
     with transaction.atomic():
         upload = locked(upload.pk)
-        if upload.status != Status.PENDING:
-            return upload, False
-        upload.transition(Status.PROCESSING)
-        commit_change(upload, action="completed", actor=upload.owner)
-    return upload, True
+        if upload.status == Status.PENDING:
+            upload.transition(Status.PROCESSING)
+            commit_change(upload, action="completed", actor=upload.owner)
+            outbox.owe(outbox.VERIFY, str(upload.pk))  # owed by the call that moved it, and only that one
+    return upload
 
 
 def _require_completable(upload):
@@ -207,7 +200,7 @@ def _complete_multipart(upload, claimed):
         upload = locked(upload.pk)  # a concurrent complete waits here, then finds it processing
         if upload.status != Status.PENDING:
             _require_completable(upload)
-            return upload, False
+            return upload
         with storage_errors():
             stored = multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
             try:
@@ -228,10 +221,11 @@ def _complete_multipart(upload, claimed):
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
                 upload.transition(Status.PROCESSING)
                 commit_change(upload, action="completed", actor=upload.owner)
+                outbox.owe(outbox.VERIFY, str(upload.pk))
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
         raise InvalidParts(f"The upload was aborted and rejected: {rejected.message}", code=rejected.code)
-    return upload, True
+    return upload
 
 
 def upload_abort(*, upload):

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import aws
+from .. import aws, outbox
 from ..models import Upload
-from .common import WrongState, commit_change, locked, publish, storage_errors
+from .common import WrongState, commit_change, locked, storage_errors
 
 Status = Upload.Status
 Review = Upload.ReviewStatus
@@ -44,10 +44,7 @@ def upload_reprocess(*, upload, actor):
         if upload.status == Status.AVAILABLE:
             upload.transition(Status.PROCESSING)
             commit_change(upload, action="reprocess", actor=actor)
-        from ..tasks import verify_upload
-
-        upload_id = str(upload.pk)
-        transaction.on_commit(lambda: publish(verify_upload, upload_id))
+        outbox.owe(outbox.VERIFY, str(upload.pk))  # a queue outage delays the check, never loses it
     return upload
 
 

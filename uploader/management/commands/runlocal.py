@@ -38,12 +38,13 @@ class Command(BaseCommand):
             call_command("setup_aws", stdout=self.stdout)
             self._ensure_admin(admin_password)
             python = sys.executable
-            procs.append(subprocess.Popen(
-                [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 # One local worker also runs the periodic expiry (celery beat).
-                 "--beat", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")],
-            ))
+            worker_command = [
+                python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                # One local worker also runs the periodic expiry (celery beat).
+                "--beat", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+            ]
+            procs.append(subprocess.Popen(worker_command))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
             self._wait_for_web(addr)
             self.stdout.write(self.style.SUCCESS(
@@ -51,7 +52,12 @@ class Command(BaseCommand):
                 f"(e-mails print here).\n  Admin: http://{addr}/admin/   API docs: http://{addr}/api/v1/docs/\n"
                 "  Ctrl-C stops everything.\n"
             ))
-            while all(p.poll() is None for p in procs) and emulator.poll() is None:
+            while procs[1].poll() is None and emulator.poll() is None:
+                if procs[0].poll() is not None:
+                    # As a process manager would: a worker that exits (say, its liveness watch saw
+                    # its consumer stall) is started again.
+                    self.stderr.write(f"The worker exited ({procs[0].returncode}); starting it again.")
+                    procs[0] = subprocess.Popen(worker_command)
                 time.sleep(0.5)
             self.stderr.write("A process exited; stopping the rest.")
         except KeyboardInterrupt:

@@ -1,0 +1,22 @@
+"""Celery's SQS transport, with kombu 5.7.0's outage bug worked around.
+
+On a ReceiveMessage that times out or gets a 5xx (an endpoint that is briefly unreachable),
+kombu's async client answers an empty *list* (`AsyncAWSQueryConnection._on_list_ready`), and the
+SQS channel then calls `.get("Messages")` on it (`Channel._on_messages_ready`). The AttributeError
+surfaces as "Error in timer" and ends that queue's polling chain for good: the worker stays up and
+consumes nothing until restarted. Here such an answer counts as "nothing received this time", so
+polling goes on. Drop this module once a kombu release with the fix is pinned.
+"""
+
+from kombu.transport import SQS
+
+
+class Channel(SQS.Channel):
+    def _on_messages_ready(self, queue, qname, messages):
+        if not isinstance(messages, dict):  # [] after a timeout or a 5xx
+            messages = {}
+        return super()._on_messages_ready(queue, qname, messages)
+
+
+class Transport(SQS.Transport):
+    Channel = Channel

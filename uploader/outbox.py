@@ -1,0 +1,139 @@
+"""The transactional outbox: the one place work is queued from.
+
+A service that changes an upload records what it owes (a mirror write, a task) with `owe`, in the
+same transaction as the change. The worker's relay delivers it once committed: mirror writes
+straight to DynamoDB, tasks to the Celery queue by name. So the request path touches only the
+database (and the local signer), and an outage of SQS or DynamoDB delays work instead of losing
+it: what could not be delivered stays owed and is retried with backoff.
+"""
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+
+from celery import bootsteps, current_app
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MIRROR = "uploader.mirror_upload"
+VERIFY = "uploader.verify_upload"
+# A claimed row is not handed to another relay for this long (its relay may have died).
+LEASE = dt.timedelta(seconds=60)
+MAX_BACKOFF = 15  # seconds: owed work goes out soon after an outage ends
+_local = threading.local()
+
+
+def owe(task: str, *args) -> OutboxMessage:
+    """Record, in the caller's transaction, that `task(*args)` is owed once it commits."""
+    message = OutboxMessage.objects.create(task=task, args=list(args))
+    if settings.UPLOADER_OUTBOX_EAGER or getattr(_local, "inline", False):
+        transaction.on_commit(lambda: deliver(ids=[message.pk]))
+    return message
+
+
+@contextlib.contextmanager
+def delivered_inline():
+    """What transactions owe inside this block is delivered by this thread right after each commit
+    (the worker applying an S3 event writes the mirror at once, not at the relay's next pass)."""
+    previous = getattr(_local, "inline", False)
+    _local.inline = True
+    try:
+        yield
+    finally:
+        _local.inline = previous
+
+
+def deliver(*, ids=None, limit=100) -> int:
+    """Claim owed rows (the given ones, or the oldest due), deliver them and delete what went.
+    A failed delivery stays owed, retried after a backoff. Returns how many were delivered."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(not_before__lte=now)
+        if ids is not None:
+            due = due.filter(pk__in=ids)
+        claimed = list(due.order_by("id")[:limit])
+        if not claimed:
+            return 0
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(not_before=now + LEASE)
+    delivered = []
+    for message in claimed:
+        try:
+            _send(message)
+        except Exception as exc:  # any failure: owed still, with backoff
+            _postpone(message, exc)
+        else:
+            delivered.append(message.pk)
+    OutboxMessage.objects.filter(pk__in=delivered).delete()
+    return len(delivered)
+
+
+def _send(message):
+    if message.task == MIRROR:
+        from . import services
+        from .models import Upload
+
+        try:
+            services.upload_mirror(upload_id=message.args[0])
+        except Upload.DoesNotExist:  # its owner was deleted: nothing left to mirror
+            pass
+        return
+    from . import tasks  # noqa: F401  (registers them in a process that never imported them)
+
+    current_app.tasks[message.task].apply_async(args=message.args)  # by name; honours eager mode in tests
+
+
+def _postpone(message, exc):
+    delay = min(2**message.attempts, MAX_BACKOFF)
+    log.warning("outbox: %s failed (attempt %d), retrying in %ss: %s", message, message.attempts + 1, delay,
+                exc.__class__.__name__)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        attempts=F("attempts") + 1,
+        not_before=timezone.now() + dt.timedelta(seconds=delay),
+        last_error=f"{exc.__class__.__name__}: {exc}"[:255],
+    )
+
+
+def oldest_age_seconds() -> float | None:
+    """How long the oldest owed row has waited, or None when nothing is owed."""
+    oldest = OutboxMessage.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    return None if oldest is None else (timezone.now() - oldest).total_seconds()
+
+
+class OutboxRelayStep(bootsteps.StartStopStep):
+    """A worker thread that delivers what committed transactions owe, a few times a second."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker, **kwargs):
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self, worker):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, worker):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self):
+        log.info("relaying the outbox")
+        while not self._stop.is_set():
+            delivered = 0
+            try:
+                delivered = deliver()
+            except Exception:  # the database itself may be away; keep trying
+                log.exception("outbox relay error")
+            finally:
+                close_old_connections()
+            if delivered < 100:
+                self._stop.wait(settings.UPLOADER_OUTBOX_POLL_SECONDS)
