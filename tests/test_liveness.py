@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from django.conf import settings
 
 from uploader import aws
 from uploader.liveness import LivenessStep, StallDetector

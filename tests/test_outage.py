@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from uploader import aws, localaws, mirror
+from uploader import localaws, mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from . import aws_emulator

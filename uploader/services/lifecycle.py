@@ -42,7 +42,9 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     validation.check_filename(filename, content_type=content_type)
     # What the upload holds against the quota until the worker has measured the stored object.
     reserved = size if size is not None else settings.UPLOADER_LEGACY_MAX_SIZE
-    _check_quota(owner, reserved)
+    is_multipart = not legacy and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD
+    if is_multipart:
+        _check_quota(owner, reserved)  # before S3 is asked to create anything
     if legacy and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
@@ -62,7 +64,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
     )
     with storage_errors():
-        if not legacy and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        if is_multipart:
             upload.part_size, _ = multipart.plan(size)
             _check_part_requests(upload, parts)  # before S3 is asked for anything
             upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)
@@ -86,15 +88,16 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
                     once=not legacy or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
                 )
             }
-    with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one presign at a time per user
-        try:
-            _check_quota(owner, reserved)  # again, now that concurrent presigns of this user are serialised
-        except validation.PolicyError:
-            if upload.multipart_upload_id:
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one presign at a time per user
+            _check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
+            commit_change(upload, action="created", actor=owner)
+    except validation.PolicyError:
+        if upload.multipart_upload_id:  # after the lock is released: no network call under it
+            with storage_errors():
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
-            raise
-        commit_change(upload, action="created", actor=owner)
+        raise
     return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
 
 
