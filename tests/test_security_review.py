@@ -494,7 +494,7 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
     with open(log, "wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
+            env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -527,7 +527,7 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)  # the master and its workers: none left holding the database
             server.wait()
 
 

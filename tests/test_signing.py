@@ -85,3 +85,29 @@ def test_a_url_cannot_be_replayed_to_overwrite_the_object(aws_resources, key):
     assert aws.s3().get_object(Bucket=aws_resources, Key=key)["Body"].read() == BODY
     without = {k: v for k, v in instruction["headers"].items() if k != "If-None-Match"}
     assert put_object({**instruction, "headers": without}, BODY).status_code == 403  # it is signed
+
+
+def _sha256_b64(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def test_batch_part_urls_are_botocores_own_and_the_store_enforces_them(aws_resources):
+    key = f"uploads/1/{uuid.uuid4()}/ü f+.bin"  # a key that needs encoding
+    upload_id = aws.s3().create_multipart_upload(Bucket=aws_resources, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+    chunks = [bytes([n]) * 1024 for n in range(1, 4)]
+    parts = [(n, len(c), _sha256_b64(c)) for n, c in enumerate(chunks, start=1)]
+    batch = signing.presign_parts(bucket=aws_resources, key=key, upload_id=upload_id, parts=parts)
+    for (number, size, checksum), signed in zip(parts, batch):
+        one = signing.presign_part(bucket=aws_resources, key=key, upload_id=upload_id, part_number=number,
+                                   size=size, checksum_sha256=checksum)
+        fast, slow = urlsplit(signed["url"]), urlsplit(one["url"])
+        assert (fast.netloc, fast.path) == (slow.netloc, slow.path)
+        same = {k: v for k, v in parse_qs(fast.query).items() if k not in ("X-Amz-Date", "X-Amz-Signature")}
+        assert same == {k: v for k, v in parse_qs(slow.query).items() if k not in ("X-Amz-Date", "X-Amz-Signature")}
+        assert signed["headers"] == one["headers"]
+    # The store takes each part as signed, and refuses other bytes or another length.
+    assert put_object({"method": "PUT", **batch[1]}, bytes([9]) * 1024).status_code in (400, 403)
+    assert put_object({"method": "PUT", **batch[1]}, chunks[1] + b"x").status_code == 403
+    for signed, chunk in zip(batch, chunks):
+        assert put_object({"method": "PUT", **signed}, chunk).status_code == 200
+    aws.s3().abort_multipart_upload(Bucket=aws_resources, Key=key, UploadId=upload_id)

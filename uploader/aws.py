@@ -12,7 +12,7 @@ from botocore.config import Config
 from django.conf import settings
 from django.core.signals import setting_changed
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # client() builds the session under it too
 _clients = {}
 
 _ENDPOINT_SETTINGS = {
@@ -36,6 +36,19 @@ def _config(service):
     return Config(retries=retries, connect_timeout=5, read_timeout=30)
 
 
+def _session():
+    key = (os.getpid(), "session")
+    found = _clients.get(key)
+    if found is None:
+        with _lock:
+            found = _clients.setdefault(key, boto3.session.Session(
+                aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+                aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+                region_name=settings.AWS_REGION,
+            ))
+    return found
+
+
 def client(service):
     key = (os.getpid(), service)
     found = _clients.get(key)
@@ -43,15 +56,18 @@ def client(service):
         return found
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.session.Session().client(
+            _clients[key] = _session().client(
                 service,
-                region_name=settings.AWS_REGION,
                 endpoint_url=getattr(settings, _ENDPOINT_SETTINGS[service]) or None,
-                aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-                aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
                 config=_config(service),
             )
         return _clients[key]
+
+
+def frozen_credentials():
+    """The clients' credentials as of now (an instance role's are refreshed when due), for
+    botocore's signers used directly."""
+    return _session().get_credentials().get_frozen_credentials()
 
 
 def s3():

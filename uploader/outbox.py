@@ -34,8 +34,19 @@ def owe(task: str, *args) -> OutboxMessage:
     """Record, in the caller's transaction, that `task(*args)` is owed once it commits."""
     message = OutboxMessage.objects.create(task=task, args=list(args))
     if settings.UPLOADER_OUTBOX_EAGER or getattr(_local, "inline", False):
-        transaction.on_commit(lambda: deliver(ids=[message.pk]))
+        transaction.on_commit(lambda: _deliver_now(message))
     return message
+
+
+def _deliver_now(message):
+    """Right after the commit, by the thread that committed: no claim is taken (a relay that picks
+    the row up meanwhile delivers it a second time, which every delivery tolerates)."""
+    try:
+        _send(message)
+    except Exception as exc:  # owed still: the relay retries it
+        _postpone(message, exc)
+    else:
+        OutboxMessage.objects.filter(pk=message.pk).delete()
 
 
 @contextlib.contextmanager
@@ -50,14 +61,14 @@ def delivered_inline():
         _local.inline = previous
 
 
-def deliver(*, ids=None, limit=100) -> int:
-    """Claim owed rows (the given ones, or the oldest due), deliver them and delete what went.
-    A failed delivery stays owed, retried after a backoff. Returns how many were delivered."""
+def deliver(*, limit=100) -> int:
+    """Claim the oldest owed rows that are due, deliver them and delete what went. A failed
+    delivery stays owed, retried after a backoff. Returns how many were delivered."""
     now = timezone.now()
+    if not OutboxMessage.objects.filter(not_before__lte=now).exists():
+        return 0  # a plain read: an idle relay takes no write lock (SQLite has only one)
     with transaction.atomic():
         due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(not_before__lte=now)
-        if ids is not None:
-            due = due.filter(pk__in=ids)
         claimed = list(due.order_by("id")[:limit])
         if not claimed:
             return 0

@@ -1,6 +1,10 @@
 """Presigned URLs. A PUT URL pins the key, Content-Type, Content-Length and, when given, the
 SHA-256 checksum: S3 refuses a request whose signed headers differ."""
 
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from django.conf import settings
 
 from . import aws
@@ -67,3 +71,26 @@ def presign_part(*, bucket, key, upload_id, part_number, size, checksum_sha256):
         "upload_part", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
     )
     return {"part_number": part_number, "url": url, "headers": {"x-amz-checksum-sha256": checksum_sha256}}
+
+
+def presign_parts(*, bucket, key, upload_id, parts):
+    """Many parts' PUTs, each pinning its length and SHA-256, for about the cost of one: botocore
+    builds the first part's URL (endpoint, addressing style, key encoding), and every part is then
+    that URL with its own number, length and checksum, signed by botocore's S3SigV4QueryAuth.
+    `parts` is [(part_number, size, checksum_sha256)]; a 1 GiB upload has 128."""
+    if not parts:
+        return []
+    number, size, checksum = parts[0]
+    first = presign_part(bucket=bucket, key=key, upload_id=upload_id, part_number=number, size=size,
+                         checksum_sha256=checksum)
+    base = urlsplit(first["url"])
+    base_url = urlunsplit((base.scheme, base.netloc, base.path, "", ""))
+    signer = S3SigV4QueryAuth(aws.frozen_credentials(), "s3", aws.s3().meta.region_name,
+                              expires=settings.UPLOADER_URL_EXPIRES)
+    signed = [first]
+    for number, size, checksum in parts[1:]:
+        request = AWSRequest(method="PUT", url=f"{base_url}?{urlencode({'partNumber': number, 'uploadId': upload_id})}",
+                             headers={"Content-Length": str(size), "x-amz-checksum-sha256": checksum})
+        signer.add_auth(request)
+        signed.append({"part_number": number, "url": request.url, "headers": {"x-amz-checksum-sha256": checksum}})
+    return signed

@@ -126,17 +126,13 @@ def _check_part_requests(upload, parts):
 
 
 def _sign_parts(upload, parts):
-    return [
-        signing.presign_part(
-            bucket=upload.bucket,
-            key=upload.key,
-            upload_id=upload.multipart_upload_id,
-            part_number=p["part_number"],
-            size=multipart.part_length(p["part_number"], size=upload.size, part_size=upload.part_size),
-            checksum_sha256=p["checksum_sha256"],
-        )
-        for p in parts
-    ]
+    return signing.presign_parts(
+        bucket=upload.bucket,
+        key=upload.key,
+        upload_id=upload.multipart_upload_id,
+        parts=[(p["part_number"], multipart.part_length(p["part_number"], size=upload.size, part_size=upload.part_size),
+                p["checksum_sha256"]) for p in parts],
+    )
 
 
 def _require_pending_multipart(upload):

@@ -30,31 +30,40 @@ def upload_verify(*, upload_id):
         upload = locked(upload_id)
         if upload.status not in (Status.PENDING, Status.PROCESSING):
             return upload
-        # Judged against the row as locked: a concurrent multipart complete may have just set the
-        # composite checksum.
-        reasons = validation.verify_stored(
-            declared_type=upload.content_type,
-            declared_size=upload.size,
-            declared_checksum=upload.checksum_sha256,
-            stored=stored,
-        )
-        reasons += _over_quota(upload, stored.size)
-        if upload.status == Status.PENDING:
-            upload.transition(Status.PROCESSING)
-        upload.stored_size = stored.size
-        upload.etag = stored.etag
-        if stored.checksum_sha256 and not upload.checksum_sha256:
-            upload.checksum_sha256 = stored.checksum_sha256
-        upload.sniffed_type = validation.sniff(stored.head) or ""
-        upload.width, upload.height = validation.image_dimensions(stored.head) or (None, None)
-        if reasons:
-            upload.transition(Status.REJECTED, reason=" ".join(reasons))
-            commit_change(upload, action="rejected", detail=upload.status_reason)
-        else:
-            upload.transition(Status.AVAILABLE)
-            commit_change(upload, action="available")
+        _judge(upload, stored)
+    return _after_judging(upload)
+
+
+def _judge(upload, stored):
+    """Under the row lock: decide `available` or `rejected` from the stored object. Judged against
+    the row as locked: a concurrent multipart complete may have just set the composite checksum."""
+    reasons = validation.verify_stored(
+        declared_type=upload.content_type,
+        declared_size=upload.size,
+        declared_checksum=upload.checksum_sha256,
+        stored=stored,
+    )
+    reasons += _over_quota(upload, stored.size)
+    if upload.status == Status.PENDING:
+        upload.transition(Status.PROCESSING)
+    upload.stored_size = stored.size
+    upload.etag = stored.etag
+    if stored.checksum_sha256 and not upload.checksum_sha256:
+        upload.checksum_sha256 = stored.checksum_sha256
+    upload.sniffed_type = validation.sniff(stored.head) or ""
+    upload.width, upload.height = validation.image_dimensions(stored.head) or (None, None)
     if reasons:
-        log.info("verify: %s rejected: %s", upload_id, upload.status_reason)
+        upload.transition(Status.REJECTED, reason=" ".join(reasons))
+        commit_change(upload, action="rejected", detail=upload.status_reason)
+    else:
+        upload.transition(Status.AVAILABLE)
+        commit_change(upload, action="available")
+
+
+def _after_judging(upload):
+    """Once committed: a rejected upload's object goes."""
+    if upload.status == Status.REJECTED:
+        log.info("verify: %s rejected: %s", upload.pk, upload.status_reason)
         objects.delete(bucket=upload.bucket, key=upload.key)
     return upload
 
@@ -75,12 +84,16 @@ def upload_record_event(*, event):
     """Apply one S3 object event. Duplicates and events older than the newest applied are no-ops;
     an event for a key we never issued is logged and dropped. An object written under an upload
     already decided is never ignored: a changed `available` one is checked again, and one under an
-    expired, rejected or deleted upload is deleted."""
+    expired, rejected or deleted upload is deleted. A new object is judged in the same transaction
+    that records the event (one row lock, one commit per event)."""
     upload = Upload.objects.filter(bucket=event.bucket, key=event.key).first()
     if upload is None:
         log.warning("event %s for unknown key %r dropped", event.name, event.key)
         return None
-    recheck = False
+    stored = None
+    if event.created and upload.status not in _CLOSED:
+        stored = objects.read(bucket=upload.bucket, key=upload.key)  # before the lock: no network call under it
+    judged = False
     with transaction.atomic():
         upload = locked(upload.pk)
         if not events.sequencer_newer(event.sequencer, upload.last_sequencer):
@@ -92,19 +105,23 @@ def upload_record_event(*, event):
         elif event.removed and upload.status == Status.AVAILABLE:
             upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
             commit_change(upload, action="deleted", detail=upload.status_reason)
-        elif event.created and upload.status == Status.AVAILABLE and _object_changed(upload, event):
+            return upload
+        elif event.created and stored is not None and upload.status == Status.AVAILABLE \
+                and _object_changed(upload, event):
             upload.transition(Status.PROCESSING, reason="The object was replaced after it was verified.")
             commit_change(upload, action="changed", detail=upload.status_reason)
-            recheck = True
-        else:
+            _judge(upload, stored)
+            judged = True
+        elif event.created and stored is not None and upload.status in (Status.PENDING, Status.PROCESSING):
+            _judge(upload, stored)
+            judged = True
+        if not judged:
             upload.save(update_fields=["last_sequencer", "updated_at"])
-    if event.created and upload.status in _CLOSED:
+    if event.created and upload.status in _CLOSED and not judged:
         log.warning("object written under %s upload %s: deleted", upload.status, upload.pk)
         objects.delete(bucket=upload.bucket, key=upload.key)
         return upload
-    if event.created and (recheck or upload.status != Status.AVAILABLE):
-        return upload_verify(upload_id=upload.pk)
-    return upload
+    return _after_judging(upload) if judged else upload
 
 
 def _object_changed(upload, event):
