@@ -12,9 +12,8 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from celery import bootsteps
-
 from . import liveness
+from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
 
@@ -118,24 +117,10 @@ class EventQueueConsumer:
         self._pool.shutdown(wait=True)
 
 
-class S3EventConsumerStep(bootsteps.StartStopStep):
-    requires = {"celery.worker.components:Pool"}
+class S3EventConsumerStep(ThreadStep):
+    thread_name = "s3-event-consumer"
 
-    def __init__(self, worker, **kwargs):
-        self._stop = threading.Event()
-        self._thread = None
-
-    def start(self, worker):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="s3-event-consumer", daemon=True)
-        self._thread.start()
-
-    def stop(self, worker):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self):
+    def run(self):
         consumer = None
         backoff = 1
         while not self._stop.is_set():

@@ -17,12 +17,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from celery import bootsteps
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 from .models import OutboxMessage, WorkerHeartbeat
+from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
 _last_event_at = None
@@ -79,28 +79,17 @@ def watched_queues():
     return [settings.CELERY_TASK_DEFAULT_QUEUE, settings.UPLOADER_EVENTS_QUEUE, settings.UPLOADER_EVENTS_DLQ]
 
 
-class LivenessStep(bootsteps.StartStopStep):
+class LivenessStep(ThreadStep):
     """The worker's heartbeat and stall watch, in a thread of the main process (where Celery
     counts accepted and running tasks)."""
 
-    requires = {"celery.worker.components:Pool"}
+    thread_name = "liveness"
 
     def __init__(self, worker, **kwargs):
-        self._stop = threading.Event()
-        self._thread = None
+        super().__init__(worker, **kwargs)
         self._hostname = getattr(worker, "hostname", None) or f"{socket.gethostname()}:{os.getpid()}"
 
-    def start(self, worker):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="liveness", daemon=True)
-        self._thread.start()
-
-    def stop(self, worker):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self):
+    def run(self):
         from celery.worker import state
 
         detector = StallDetector(stall_after=settings.UPLOADER_WORKER_STALL_SECONDS)

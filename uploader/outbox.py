@@ -12,13 +12,14 @@ import datetime as dt
 import logging
 import threading
 
-from celery import bootsteps, current_app
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from .models import OutboxMessage
+from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
 
@@ -117,26 +118,12 @@ def oldest_age_seconds() -> float | None:
     return None if oldest is None else (timezone.now() - oldest).total_seconds()
 
 
-class OutboxRelayStep(bootsteps.StartStopStep):
+class OutboxRelayStep(ThreadStep):
     """A worker thread that delivers what committed transactions owe, a few times a second."""
 
-    requires = {"celery.worker.components:Pool"}
+    thread_name = "outbox-relay"
 
-    def __init__(self, worker, **kwargs):
-        self._stop = threading.Event()
-        self._thread = None
-
-    def start(self, worker):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._thread.start()
-
-    def stop(self, worker):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self):
+    def run(self):
         log.info("relaying the outbox")
         while not self._stop.is_set():
             delivered = 0
