@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -466,6 +467,8 @@ def test_production_passes_the_deploy_check():
 @pytest.fixture
 def redis_url(tmp_path):
     """A Redis server of the test's own, on a free port (production keeps throttle counters there)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)")
     port = localaws.free_port()
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
