@@ -203,11 +203,29 @@ def test_password_guessing_on_the_token_endpoint_is_throttled(live_server):
     url = f"{live_server.url}/api/v1/auth/token/"
     answers = [requests.post(url, json={"username": "alice", "password": f"guess-{i}"}, timeout=10) for i in range(60)]
     codes = [a.status_code for a in answers]
-    assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}, codes
+    # Five failures lock the name (the web form's own limit, shared); ten attempts a minute in any case.
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
     assert answers[-1].json()["code"] == "throttled"
     assert int(answers[-1].headers["Retry-After"]) > 0
     # The right password waits too, and other spellings of the name are the same name.
     assert requests.post(url, json={"username": "ALICE ", "password": "pw-alice-123"}, timeout=10).status_code == 429
+
+
+def test_the_web_forms_failed_login_lock_holds_for_tokens_and_back(live_server):
+    make_user("alice", "pw-alice-123")
+    url = f"{live_server.url}/api/v1/auth/token/"
+    web = requests.Session()
+    for i in range(5):
+        post_form(web, f"{live_server.url}/accounts/login/", {"login": "alice", "password": f"guess-{i}"})
+    locked = requests.post(url, json={"username": "alice", "password": "pw-alice-123"}, timeout=10)
+    assert locked.status_code == 429 and locked.json()["code"] == "throttled"
+
+    cache.clear()
+    for i in range(5):
+        assert requests.post(url, json={"username": "alice", "password": f"guess-{i}"}, timeout=10).status_code == 401
+    form = post_form(requests.Session(), f"{live_server.url}/accounts/login/",
+                     {"login": "alice", "password": "pw-alice-123"})
+    assert form.status_code == 200 and "Too many failed login attempts" in form.text  # the form is locked too
 
 
 def test_spraying_usernames_from_one_address_is_throttled_whatever_it_claims(live_server):
@@ -217,7 +235,9 @@ def test_spraying_usernames_from_one_address_is_throttled_whatever_it_claims(liv
                       headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code  # a forged hop per try
         for i in range(40)
     ]
-    assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}, codes
+    # Ten failures a minute from one address (allauth's limit, shared with the web form), and
+    # thirty attempts a minute in any case.
+    assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}, codes
 
 
 def test_an_unverified_address_gets_no_token_where_the_web_login_demands_verification(live_server, settings):

@@ -6,8 +6,11 @@ import hashlib
 import secrets
 
 import jwt
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt import serializers as jwt_serializers
@@ -25,15 +28,31 @@ def _refuse_unverified(user):
         raise exceptions.AuthenticationFailed("Verify your e-mail address before you sign in.", "email_not_verified")
 
 
+# allauth's failed-login limit locks a login name for this long (its default "5/300s/key").
+LOGIN_LOCK_SECONDS = 300
+
+
 class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
-    """simplejwt's, saying why an unverified account is refused (the password was right)."""
+    """simplejwt's, but the password is checked through allauth's adapter, so a failed attempt
+    here counts toward the web form's failed-login lock and a locked name is refused here too;
+    and an unverified account is told why (its password was right)."""
 
     def validate(self, attrs):
+        request = self.context.get("request")
+        request = getattr(request, "_request", request)
         try:
-            return super().validate(attrs)
-        except exceptions.AuthenticationFailed:
-            _refuse_unverified(getattr(self, "user", None))
-            raise
+            self.user = get_adapter(request).authenticate(
+                request, username=attrs[self.username_field], password=attrs["password"])
+        except DjangoValidationError:  # too many failed attempts for this name or address
+            raise exceptions.Throttled(wait=LOGIN_LOCK_SECONDS,
+                                       detail="Too many failed sign-in attempts; try again later.") from None
+        if not api_settings.USER_AUTHENTICATION_RULE(self.user):
+            _refuse_unverified(self.user)
+            raise exceptions.AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        refresh = self.get_token(self.user)
+        if api_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
