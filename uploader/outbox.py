@@ -28,6 +28,7 @@ VERIFY = "uploader.verify_upload"
 # A claimed row is not handed to another relay for this long (its relay may have died).
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = 15  # seconds: owed work goes out soon after an outage ends
+BATCH = 100  # rows a relay claims at once
 _local = threading.local()
 
 
@@ -42,12 +43,18 @@ def owe(task: str, *args) -> OutboxMessage:
 def _deliver_now(message):
     """Right after the commit, by the thread that committed: no claim is taken (a relay that picks
     the row up meanwhile delivers it a second time, which every delivery tolerates)."""
+    if _attempt(message):
+        OutboxMessage.objects.filter(pk=message.pk).delete()
+
+
+def _attempt(message) -> bool:
+    """Deliver one row: True if it went; otherwise it stays owed, postponed with backoff."""
     try:
         _send(message)
-    except Exception as exc:  # owed still: the relay retries it
+    except Exception as exc:  # any failure: the relay retries it
         _postpone(message, exc)
-    else:
-        OutboxMessage.objects.filter(pk=message.pk).delete()
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -62,7 +69,7 @@ def delivered_inline():
         _local.inline = previous
 
 
-def deliver(*, limit=100) -> int:
+def deliver(*, limit=BATCH) -> int:
     """Claim the oldest owed rows that are due, deliver them and delete what went. A failed
     delivery stays owed, retried after a backoff. Returns how many were delivered."""
     now = timezone.now()
@@ -74,14 +81,7 @@ def deliver(*, limit=100) -> int:
         if not claimed:
             return 0
         OutboxMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(not_before=now + LEASE)
-    delivered = []
-    for message in claimed:
-        try:
-            _send(message)
-        except Exception as exc:  # any failure: owed still, with backoff
-            _postpone(message, exc)
-        else:
-            delivered.append(message.pk)
+    delivered = [message.pk for message in claimed if _attempt(message)]
     OutboxMessage.objects.filter(pk__in=delivered).delete()
     return len(delivered)
 
@@ -133,5 +133,5 @@ class OutboxRelayStep(ThreadStep):
                 log.exception("outbox relay error")
             finally:
                 close_old_connections()
-            if delivered < 100:
+            if delivered < BATCH:  # a full batch means more may be due: go on at once
                 self._stop.wait(settings.UPLOADER_OUTBOX_POLL_SECONDS)

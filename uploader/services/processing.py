@@ -107,7 +107,7 @@ def upload_record_event(*, event):
             commit_change(upload, action="deleted", detail=upload.status_reason)
             return upload
         elif event.created and stored is not None and upload.status == Status.AVAILABLE \
-                and _object_changed(upload, event):
+                and _object_changed(upload, event, stored):
             upload.transition(Status.PROCESSING, reason="The object was replaced after it was verified.")
             commit_change(upload, action="changed", detail=upload.status_reason)
             _judge(upload, stored)
@@ -124,12 +124,10 @@ def upload_record_event(*, event):
     return _after_judging(upload) if judged else upload
 
 
-def _object_changed(upload, event):
-    """Whether the object is no longer the one verified: by the event's ETag, else by a HEAD."""
-    etag = event.etag
-    if not etag:
-        found = objects.head(bucket=upload.bucket, key=upload.key)
-        etag = found.get("ETag", "").strip('"') if found else ""
+def _object_changed(upload, event, stored):
+    """Whether the object is no longer the one verified: by the event's ETag, else by the one just
+    read (no second HEAD, and none under the row lock)."""
+    etag = event.etag or stored.etag
     return bool(etag) and etag != upload.etag
 
 
