@@ -1,6 +1,8 @@
 import uuid
+from urllib.parse import quote
 
 import pytest
+import requests
 from rest_framework.test import APIClient
 
 from uploader.models import Upload
@@ -271,3 +273,20 @@ def test_a_form_upload_with_a_presigned_post(api, aws_resources, django_capture_
     with django_capture_on_commit_callbacks(execute=True):  # the owed check goes out once committed
         assert api.post(f"/api/v1/uploads/{data['id']}/complete/").status_code == 202
     assert api.get(f"/api/v1/uploads/{data['id']}/").json()["status"] == "available"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("filename", ["사진.jpg", "写真.jpg", "😀 party.jpg", "صورة.jpg"])
+def test_a_name_in_any_script_is_kept_and_downloads_under_it(api, drain, filename):
+    """The key keeps the extension, the record keeps the name, and the file S3 hands back is saved
+    under that name (RFC 6266 `filename*=utf-8''…`), not as `jpg` or as mojibake."""
+    body = jpeg_bytes()
+    started = api.post("/api/v1/uploads/", {"filename": filename, "content_type": "image/jpeg", "size": len(body)},
+                       format="json").json()
+    assert started["original_filename"] == filename
+    assert started["key"].endswith("/file.jpg" if filename[0] not in "😀" else "/party.jpg")
+    assert put_object(started["upload"], body).status_code == 200
+    drain(lambda: Upload.objects.get(pk=started["id"]).status == "available")
+    download = requests.get(api.get(f"/api/v1/uploads/{started['id']}/").json()["download_url"], timeout=10)
+    assert download.content == body
+    assert download.headers["Content-Disposition"] == f"inline; filename*=utf-8''{quote(filename)}"

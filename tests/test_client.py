@@ -119,3 +119,18 @@ def test_the_token_file_is_never_readable_through_an_older_handle(client_cli, tm
         assert spy.read() != path.read_text()
     assert path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "home").stat().st_mode & 0o077 == 0
+
+
+def test_part_urls_are_asked_for_in_batches_that_grow_with_the_link_but_never_outlive_their_urls():
+    from uploader.client.transfer import MAX_PARTS_PER_REQUEST, SIGN_AHEAD_SECONDS, next_batch
+
+    MiB = 1024 * 1024
+    fast, slow = 100e6, 0.5e6  # bytes per second
+    batches = [8]
+    while len(batches) < 6:
+        batches.append(next_batch(batches[-1], rate=fast, part_size=16 * MiB, floor=8))
+    assert batches == [8, 16, 32, 64, 100, 100]  # a fast link: 1 GiB (64 parts) in four requests
+    assert max(batches) == MAX_PARTS_PER_REQUEST
+    # A slow link asks for what it sends before its URLs expire, and never less than it keeps in flight.
+    assert next_batch(64, rate=slow, part_size=8 * MiB, floor=8) == 8
+    assert next_batch(32, rate=4e6, part_size=8 * MiB, floor=8) == int(4e6 * SIGN_AHEAD_SECONDS // (8 * MiB)) == 28

@@ -21,10 +21,10 @@ def sha256_b64(data):
 
 @pytest.mark.parametrize(
     "size, part_size, count",
-    [(16 * MiB + 1, 8 * MiB, 3), (80 * MiB, 8 * MiB, 10), (5 * 1024**3, 8 * MiB, 640),
-     (5 * 1024**4, 549_755_814, 10_000), (10_000 * 8 * MiB + 1, 8 * MiB + 1, 10_000)],
+    [(16 * MiB + 1, 8 * MiB, 3), (80 * MiB, 8 * MiB, 10), (512 * MiB, 8 * MiB, 64), (1024 * MiB, 16 * MiB, 64),
+     (1024 * MiB + 1, 17 * MiB, 61), (5 * 1024**3, 64 * MiB, 80), (5 * 1024**4, 549_755_814, 10_000)],
 )
-def test_plan_uses_8_mib_parts_and_never_more_than_10000(size, part_size, count):
+def test_plan_uses_about_64_parts_of_8_to_64_mib_and_never_more_than_10000(size, part_size, count):
     assert multipart.plan(size) == (part_size, count)
     assert count <= 10_000 and part_size * count >= size
 

@@ -5,20 +5,29 @@ import unicodedata
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_JOINERS = {"\u200c", "\u200d"}  # ZWNJ (Persian and Indic words) and ZWJ (emoji sequences): part of a name
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,16}")
 
 
 def display_name(filename, *, max_length=255):
-    """The client's name for display only: last path component, no control or bidi characters."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in _CONTROL_CATEGORIES).strip()
-    return _truncate(name, max_length) or "file"
+    """The client's name for display only, as given in any script (NFC): its last path component,
+    without control or text-direction characters."""
+    name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(ch for ch in name if ch in _JOINERS or unicodedata.category(ch) not in _CONTROL_CATEGORIES)
+    return _truncate(name.strip(), max_length) or "file"
 
 
 def safe_name(filename, *, max_length=100):
-    """An ASCII name safe in a key and a URL: letters, digits, dot, dash, underscore."""
+    """An ASCII name safe in a key and a URL (letters, digits, dot, dash, underscore) that keeps the
+    extension whatever the script: `사진.jpg` becomes `file.jpg`, never `jpg`."""
     full = display_name(filename, max_length=len(filename or "") + 1)
-    ascii_name = unicodedata.normalize("NFKD", full).encode("ascii", "ignore").decode()
-    return _truncate(_UNSAFE.sub("_", ascii_name).strip("._"), max_length) or "file"
+    stem, dot, extension = full.rpartition(".")
+    if not dot or not _EXTENSION.fullmatch(extension) or not stem.strip("."):
+        stem, extension = full, ""
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()).strip("._")
+    if not stem or not stem.strip("_"):
+        stem = "file"
+    return _truncate(f"{stem}.{extension}" if extension else stem, max_length)
 
 
 def _truncate(name, max_length):

@@ -10,12 +10,18 @@ from . import aws
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 8 * MiB
+MAX_PART_SIZE = 64 * MiB  # above this, a file gets more parts instead (a browser holds 4 in memory)
+TARGET_PARTS = 64
 MAX_PARTS = 10_000
 
 
 def plan(size):
-    """(part_size, part_count): parts of at least 8 MiB, never more than S3's 10,000."""
-    part_size = max(MIN_PART_SIZE, -(-size // MAX_PARTS))
+    """(part_size, part_count): about TARGET_PARTS parts of 8 to 64 MiB (whole MiB), never more
+    than S3's 10,000. The web process signs, lists and completes every part, so its CPU per GB
+    follows the part count (README, Benchmarks); 64 parts keep a resumed upload's loss and a
+    browser's memory small."""
+    part_size = min(max(MIN_PART_SIZE, -(-size // TARGET_PARTS // MiB) * MiB), MAX_PART_SIZE)
+    part_size = max(part_size, -(-size // MAX_PARTS))
     return part_size, -(-size // part_size)
 
 

@@ -14,7 +14,7 @@ def upload_list(*, user):
 
 def upload_get_for_user(*, user, upload_id):
     """The caller's upload, or None: another user's upload is indistinguishable from none."""
-    return upload_list(user=user).filter(pk=upload_id).first()
+    return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
 
 
 def upload_bytes_held(*, owner_id: int, exclude_id=None) -> int:

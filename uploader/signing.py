@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from django.conf import settings
+from django.utils.http import content_disposition_header
 
 from . import aws
 
@@ -48,10 +49,11 @@ def presign_post(*, bucket, key, content_type, size):
 
 
 def presign_get(*, bucket, key, filename=None, attachment=False):
+    """A short-lived GET that saves under the upload's display name in any script (RFC 6266
+    `filename*=utf-8''…` where it is not ASCII), as an attachment unless inline is safe."""
     params = {"Bucket": bucket, "Key": key}
-    if attachment:
-        safe = (filename or "download").replace('"', "")
-        params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
+    if filename or attachment:
+        params["ResponseContentDisposition"] = content_disposition_header(attachment, filename or "download")
     return aws.s3().generate_presigned_url(
         "get_object", Params=params, ExpiresIn=settings.UPLOADER_DOWNLOAD_URL_EXPIRES
     )

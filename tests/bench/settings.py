@@ -1,6 +1,8 @@
 """Settings for `make bench`: the test settings plus bench-only endpoints (a trivial authenticated
 view and a proxied-upload baseline that exists nowhere else)."""
 
+import os
+
 from config.settings.test import *  # noqa: F401,F403
 
 ROOT_URLCONF = "tests.bench.urls"
@@ -9,3 +11,5 @@ UPLOADER_PRESIGN_RATE = "1000000/min"
 CELERY_TASK_ALWAYS_EAGER = False  # tasks go to SQS; the web process is what is measured
 UPLOADER_OUTBOX_EAGER = False  # owed work is the worker relay's, as in production
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+if os.environ.get("BENCH_TRACE_CPU"):
+    MIDDLEWARE = ["tests.bench.cpu_trace.cpu_trace", *MIDDLEWARE]  # noqa: F405

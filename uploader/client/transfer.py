@@ -16,6 +16,17 @@ import requests
 from .session import ApiError
 
 READ_BLOCK = 1024 * 1024
+MAX_PARTS_PER_REQUEST = 100  # the server's limit for one request for part URLs
+SIGN_AHEAD_SECONDS = 60  # part URLs live 300 s by default; one that expires is signed again
+
+
+def next_batch(batch, *, rate, part_size, floor):
+    """How many part URLs to ask for next: twice as many as last time, but no more than the parts
+    this connection sends in SIGN_AHEAD_SECONDS at the rate seen so far, so a URL is used long
+    before it expires. A fast link asks the server for 128 parts in a few requests, a slow one a
+    few parts at a time."""
+    sendable = int(rate * SIGN_AHEAD_SECONDS // part_size)
+    return max(floor, min(batch * 2, sendable, MAX_PARTS_PER_REQUEST))
 
 
 def sha256_b64(path, offset, length):
@@ -121,15 +132,20 @@ class Uploader:
                 self._report(path.name, sent["bytes"], size, f"part {n} stored")
             return n, etag
 
+        in_flight = self.concurrency * 2  # parts queued or being sent; each thread reads its own
         with ThreadPoolExecutor(self.concurrency) as pool:
-            pending = set()
-            batch = self.concurrency * 2
-            for i in range(0, len(todo), batch):
-                for target in self._sign(upload_id, path, todo[i:i + batch], part_size, length):
-                    while len(pending) >= batch:  # bounded: never more than this many parts in memory
+            pending, batch, position = set(), in_flight, 0
+            started, sent_before = time.monotonic(), sent["bytes"]
+            while position < len(todo):
+                numbers = todo[position:position + batch]
+                position += len(numbers)
+                for target in self._sign(upload_id, path, numbers, part_size, length):
+                    while len(pending) >= in_flight:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         etags.update(f.result() for f in done)
                     pending.add(pool.submit(send, target["part_number"], target))
+                rate = (sent["bytes"] - sent_before) / max(time.monotonic() - started, 1e-3)
+                batch = next_batch(batch, rate=rate, part_size=part_size, floor=in_flight)
             for future in pending:
                 number, etag = future.result()
                 etags[number] = etag
@@ -138,8 +154,9 @@ class Uploader:
 
     def _sign(self, upload_id, path, numbers, part_size, length):
         """Fresh URLs for a batch of parts; each part's SHA-256 becomes part of its signature."""
-        parts = [{"part_number": n, "checksum_sha256": sha256_b64(path, (n - 1) * part_size, length(n))}
-                 for n in numbers]
+        with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
+            checksums = hashers.map(lambda n: sha256_b64(path, (n - 1) * part_size, length(n)), numbers)
+            parts = [{"part_number": n, "checksum_sha256": c} for n, c in zip(numbers, checksums)]
         return self.session.call("POST", f"/api/v1/uploads/{upload_id}/parts/", json_body={"parts": parts})["parts"]
 
     def _put(self, target, body, name, size, retries_resign):

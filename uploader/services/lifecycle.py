@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import keys, multipart, objects, outbox, selectors, signing, validation
@@ -90,7 +90,10 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             }
     try:
         with transaction.atomic():
-            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()  # one presign at a time per user
+            # One presign at a time per user. SQLite has no row locks; its IMMEDIATE transactions
+            # (settings) already take the one write lock at BEGIN, so the query is skipped there.
+            if connection.features.has_select_for_update:
+                get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
             _check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
             commit_change(upload, action="created", actor=owner)
     except validation.PolicyError:
