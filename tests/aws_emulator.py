@@ -21,6 +21,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     _STATE["dir"] = data_dir
     _STATE["proc"] = localaws.start(port=port, data_dir=data_dir)
     live_port = localaws.free_port()
+    third_party_port = localaws.free_port()
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
@@ -28,9 +29,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "uploads-test",
-            # The browser tests' live server; its origin is the only one the bucket's CORS admits.
+            # The browser tests' live server, and a third-party page's origin (tests/e2e/test_cors.py):
+            # the only origins the bucket's and the API's CORS rules admit.
             "DJANGO_LIVE_TEST_SERVER_ADDRESS": f"127.0.0.1:{live_port}",
-            "UPLOADER_CORS_ORIGINS": f"http://127.0.0.1:{live_port}",
+            "UPLOADER_TEST_THIRD_PARTY_PORT": str(third_party_port),
+            "UPLOADER_CORS_ORIGINS": f"http://127.0.0.1:{live_port},http://127.0.0.1:{third_party_port}",
         }
     )
 

@@ -6,9 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextlib.contextmanager
-def serving(body, content_type):
+def serving(body, content_type, port=0):
     """Yields the server's base URL while it runs. `body` may be a callable, asked on every request
-    (a JWKS that changes during a test)."""
+    (a JWKS that changes during a test); `port` 0 is any free one."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -20,7 +20,7 @@ def serving(body, content_type):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -26,12 +26,14 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "allauth",
     "allauth.account",
     "uploader",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything asks who it is
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -213,7 +215,15 @@ UPLOADER_ALLOWED_TYPES = env.list(
         "video/mp4", "video/quicktime", "audio/mpeg", "application/zip",
     ],
 )
+# The web origins whose pages may upload: the bucket's CORS rules (setup_aws) and the API's.
 UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
+# django-cors-headers, for the API only. Bearer tokens, never cookies: a page elsewhere cannot
+# ride a signed-in session (no credentials), and an origin not listed gets no CORS headers at all.
+CORS_ALLOWED_ORIGINS = UPLOADER_CORS_ORIGINS
+CORS_URLS_REGEX = r"^/(api|s3)/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
+CORS_PREFLIGHT_MAX_AGE = 600
 # The Content Security Policy (django-csp): scripts and styles from this site only; the browser
 # talks to the bucket (uploads, previews), so its origin is allowed for fetches and media.
 def _s3_origins():
