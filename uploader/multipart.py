@@ -13,6 +13,7 @@ MIN_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 64 * MiB  # above this, a file gets more parts instead (a browser holds 4 in memory)
 TARGET_PARTS = 64
 MAX_PARTS = 10_000
+S3_MIN_PART_SIZE = 5 * MiB  # every part but the last
 
 
 def plan(size):
@@ -82,9 +83,28 @@ def check_parts(stored, *, size, part_size, claimed=None):
         raise PartsError(f"{len(missing)} part(s) not uploaded yet: {shown}.", code="parts_missing")
 
 
-def create(*, bucket, key, content_type):
+def check_open_parts(stored, *, claimed, max_size):
+    """The parts of an upload whose size was never declared (Uppy's Companion protocol): the
+    client's list must match S3's, and together they may hold at most `max_size` bytes. Returns
+    the parts to complete, in order."""
+    by_number = {p.number: p for p in stored}
+    numbers = [n for n, _ in claimed] if claimed is not None else sorted(by_number)
+    if not numbers:
+        raise PartsError("No parts were uploaded.", code="parts_missing")
+    mismatched = sorted(n for n, etag in (claimed or []) if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
+    if mismatched or len(numbers) != len(set(numbers)):
+        raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.", code="parts_mismatch")
+    total = sum(p.size for p in stored)
+    if total > max_size:
+        raise PartsError(f"The stored parts add up to {total} bytes, more than the {max_size} allowed.",
+                         code="too_large", fatal=True)
+    return [by_number[n] for n in sorted(numbers)]
+
+
+def create(*, bucket, key, content_type, checksums=True):
+    """Start a multipart upload; with `checksums`, every part must carry its SHA-256."""
     return aws.s3().create_multipart_upload(
-        Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
+        Bucket=bucket, Key=key, ContentType=content_type, **({"ChecksumAlgorithm": "SHA256"} if checksums else {})
     )["UploadId"]
 
 

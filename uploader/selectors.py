@@ -1,9 +1,9 @@
 """Reads."""
 
-from django.conf import settings
 from django.db.models import Sum, Value
 from django.db.models.functions import Coalesce
 
+from . import validation
 from .models import Upload
 
 
@@ -17,6 +17,14 @@ def upload_get_for_user(*, user, upload_id):
     return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
 
 
+def upload_get_by_key(*, user, key, multipart_upload_id=None):
+    """The caller's upload stored under `key` (and, when given, that multipart upload), or None."""
+    found = upload_list(user=user).filter(key=key).order_by()
+    if multipart_upload_id is not None:
+        found = found.filter(multipart_upload_id=multipart_upload_id)
+    return found.first()
+
+
 def upload_bytes_held(*, owner_id: int, exclude_id=None) -> int:
     """Bytes counted against a user's quota: every pending, processing or available upload by its
     declared size, else what is stored, else (a legacy upload whose bytes have not arrived) the
@@ -24,5 +32,5 @@ def upload_bytes_held(*, owner_id: int, exclude_id=None) -> int:
     held = Upload.objects.filter(owner_id=owner_id, status__in=Upload.Status.HOLDING)
     if exclude_id is not None:
         held = held.exclude(pk=exclude_id)
-    reserved = Coalesce("size", "stored_size", Value(settings.UPLOADER_LEGACY_MAX_SIZE))
+    reserved = Coalesce("size", "stored_size", Value(validation.unsized_limit()))
     return held.aggregate(total=Sum(reserved))["total"] or 0

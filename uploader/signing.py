@@ -35,14 +35,15 @@ def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=Tru
     return {"method": "PUT", "url": url, "headers": headers}
 
 
-def presign_post(*, bucket, key, content_type, size):
+def presign_post(*, bucket, key, content_type, size, max_size=None):
     """A browser form upload (presigned POST): the policy pins the exact key, the Content-Type and,
-    through `content-length-range`, the size."""
+    through `content-length-range`, the size, or (size None) at most `max_size` bytes."""
+    low, high = (size, size) if size is not None else (1, max_size)
     post = aws.s3().generate_presigned_post(
         bucket,
         key,
         Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", low, high]],
         ExpiresIn=settings.UPLOADER_URL_EXPIRES,
     )
     return {"method": "POST", "url": post["url"], "fields": post["fields"], "headers": {}}
@@ -73,6 +74,16 @@ def presign_part(*, bucket, key, upload_id, part_number, size, checksum_sha256):
         "upload_part", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
     )
     return {"part_number": part_number, "url": url, "headers": {"x-amz-checksum-sha256": checksum_sha256}}
+
+
+def presign_open_part(*, bucket, key, upload_id, part_number):
+    """A part's PUT for a client that tells neither the part's length nor its checksum (Uppy's
+    Companion protocol): only the key, the upload and the part number are pinned; the total is
+    checked before the upload is completed and again by the worker."""
+    params = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    return aws.s3().generate_presigned_url(
+        "upload_part", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
+    )
 
 
 def presign_parts(*, bucket, key, upload_id, parts):

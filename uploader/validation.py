@@ -113,12 +113,18 @@ class StoredObject:
     checksum_sha256: str = ""
 
 
+def unsized_limit():
+    """The most an upload that declared no size (the legacy call, Uppy's Companion routes) may
+    store; it is also what such an upload holds against the quota until the worker measures it."""
+    return min(settings.UPLOADER_MAX_SIZE, settings.UPLOADER_LEGACY_MAX_SIZE)
+
+
 def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
     """The reasons the stored object is not what was declared; empty when it is. With no declared
     size (the legacy call), the object may be at most the legacy reservation."""
     reasons = []
     if declared_size is None:
-        limit = min(settings.UPLOADER_MAX_SIZE, settings.UPLOADER_LEGACY_MAX_SIZE)
+        limit = unsized_limit()
         if not 0 < stored.size <= limit:
             reasons.append(f"Stored size {stored.size} is outside 1..{limit} bytes.")
     elif stored.size != declared_size:

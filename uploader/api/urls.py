@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import companion, views
 
 urlpatterns = [
     path("uploads/", views.UploadListCreateApi.as_view(), name="upload-list"),
@@ -10,6 +10,14 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/complete/", views.UploadCompleteApi.as_view(), name="upload-complete"),
     path("uploads/<uuid:upload_id>/abort/", views.UploadAbortApi.as_view(), name="upload-abort"),
     path("presign/", views.LegacyPresignApi.as_view(), name="legacy-presign"),
+    # Uppy's Companion S3 routes: `companionEndpoint: "<site>/api/v1/companion"`. No trailing slashes.
+    path("companion/s3/params", companion.ParamsApi.as_view(), name="companion-params"),
+    path("companion/s3/multipart", companion.MultipartCreateApi.as_view(), name="companion-multipart"),
+    path("companion/s3/multipart/<str:upload_id>", companion.MultipartApi.as_view(), name="companion-multipart-upload"),
+    path("companion/s3/multipart/<str:upload_id>/complete", companion.MultipartCompleteApi.as_view(),
+         name="companion-complete"),
+    path("companion/s3/multipart/<str:upload_id>/<int:part_number>", companion.MultipartPartApi.as_view(),
+         name="companion-part"),
     path("auth/token/", views.TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", views.TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutApi.as_view(), name="logout"),

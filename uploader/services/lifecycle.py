@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import uuid
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -41,7 +42,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
     validation.check_policy(content_type=content_type, size=size)
     validation.check_filename(filename, content_type=content_type)
     # What the upload holds against the quota until the worker has measured the stored object.
-    reserved = size if size is not None else settings.UPLOADER_LEGACY_MAX_SIZE
+    reserved = size if size is not None else validation.unsized_limit()
     is_multipart = not legacy and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD
     if is_multipart:
         _check_quota(owner, reserved)  # before S3 is asked to create anything
@@ -50,19 +51,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
             code="too_large",
         )
-    upload_id = uuid.uuid4()
-    now = timezone.now()
-    upload = Upload(
-        id=upload_id,
-        owner=owner,
-        bucket=settings.UPLOADER_BUCKET,
-        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
-        original_filename=keys.display_name(filename),
-        content_type=content_type,
-        size=size,
-        created_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
-    )
+    upload = _new_upload(owner, filename, content_type, size)
     with storage_errors():
         if is_multipart:
             upload.part_size, _ = multipart.plan(size)
@@ -88,6 +77,53 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
                     once=not legacy or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
                 )
             }
+    _record_start(upload, owner, reserved)
+    return upload, instruction, upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+
+
+def upload_start_unsized(*, owner, filename, content_type, in_parts):
+    """Start an upload whose size the client does not tell (Uppy's Companion routes): a presigned
+    POST that admits 1 to `unsized_limit()` bytes, or a multipart upload whose parts pin neither
+    length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
+    the object; complete refuses parts beyond that, and the worker checks type, size and quota as
+    for any upload. Returns (upload, instruction) like upload_start."""
+    content_type = validation.normalise_content_type(content_type)
+    validation.check_policy(content_type=content_type, size=None)
+    validation.check_filename(filename, content_type=content_type)
+    reserved = validation.unsized_limit()
+    _check_quota(owner, reserved)  # before S3 is asked to create anything
+    upload = _new_upload(owner, filename, content_type, None)
+    with storage_errors():
+        if in_parts:
+            upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key,
+                                                          content_type=content_type, checksums=False)
+            instruction = {"multipart": {"upload_id": upload.multipart_upload_id, "key": upload.key}}
+        else:
+            instruction = {"upload": signing.presign_post(bucket=upload.bucket, key=upload.key, content_type=content_type,
+                                                          size=None, max_size=reserved)}
+    _record_start(upload, owner, reserved)
+    return upload, instruction
+
+
+def _new_upload(owner, filename, content_type, size):
+    upload_id = uuid.uuid4()
+    now = timezone.now()
+    return Upload(
+        id=upload_id,
+        owner=owner,
+        bucket=settings.UPLOADER_BUCKET,
+        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
+        original_filename=keys.display_name(filename),
+        content_type=content_type,
+        size=size,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
+    )
+
+
+def _record_start(upload, owner, reserved):
+    """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
+    S3 was asked to create and raise the PolicyError."""
     try:
         with transaction.atomic():
             # One presign at a time per user. SQLite has no row locks; its IMMEDIATE transactions
@@ -101,7 +137,6 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
             with storage_errors():
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
         raise
-    return upload, instruction, now + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
 
 
 def _check_quota(owner, reserved):
@@ -152,6 +187,20 @@ def upload_sign_parts(*, upload, parts):
     _check_part_requests(upload, parts)
     with storage_errors():
         return _sign_parts(upload, parts)
+
+
+def upload_sign_open_part(*, upload, part_number):
+    """A part URL for an upload of undeclared size (Uppy's Companion routes). Part numbers are
+    bounded by what `unsized_limit()` bytes can hold in S3's smallest parts."""
+    _require_pending_multipart(upload)
+    if upload.size is not None:
+        raise WrongState("This upload declared its size; ask for part URLs with their checksums.")
+    highest = min(multipart.MAX_PARTS, validation.unsized_limit() // multipart.S3_MIN_PART_SIZE + 1)
+    if not 1 <= part_number <= highest:
+        raise InvalidParts(f"Part number {part_number} is outside 1..{highest}.", code="invalid_part_number")
+    with storage_errors():
+        return signing.presign_open_part(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id,
+                                         part_number=part_number)
 
 
 def upload_parts(*, upload):
@@ -206,7 +255,10 @@ def _complete_multipart(upload, claimed):
         with storage_errors():
             stored = multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
             try:
-                multipart.check_parts(stored, size=upload.size, part_size=upload.part_size, claimed=claimed)
+                if upload.size is None:
+                    stored = multipart.check_open_parts(stored, claimed=claimed, max_size=validation.unsized_limit())
+                else:
+                    multipart.check_parts(stored, size=upload.size, part_size=upload.part_size, claimed=claimed)
             except multipart.PartsError as exc:
                 if not exc.fatal:
                     raise InvalidParts(exc.message, code=exc.code) from None
@@ -216,9 +268,15 @@ def _complete_multipart(upload, claimed):
                 commit_change(upload, action="rejected", detail=exc.message)
                 rejected = exc
             else:
-                multipart.complete(
-                    bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id, parts=stored
-                )
+                try:
+                    multipart.complete(
+                        bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id, parts=stored
+                    )
+                except ClientError as exc:  # S3's own part rules (parts of undeclared size meet them here)
+                    if exc.response["Error"]["Code"] not in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
+                        raise
+                    raise InvalidParts(f"The store refused the parts: {exc.response['Error']['Code']}.",
+                                       code="parts_refused") from None
                 if all(p.checksum_sha256 for p in stored):
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
                 upload.transition(Status.PROCESSING)
