@@ -25,7 +25,15 @@ migrate: install
 run: migrate
 	$(PY) manage.py runlocal
 
-test: install
+# Stock Uppy from npm, bundled for the browser test that drives it (tests/e2e/test_uppy.py). Without
+# npm the bundle is missing and that test says how to get it (and fails under UPLOADER_REQUIRE_BROWSER).
+UPPY := tests/e2e/uppy
+$(UPPY)/dist/uppy.js: $(UPPY)/package.json $(UPPY)/package-lock.json $(UPPY)/entry.js
+	if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(UPPY) --no-audit --no-fund --silent && npm run --prefix $(UPPY) --silent build; \
+	else echo "npm not found: the Uppy browser test cannot run (apt-get install -y npm)"; fi
+
+test: install $(UPPY)/dist/uppy.js
 	$(PY) -m pytest
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.
