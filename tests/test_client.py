@@ -1,5 +1,6 @@
 """The reference command-line client against a running server, through the public API only."""
 
+import json
 import os
 import re
 import signal
@@ -134,3 +135,53 @@ def test_part_urls_are_asked_for_in_batches_that_grow_with_the_link_but_never_ou
     # A slow link asks for what it sends before its URLs expire, and never less than it keeps in flight.
     assert next_batch(64, rate=slow, part_size=8 * MiB, floor=8) == 8
     assert next_batch(32, rate=4e6, part_size=8 * MiB, floor=8) == int(4e6 * SIGN_AHEAD_SECONDS // (8 * MiB)) == 28
+
+
+def _cli(tmp_path, *args, server_env=None):
+    env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path / "home"), "PYTHONPATH": PROJECT}
+    env.pop("UPLOADER_SERVER", None)
+    if server_env:
+        env["UPLOADER_SERVER"] = server_env
+    return subprocess.run([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_login_remembers_the_server_for_the_readme_s_next_commands(live_server, aws_resources, tmp_path):
+    make_user("finn", "pw-finn-12345")
+    assert _cli(tmp_path, "--server", live_server.url, "login", "--username", "finn", "--password", "pw-finn-12345").returncode == 0
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg_bytes())
+    uploaded = _cli(tmp_path, "upload", str(photo))  # no --server: the one logged in to
+    assert uploaded.returncode == 0, uploaded.stderr
+    upload_id = uploaded.stdout.split()[0]
+    assert "photo.jpg" in _cli(tmp_path, "list").stdout
+    deleted = _cli(tmp_path, "delete", upload_id)
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, f"deleted {upload_id}")
+    assert Upload.objects.get(pk=upload_id).status == "deleted"
+    assert "photo.jpg" not in _cli(tmp_path, "list").stdout
+
+
+@pytest.mark.parametrize("case", ["server down", "wrong password", "ended session", "missing file", "not found"])
+def test_every_failure_is_one_clear_line_and_a_non_zero_exit(live_server, aws_resources, tmp_path, case):
+    make_user("gail", "pw-gail-12345")
+    login = ("login", "--username", "gail", "--password", "pw-gail-12345")
+    if case == "server down":
+        result = _cli(tmp_path, "--server", "http://127.0.0.1:9", *login)
+        expected = "cannot reach http://127.0.0.1:9"
+    elif case == "wrong password":
+        result = _cli(tmp_path, "--server", live_server.url, "login", "--username", "gail", "--password", "nope")
+        expected = "401"
+    else:
+        assert _cli(tmp_path, "--server", live_server.url, *login).returncode == 0
+        if case == "ended session":  # tokens the server no longer honours (logged out elsewhere, expired)
+            (tmp_path / "home" / "tokens.json").write_text(
+                json.dumps({"server": live_server.url, "access": "x.y.z", "refresh": "ended.refresh.token"}))
+            result, expected = _cli(tmp_path, "list"), "run `python -m uploader.client login` again"
+        elif case == "missing file":
+            result, expected = _cli(tmp_path, "upload", str(tmp_path / "nowhere.jpg")), "No such file or directory"
+        else:
+            result, expected = _cli(tmp_path, "delete", "00000000-0000-0000-0000-000000000000"), "404"
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr

@@ -1,4 +1,6 @@
-"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID | logout"""
+"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID | delete ID | logout
+
+`login --server URL` remembers the server; later commands go to it without `--server`."""
 
 import argparse
 import getpass
@@ -36,7 +38,8 @@ class Progress:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m uploader.client", description=__doc__)
-    parser.add_argument("--server", default=os.environ.get("UPLOADER_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument("--server", default=os.environ.get("UPLOADER_SERVER"),
+                        help="the service's URL (default: the one you logged in to, else http://127.0.0.1:8000)")
     commands = parser.add_subparsers(dest="command", required=True)
     login = commands.add_parser("login", help="get a JWT pair and keep it for later commands")
     login.add_argument("--username")
@@ -50,14 +53,25 @@ def main(argv=None):
     download = commands.add_parser("download", help="download one upload")
     download.add_argument("id")
     download.add_argument("-o", "--output")
+    delete = commands.add_parser("delete", help="delete one upload (its object, record and mirror)")
+    delete.add_argument("id")
     commands.add_parser("logout", help="end the session on the server and forget the tokens here")
     args = parser.parse_args(argv)
-    session = Session(args.server)
     try:
+        session = Session(args.server)
         return COMMANDS[args.command](session, args)
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except requests.ConnectionError:
+        print(f"error: cannot reach {session.server}: is the server running, and is that its address?", file=sys.stderr)
+    except requests.RequestException as exc:
+        print(f"error: {exc.__class__.__name__} talking to {session.server}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    return 1
 
 
 def _login(session, args):
@@ -106,13 +120,20 @@ def _download(session, args):
     return 0
 
 
+def _delete(session, args):
+    session.call("DELETE", f"/api/v1/uploads/{args.id}/")
+    print(f"deleted {args.id}")
+    return 0
+
+
 def _logout(session, args):
     session.logout()
     print(f"logged out of {session.server}")
     return 0
 
 
-COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download, "logout": _logout}
+COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download, "delete": _delete,
+            "logout": _logout}
 
 if __name__ == "__main__":
     sys.exit(main())

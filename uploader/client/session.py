@@ -20,13 +20,20 @@ def config_dir():
     return Path(os.environ.get("UPLOADER_CLIENT_HOME") or Path.home() / ".config" / "uploader-client")
 
 
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
 class Session:
-    def __init__(self, server, home=None):
-        self.server = server.rstrip("/")
+    """`server` None means the one the last `login` used (kept with the tokens), else the default."""
+
+    def __init__(self, server=None, home=None):
         self.home = Path(home or config_dir())
         self.http = requests.Session()
         self._tokens_path = self.home / "tokens.json"
-        self.tokens = json.loads(self._tokens_path.read_text()) if self._tokens_path.exists() else {}
+        saved = json.loads(self._tokens_path.read_text()) if self._tokens_path.exists() else {}
+        self.server = (server or saved.get("server") or DEFAULT_SERVER).rstrip("/")
+        # Tokens belong to the server that issued them: another server gets none of them.
+        self.tokens = {k: saved[k] for k in ("access", "refresh") if k in saved} if saved.get("server", self.server) == self.server else {}
 
     def login(self, username, password):
         response = self.http.post(f"{self.server}/api/v1/auth/token/", json={"username": username, "password": password},
@@ -51,12 +58,14 @@ class Session:
         temporary.unlink(missing_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(tokens))
+            out.write(json.dumps({**tokens, "server": self.server}))
         os.replace(temporary, self._tokens_path)
 
     def _refresh(self):
         response = self.http.post(f"{self.server}/api/v1/auth/token/refresh/",
                                   json={"refresh": self.tokens.get("refresh", "")}, timeout=30)
+        if response.status_code == 401:
+            raise ApiError(401, {"detail": "Your session has ended: run `python -m uploader.client login` again."})
         self._save_tokens(self._json(response))
 
     def call(self, method, path, *, json_body=None, params=None, retries=4):
@@ -87,7 +96,12 @@ class Session:
 
     @staticmethod
     def _json(response):
-        body = response.json() if response.content else None
+        try:
+            body = response.json() if response.content else None
+        except ValueError:  # not the API answering (a proxy's error page, another server)
+            body = {"detail": f"the server answered {response.status_code} without JSON; is {response.url} this service?"}
+            if response.ok:
+                raise ApiError(response.status_code, body) from None
         if not response.ok:
             raise ApiError(response.status_code, body)
         return body
