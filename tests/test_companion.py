@@ -168,3 +168,11 @@ def test_a_matching_origin_stands_in_for_fetch_metadata(live_server, signed_in):
     create = signed_in.post(f"{live_server.url}{BASE}/multipart", json={"filename": "a.zip", "type": "application/zip"},
                             headers={"Origin": live_server.url}, timeout=10)
     assert create.status_code == 200
+
+
+def test_the_api_s_own_part_call_refuses_an_upload_of_undeclared_size(uppy):
+    key, upload_id = _multipart(uppy)
+    upload = Upload.objects.get(key=key)
+    answer = uppy.post(f"/api/v1/uploads/{upload.pk}/parts/",
+                       {"parts": [{"part_number": 1, "checksum_sha256": "A" * 43 + "="}]}, format="json")
+    assert (answer.status_code, answer.json()["code"]) == (409, "wrong_state")

@@ -94,11 +94,12 @@ def check_open_parts(stored, *, claimed, max_size):
     mismatched = sorted(n for n, etag in (claimed or []) if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
     if mismatched or len(numbers) != len(set(numbers)):
         raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.", code="parts_mismatch")
-    total = sum(p.size for p in stored)
+    chosen = [by_number[n] for n in sorted(numbers)]
+    total = sum(p.size for p in chosen)
     if total > max_size:
-        raise PartsError(f"The stored parts add up to {total} bytes, more than the {max_size} allowed.",
+        raise PartsError(f"The parts add up to {total} bytes, more than the {max_size} allowed.",
                          code="too_large", fatal=True)
-    return [by_number[n] for n in sorted(numbers)]
+    return chosen
 
 
 def create(*, bucket, key, content_type, checksums=True):

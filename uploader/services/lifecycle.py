@@ -184,6 +184,8 @@ def upload_sign_parts(*, upload, parts):
     """Fresh part URLs, e.g. to resume or to replace one that expired mid-upload. Each part's
     SHA-256 is part of its signature, so S3 refuses a part whose bytes differ."""
     _require_pending_multipart(upload)
+    if upload.size is None:
+        raise WrongState("This upload declared no size; its parts are signed through the Companion routes.")
     _check_part_requests(upload, parts)
     with storage_errors():
         return _sign_parts(upload, parts)
