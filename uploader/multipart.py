@@ -71,16 +71,18 @@ def check_parts(stored, *, size, part_size, claimed=None):
             fatal=True,
         )
     if claimed is not None:
-        mismatched = sorted(
-            n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"')
-        )
-        if mismatched or len(claimed) != len(set(n for n, _ in claimed)):
-            raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.",
-                             code="parts_mismatch")
+        _check_claimed(claimed, by_number)
     missing = [n for n in range(1, part_count + 1) if n not in by_number]
     if missing:
         shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
         raise PartsError(f"{len(missing)} part(s) not uploaded yet: {shown}.", code="parts_missing")
+
+
+def _check_claimed(claimed, by_number):
+    """The client's [(part_number, etag)] must name each part once, as S3 holds it."""
+    mismatched = sorted(n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
+    if mismatched or len(claimed) != len({n for n, _ in claimed}):
+        raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.", code="parts_mismatch")
 
 
 def check_open_parts(stored, *, claimed, max_size):
@@ -91,9 +93,8 @@ def check_open_parts(stored, *, claimed, max_size):
     numbers = [n for n, _ in claimed] if claimed is not None else sorted(by_number)
     if not numbers:
         raise PartsError("No parts were uploaded.", code="parts_missing")
-    mismatched = sorted(n for n, etag in (claimed or []) if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
-    if mismatched or len(numbers) != len(set(numbers)):
-        raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.", code="parts_mismatch")
+    if claimed is not None:
+        _check_claimed(claimed, by_number)
     chosen = [by_number[n] for n in sorted(numbers)]
     total = sum(p.size for p in chosen)
     if total > max_size:

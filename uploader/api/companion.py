@@ -73,8 +73,7 @@ class ParamsApi(CompanionApi):
         data = _start_input(request.query_params)
         upload, instruction = services.upload_start_unsized(
             owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=False)
-        post = instruction["upload"]
-        return Response({"method": "POST", "url": post["url"], "fields": post["fields"], "headers": {}})
+        return Response(instruction["upload"])  # {method: "POST", url, fields, headers}, as Companion answers
 
 
 @extend_schema(exclude=True)
