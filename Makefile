@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench migrate clean
+.PHONY: install run test bench migrate clean messages
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -17,7 +17,20 @@ $(EMU_VENV)/.installed: requirements-emulator.txt
 	$(EMU_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
 	touch $@
 
-migrate: install
+# Translations: uploader/locale/ko/*.po are the source; the compiled .mo beside them are committed
+# (a deployment needs no tool) and rebuilt here with Babel whenever a .po is newer.
+MO := $(patsubst %.po,%.mo,$(wildcard uploader/locale/*/LC_MESSAGES/*.po))
+$(MO): %.mo: %.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -i $< -o $@
+
+# After changing texts: collect new strings into the .po files (needs GNU gettext's xgettext,
+# for whoever translates), then compile them.
+messages: install
+	$(PY) manage.py makemessages -l ko -i ".venv*" -i tests -i var -i node_modules --no-obsolete
+	$(PY) manage.py makemessages -d djangojs -l ko -i ".venv*" -i tests -i var -i node_modules --no-obsolete
+	$(MAKE) $(MO)
+
+migrate: install $(MO)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 
@@ -25,15 +38,16 @@ migrate: install
 run: migrate
 	$(PY) manage.py runlocal
 
-# Stock Uppy from npm, bundled for the browser test that drives it (tests/e2e/test_uppy.py). Without
-# npm the bundle is missing and that test says how to get it (and fails under UPLOADER_REQUIRE_BROWSER).
-UPPY := tests/e2e/uppy
-$(UPPY)/dist/uppy.js: $(UPPY)/package.json $(UPPY)/package-lock.json $(UPPY)/entry.js
+# What the browser tests load from npm: stock Uppy, bundled (tests/e2e/test_uppy.py), and axe-core
+# (tests/e2e/test_accessibility.py). Without npm they are missing and those tests say how to get
+# them (and fail under UPLOADER_REQUIRE_BROWSER).
+NPM_DEPS := tests/e2e/npm
+$(NPM_DEPS)/dist/uppy.js: $(NPM_DEPS)/package.json $(NPM_DEPS)/package-lock.json $(NPM_DEPS)/entry.js
 	if command -v npm >/dev/null 2>&1; then \
-		npm ci --prefix $(UPPY) --no-audit --no-fund --silent && npm run --prefix $(UPPY) --silent build; \
-	else echo "npm not found: the Uppy browser test cannot run (apt-get install -y npm)"; fi
+		npm ci --prefix $(NPM_DEPS) --no-audit --no-fund --silent && npm run --prefix $(NPM_DEPS) --silent build; \
+	else echo "npm not found: the Uppy and accessibility browser tests cannot run (apt-get install -y npm)"; fi
 
-test: install $(UPPY)/dist/uppy.js
+test: install $(MO) $(NPM_DEPS)/dist/uppy.js
 	$(PY) -m pytest
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.

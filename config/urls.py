@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("uploader.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's form posts here
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["uploader"]), name="javascript-catalog"),
     path("", include("uploader.urls")),
 ]

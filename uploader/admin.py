@@ -11,6 +11,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext
 
 from . import mirror, services, signing
 from .models import Upload, UploadEvent
@@ -28,7 +31,7 @@ def _type_label(content_type):
 
 
 class ReviewActionForm(ActionForm):
-    reason = forms.CharField(required=False, label="Reason (for rejections; the owner sees it)",
+    reason = forms.CharField(required=False, label=gettext_lazy("Reason (for rejections; the owner sees it)"),
                              widget=forms.TextInput(attrs={"size": 40}))
 
 
@@ -51,11 +54,11 @@ class UploadAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["preview", "original_filename", "owner", "status", "status_reason", "review_status",
                            "review_reason", "reviewed_by", "reviewed_at", "visibility"]}),
-        ("Stored object", {"fields": ["key", "bucket", "content_type", "sniffed_type", "dimensions", "sizes",
+        (gettext_lazy("Stored object"), {"fields": ["key", "bucket", "content_type", "sniffed_type", "dimensions", "sizes",
                                       "checksum_sha256", "etag", "multipart_upload_id"]}),
-        ("Mirror", {"fields": ["mirror_state"]}),
-        ("Audit trail", {"fields": ["audit_trail"]}),
-        ("Times", {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),
+        (gettext_lazy("Mirror"), {"fields": ["mirror_state"]}),
+        (gettext_lazy("Audit trail"), {"fields": ["audit_trail"]}),
+        (gettext_lazy("Times"), {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),
     ]
     readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
 
@@ -69,7 +72,7 @@ class UploadAdmin(admin.ModelAdmin):
                                url)
         return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=gettext_lazy("size"), ordering="size")
     def human_size(self, upload):
         return filesizeformat(upload.stored_size if upload.stored_size is not None else upload.size or 0)
 
@@ -83,13 +86,13 @@ class UploadAdmin(admin.ModelAdmin):
 
     # --- the upload page ---
 
-    @admin.display(description="Preview")
+    @admin.display(description=gettext_lazy("Preview"))
     def preview(self, upload):
         if upload.status != Upload.Status.AVAILABLE:
-            return f"No preview: the upload is {upload.status}."
+            return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
         download = signing.presign_get(bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
                                        attachment=True)
-        link = format_html('<p><a href="{}">Download {}</a></p>', download, upload.original_filename)
+        link = format_html('<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename})
         if upload.content_type in INLINE_TYPES:
             url = signing.presign_get(bucket=upload.bucket, key=upload.key)
             return format_html('<img class="upload-preview" src="{}" alt="" style="max-width:480px;max-height:360px">{}',
@@ -101,38 +104,40 @@ class UploadAdmin(admin.ModelAdmin):
                                '</{}>{}', tag, url, tag, link)
         return link
 
-    @admin.display(description="Dimensions")
+    @admin.display(description=gettext_lazy("Dimensions"))
     def dimensions(self, upload):
         return f"{upload.width} × {upload.height} px" if upload.width else "—"
 
-    @admin.display(description="Size")
+    @admin.display(description=gettext_lazy("Size"))
     def sizes(self, upload):
-        declared = filesizeformat(upload.size) if upload.size is not None else "not declared"
+        declared = filesizeformat(upload.size) if upload.size is not None else _("not declared")
         stored = filesizeformat(upload.stored_size) if upload.stored_size is not None else "—"
-        return f"declared {declared}, stored {stored}"
+        return _("declared %(declared)s, stored %(stored)s") % {"declared": declared, "stored": stored}
 
     @admin.display(description="DynamoDB")
     def mirror_state(self, upload):
         try:
             item = mirror.get(upload.pk)
         except (BotoCoreError, ClientError) as exc:
-            return f"DynamoDB unreachable ({exc.__class__.__name__})"
+            return _("DynamoDB unreachable (%(error)s)") % {"error": exc.__class__.__name__}
         if item is None:
-            return f"missing (database at version {upload.version})"
+            return _("missing (database at version %(version)s)") % {"version": upload.version}
         mirrored = int(item["version"]["N"])
-        state = "in sync" if mirrored == upload.version else f"behind by {upload.version - mirrored}"
-        return f"database version {upload.version}, DynamoDB version {mirrored}: {state}"
+        state = _("in sync") if mirrored == upload.version else _("behind by %(count)s") % {"count": upload.version - mirrored}
+        return _("database version %(version)s, DynamoDB version %(mirrored)s: %(state)s") % {
+            "version": upload.version, "mirrored": mirrored, "state": state}
 
-    @admin.display(description="Changes")
+    @admin.display(description=gettext_lazy("Changes"))
     def audit_trail(self, upload):
         entries = UploadEvent.objects.filter(upload_id=upload.pk).order_by("created_at", "id")
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
-            ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.action, e.actor_name or "system", e.from_status or "∅",
+            ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.action, e.actor_name or _("system"), e.from_status or "∅",
               e.to_status, e.from_review or "∅", e.to_review, e.detail) for e in entries),
         )
-        return format_html('<table class="audit"><tr><th>when</th><th>what</th><th>who</th><th>status</th>'
-                           "<th>review</th><th>detail</th></tr>{}</table>", rows)
+        heads = format_html_join("", "<th>{}</th>", ((h,) for h in (
+            _("when"), _("what"), _("who"), _("status"), _("review"), _("detail"))))
+        return format_html('<table class="audit"><tr>{}</tr>{}</table>', heads, rows)
 
     # --- permissions ---
 
@@ -150,7 +155,7 @@ class UploadAdmin(admin.ModelAdmin):
 
     # --- actions, through the services ---
 
-    def _each(self, request, queryset, verb, call):
+    def _each(self, request, queryset, done_message, call):
         done = failed = 0
         for upload in queryset:
             try:
@@ -160,28 +165,29 @@ class UploadAdmin(admin.ModelAdmin):
                 failed += 1
                 self.message_user(request, f"{upload.original_filename}: {exc}", messages.WARNING)
         if done:
-            self.message_user(request, f"{verb} {done} upload(s).", messages.SUCCESS)
+            self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
         return done, failed
 
-    @admin.action(description="Approve selected uploads", permissions=["review"])
+    @admin.action(description=gettext_lazy("Approve selected uploads"), permissions=["review"])
     def approve_selected(self, request, queryset):
-        self._each(request, queryset, "Approved",
+        self._each(request, queryset, lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
                    lambda u: services.upload_review(upload=u, reviewer=request.user, approve=True))
 
-    @admin.action(description="Reject selected uploads (give a reason)", permissions=["review"])
+    @admin.action(description=gettext_lazy("Reject selected uploads (give a reason)"), permissions=["review"])
     def reject_selected(self, request, queryset):
         reason = request.POST.get("reason", "")
-        self._each(request, queryset, "Rejected",
+        self._each(request, queryset, lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
                    lambda u: services.upload_review(upload=u, reviewer=request.user, approve=False, reason=reason))
 
-    @admin.action(description="Run the checks again", permissions=["reprocess"])
+    @admin.action(description=gettext_lazy("Run the checks again"), permissions=["reprocess"])
     def reprocess_selected(self, request, queryset):
-        self._each(request, queryset, "Queued checks for",
+        self._each(request, queryset, lambda n: ngettext("Queued checks for %(count)s upload.", "Queued checks for %(count)s uploads.", n),
                    lambda u: services.upload_reprocess(upload=u, actor=request.user))
 
-    @admin.action(description="Write again to DynamoDB", permissions=["reprocess"])
+    @admin.action(description=gettext_lazy("Write again to DynamoDB"), permissions=["reprocess"])
     def remirror_selected(self, request, queryset):
-        self._each(request, queryset, "Re-mirrored", lambda u: services.upload_remirror(upload=u, actor=request.user))
+        self._each(request, queryset, lambda n: ngettext("Re-mirrored %(count)s upload.", "Re-mirrored %(count)s uploads.", n),
+                   lambda u: services.upload_remirror(upload=u, actor=request.user))
 
     def delete_model(self, request, obj):
         services.upload_delete(upload=obj, actor=request.user)
@@ -206,6 +212,12 @@ class UploadAdmin(admin.ModelAdmin):
         "make-private": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False)),
     }
 
+    ACTION_LABELS = {
+        "approve": gettext_lazy("Approve"), "reject": gettext_lazy("Reject"), "reprocess": gettext_lazy("Reprocess"),
+        "remirror": gettext_lazy("Remirror"), "make-public": gettext_lazy("Make public"),
+        "make-private": gettext_lazy("Make private"),
+    }
+
     def object_action(self, request, object_id, action):
         if request.method != "POST" or action not in self.OBJECT_ACTIONS:
             raise PermissionDenied
@@ -215,7 +227,7 @@ class UploadAdmin(admin.ModelAdmin):
         upload = get_object_or_404(Upload, pk=object_id)
         try:
             call(upload, request)
-            self.message_user(request, f"{action.replace('-', ' ').capitalize()}: done.", messages.SUCCESS)
+            self.message_user(request, _("%(action)s: done.") % {"action": self.ACTION_LABELS[action]}, messages.SUCCESS)
         except (services.WrongState, services.ServiceUnavailable) as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return redirect(reverse("admin:uploader_upload_change", args=[object_id]))

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class InvalidTransition(Exception):
@@ -13,24 +14,24 @@ class InvalidTransition(Exception):
 
 class Upload(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PROCESSING = "processing"
-        AVAILABLE = "available"
-        REJECTED = "rejected"
-        EXPIRED = "expired"
-        DELETED = "deleted"
+        PENDING = "pending", _("pending")
+        PROCESSING = "processing", _("processing")
+        AVAILABLE = "available", _("available")
+        REJECTED = "rejected", _("rejected")
+        EXPIRED = "expired", _("expired")
+        DELETED = "deleted", _("deleted")
 
     # Statuses whose bytes count against the owner's quota.
     Status.HOLDING = (Status.PENDING, Status.PROCESSING, Status.AVAILABLE)
 
     class ReviewStatus(models.TextChoices):
-        UNREVIEWED = "unreviewed"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+        UNREVIEWED = "unreviewed", _("unreviewed")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
 
     class Visibility(models.TextChoices):
-        PRIVATE = "private"
-        PUBLIC_READ = "public-read"
+        PRIVATE = "private", _("private")
+        PUBLIC_READ = "public-read", _("public-read")
 
     TRANSITIONS = {
         Status.PENDING: {Status.PROCESSING, Status.EXPIRED, Status.DELETED},
@@ -42,46 +43,49 @@ class Upload(models.Model):
     }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads",
+                              verbose_name=_("owner"))
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
-    original_filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=255, db_index=True)
-    sniffed_type = models.CharField(max_length=255, blank=True, help_text="What the first bytes show.")
+    original_filename = models.CharField(_("name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=255, db_index=True)
+    sniffed_type = models.CharField(_("sniffed type"), max_length=255, blank=True, help_text=_("What the first bytes show."))
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     size = models.BigIntegerField(
-        null=True, blank=True,
-        help_text="Declared by the client and pinned in the signature; null only from the legacy presign call.",
+        _("size"), null=True, blank=True,
+        help_text=_("Declared by the client and pinned in the signature; null only from the legacy presign call."),
     )
-    stored_size = models.BigIntegerField(null=True, blank=True)
+    stored_size = models.BigIntegerField(_("stored size"), null=True, blank=True)
     checksum_sha256 = models.CharField(max_length=64, blank=True)
     etag = models.CharField(max_length=128, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    status_reason = models.TextField(blank=True, help_text="Why it was rejected or expired.")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status_reason = models.TextField(_("reason"), blank=True, help_text=_("Why it was rejected or expired."))
     review_status = models.CharField(
-        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
+        _("review"), max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
     )
-    review_reason = models.TextField(blank=True, help_text="Shown to the owner when a reviewer rejects.")
+    review_reason = models.TextField(_("review reason"), blank=True, help_text=_("Shown to the owner when a reviewer rejects."))
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    visibility = models.CharField(_("visibility"), max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     multipart_upload_id = models.CharField(max_length=255, blank=True)
     part_size = models.BigIntegerField(null=True, blank=True, help_text="Set for multipart uploads.")
     last_sequencer = models.CharField(max_length=64, blank=True, help_text="Newest S3 event applied.")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
-    uploaded_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField()
+    uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"))
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
         ordering = ["-created_at"]
         permissions = [
-            ("review_upload", "Can approve or reject uploads"),
-            ("reprocess_upload", "Can re-run checks and re-mirror uploads"),
+            ("review_upload", _("Can approve or reject uploads")),
+            ("reprocess_upload", _("Can re-run checks and re-mirror uploads")),
         ]
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
@@ -153,7 +157,7 @@ class UploadEvent(models.Model):
     to_review = models.CharField(max_length=16, blank=True)
     detail = models.TextField(blank=True)
     version = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

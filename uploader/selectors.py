@@ -3,7 +3,7 @@
 from django.db.models import Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import validation
+from . import signing, validation
 from .models import Upload
 
 
@@ -15,6 +15,17 @@ def upload_list(*, user):
 def upload_get_for_user(*, user, upload_id):
     """The caller's upload, or None: another user's upload is indistinguishable from none."""
     return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
+
+
+def upload_download_url(*, upload, attachment=None):
+    """A short-lived GET of an available upload saving under its display name, or None. Inline
+    (shown in the browser) only for types that are safe to render, unless an attachment is asked."""
+    if upload.status != Upload.Status.AVAILABLE:
+        return None
+    if attachment is None:
+        attachment = upload.content_type not in signing.INLINE_SAFE_TYPES
+    return signing.presign_get(bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
+                               attachment=attachment)
 
 
 def upload_get_by_key(*, user, key, multipart_upload_id=None):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import filetype
 from django.conf import settings
+from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
@@ -35,14 +36,16 @@ def check_policy(*, content_type, size):
     """Raise PolicyError (code 'unsupported_type', 'too_large' or 'invalid_size') or return None."""
     if content_type not in settings.UPLOADER_ALLOWED_TYPES:
         allowed = ", ".join(settings.UPLOADER_ALLOWED_TYPES)
-        raise PolicyError(f"Type {content_type!r} is not allowed; allowed: {allowed}.", code="unsupported_type")
+        raise PolicyError(gettext("Type %(type)r is not allowed; allowed: %(allowed)s.") % {"type": content_type, "allowed": allowed},
+                          code="unsupported_type")
     if size is None:  # the legacy presign call declares no size: the worker checks the stored one
         return
     if size <= 0:
-        raise PolicyError("An upload must be at least one byte.", code="invalid_size")
+        raise PolicyError(gettext("An upload must be at least one byte."), code="invalid_size")
     if size > settings.UPLOADER_MAX_SIZE:
         raise PolicyError(
-            f"{size} bytes is over the limit of {settings.UPLOADER_MAX_SIZE} bytes.", code="too_large"
+            gettext("%(size)s bytes is over the limit of %(max)s bytes.") % {"size": size, "max": settings.UPLOADER_MAX_SIZE},
+            code="too_large",
         )
 
 
@@ -55,21 +58,21 @@ def check_filename(filename, *, content_type):
     """Refuse names that try something: paths, control or bidi characters, over-long names, and an
     extension that contradicts the declared type (`photo.jpg.php` declared as image/jpeg)."""
     def refuse(why):
-        raise PolicyError(f"Filename refused: {why}.", code="invalid_filename")
+        raise PolicyError(gettext("Filename refused: %(why)s.") % {"why": why}, code="invalid_filename")
 
     if not filename or not filename.strip():
-        refuse("it is empty")
+        refuse(gettext("it is empty"))
     if len(filename) > MAX_FILENAME:
-        refuse(f"it is longer than {MAX_FILENAME} characters")
+        refuse(gettext("it is longer than %(max)s characters") % {"max": MAX_FILENAME})
     if "/" in filename or "\\" in filename or filename.strip() in (".", ".."):
-        refuse("it contains a path")
+        refuse(gettext("it contains a path"))
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in filename):
-        refuse("it contains control or text-direction characters")
+        refuse(gettext("it contains control or text-direction characters"))
     _, dot, extension = filename.rpartition(".")
     if dot:  # ".html" alone is an extension too
         allowed = set(mimetypes.guess_all_extensions(content_type)) | _EXTRA_EXTENSIONS.get(content_type, set())
         if allowed and f".{extension.lower()}" not in allowed:
-            refuse(f"the extension .{extension} does not match {content_type}")
+            refuse(gettext("the extension .%(extension)s does not match %(type)s") % {"extension": extension, "type": content_type})
 
 
 # Markup or script inside an image is a polyglot: harmless as an image, dangerous if ever served

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
 from . import health, liveness
+from .models import Upload
 
 
 @login_required
@@ -13,6 +14,7 @@ def home(request):
         "allowed_types": settings.UPLOADER_ALLOWED_TYPES,
         "max_size": settings.UPLOADER_MAX_SIZE,
         "multipart_threshold": settings.UPLOADER_MULTIPART_THRESHOLD,
+        "statuses": [(value, label) for value, label in Upload.Status.choices if value != Upload.Status.DELETED],
     }
     return render(request, "uploader/home.html", context)
 

@@ -1,4 +1,4 @@
-"""Stock Uppy (`@uppy/core` + `@uppy/aws-s3` from npm, tests/e2e/uppy) configured with nothing but
+"""Stock Uppy (`@uppy/core` + `@uppy/aws-s3` from npm, tests/e2e/npm) configured with nothing but
 `companionEndpoint`, in a signed-in page of this site: a small file (presigned POST), a file above
 Uppy's 100 MiB multipart threshold, and a cancelled multipart upload."""
 
@@ -14,7 +14,7 @@ from ..helpers import wait_for
 from .conftest import log_in
 
 pytestmark = pytest.mark.e2e
-BUNDLE = Path(__file__).parent / "uppy" / "dist" / "uppy.js"
+BUNDLE = Path(__file__).parent / "npm" / "dist" / "uppy.js"
 MiB = 1024 * 1024
 
 UPLOAD_WITH_UPPY = """async ([jpeg, bigSize]) => {

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -25,7 +26,7 @@ from ..models import ExternalIdentity
 def _refuse_unverified(user):
     """A user the web login would send to verify their address gets no token either."""
     if user is not None and user.is_active and not accounts.email_verified_if_required(user):
-        raise exceptions.AuthenticationFailed("Verify your e-mail address before you sign in.", "email_not_verified")
+        raise exceptions.AuthenticationFailed(_("Verify your e-mail address before you sign in."), "email_not_verified")
 
 
 # allauth's failed-login limit locks a login name for this long (its default "5/300s/key").
@@ -45,7 +46,7 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
                 request, username=attrs[self.username_field], password=attrs["password"])
         except DjangoValidationError:  # too many failed attempts for this name or address
             raise exceptions.Throttled(wait=LOGIN_LOCK_SECONDS,
-                                       detail="Too many failed sign-in attempts; try again later.") from None
+                                       detail=_("Too many failed sign-in attempts; try again later.")) from None
         if not api_settings.USER_AUTHENTICATION_RULE(self.user):
             _refuse_unverified(self.user)
             raise exceptions.AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
@@ -66,10 +67,10 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from None
         except get_user_model().DoesNotExist:
-            raise exceptions.AuthenticationFailed("No active account found for the given token.",
+            raise exceptions.AuthenticationFailed(_("No active account found for the given token."),
                                                   "no_active_account") from None
         if refresh.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
-            raise exceptions.AuthenticationFailed("The user's password has been changed.", "password_changed")
+            raise exceptions.AuthenticationFailed(_("The user's password has been changed."), "password_changed")
         _refuse_unverified(user)
         return super().validate(attrs)
 
@@ -112,12 +113,12 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWKClientConnectionError:
-            raise exceptions.AuthenticationFailed("The identity provider's keys could not be fetched.") from None
+            raise exceptions.AuthenticationFailed(_("The identity provider's keys could not be fetched.")) from None
         except jwt.PyJWTError as exc:
-            raise exceptions.AuthenticationFailed(f"Invalid token: {exc}", code="token_not_valid") from None
+            raise exceptions.AuthenticationFailed(_("Invalid token: %(error)s") % {"error": exc}, code="token_not_valid") from None
         user = _user_for(claims)
         if not user.is_active:
-            raise exceptions.AuthenticationFailed("User is inactive.", code="user_inactive")
+            raise exceptions.AuthenticationFailed(_("User is inactive."), code="user_inactive")
         return user, claims
 
 
@@ -140,7 +141,7 @@ def _user_for(claims):
                 return user
         except IntegrityError:  # the identity was created concurrently, or the username is taken
             continue
-    raise exceptions.AuthenticationFailed("The account for this identity could not be created.", "identity_conflict")
+    raise exceptions.AuthenticationFailed(_("The account for this identity could not be created."), "identity_conflict")
 
 
 def _trusted_email(claims):

@@ -9,6 +9,7 @@ site, in the browser's own words (`Sec-Fetch-Site`, else `Origin`)."""
 
 from django.conf import settings
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
@@ -33,7 +34,7 @@ class SameOriginSessionAuthentication(SessionAuthentication):
         origin = request.headers.get("Origin")
         if site is None and origin and origin == f"{request.scheme}://{request.get_host()}":
             return
-        raise exceptions.PermissionDenied("Cross-site requests may not use the session cookie here.")
+        raise exceptions.PermissionDenied(_("Cross-site requests may not use the session cookie here."))
 
 
 class CompanionApi(APIView):

@@ -1,6 +1,7 @@
 """Every API error is JSON `{"detail": ..., "code": ...}` with the status DESIGN.md lists."""
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -9,19 +10,19 @@ from .. import services, validation
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Too large."
+    default_detail = _("Too large.")
     default_code = "too_large"
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The upload is not in a state that allows this."
+    default_detail = _("The upload is not in a state that allows this.")
     default_code = "wrong_state"
 
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A backing service is unavailable; try again shortly."
+    default_detail = _("A backing service is unavailable; try again shortly.")
     default_code = "service_unavailable"
 
 
@@ -57,7 +58,7 @@ def _first_message(detail):
         message = _first_message(value)
         return message if field == "non_field_errors" else f"{field}: {message}"
     if isinstance(detail, list):
-        return _first_message(detail[0]) if detail else "Invalid input."
+        return _first_message(detail[0]) if detail else str(_("Invalid input."))
     return str(detail)
 
 

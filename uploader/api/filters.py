@@ -1,6 +1,7 @@
 import datetime as dt
 
 import django_filters
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
@@ -17,7 +18,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
             try:
                 value = value.astimezone(dt.timezone.utc)
             except OverflowError:
-                raise ValidationError({self.field_name: ["Date out of range."]}) from None
+                raise ValidationError({self.field_name: [_("Date out of range.")]}) from None
         return super().filter(qs, value)
 
 
@@ -55,4 +56,4 @@ class UploadCursorPagination(CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound:  # DRF says 404; a malformed parameter is bad input
-            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+            raise ValidationError({"cursor": [_("Invalid cursor.")]}) from None

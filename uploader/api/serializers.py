@@ -1,14 +1,15 @@
 import copy
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import signing, validation
+from .. import selectors, validation
 from ..models import Upload
 
 
 def _sha256_b64(value):
     if value and not validation.is_valid_sha256_b64(value):
-        raise serializers.ValidationError("Must be the base64 of a 32-byte SHA-256 digest.")
+        raise serializers.ValidationError(_("Must be the base64 of a 32-byte SHA-256 digest."))
     return value
 
 
@@ -105,12 +106,7 @@ class UploadOutput(BuiltOnceModelSerializer):
         ]
 
     def get_download_url(self, upload) -> str | None:
-        if upload.status != Upload.Status.AVAILABLE:
-            return None
-        return signing.presign_get(
-            bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
-            attachment=upload.content_type not in signing.INLINE_SAFE_TYPES,
-        )
+        return selectors.upload_download_url(upload=upload)
 
 
 class UploadStartOutput(UploadOutput):

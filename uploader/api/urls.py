@@ -6,6 +6,7 @@ from . import companion, views
 urlpatterns = [
     path("uploads/", views.UploadListCreateApi.as_view(), name="upload-list"),
     path("uploads/<uuid:upload_id>/", views.UploadDetailApi.as_view(), name="upload-detail"),
+    path("uploads/<uuid:upload_id>/download/", views.UploadDownloadApi.as_view(), name="upload-download"),
     path("uploads/<uuid:upload_id>/parts/", views.UploadPartsApi.as_view(), name="upload-parts"),
     path("uploads/<uuid:upload_id>/complete/", views.UploadCompleteApi.as_view(), name="upload-complete"),
     path("uploads/<uuid:upload_id>/abort/", views.UploadAbortApi.as_view(), name="upload-abort"),

@@ -4,6 +4,7 @@ import mimetypes
 import uuid
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -89,6 +90,18 @@ class UploadDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UploadDownloadApi(APIView):
+    """A link that always saves the file (the list's `download_url` shows safe types inline)."""
+
+    @extend_schema(parameters=[ID], summary="Download: a redirect to a short-lived, presigned GET",
+                   responses={302: None, **errors(401, 404, 409)})
+    def get(self, request, upload_id):
+        url = selectors.upload_download_url(upload=_get_upload(request, upload_id), attachment=True)
+        if url is None:
+            raise services.WrongState(_("Only an available upload can be downloaded."))
+        return Response(status=status.HTTP_302_FOUND, headers={"Location": url, "Cache-Control": "no-store"})
+
+
 class UploadPartsApi(APIView):
     throttle_classes = [UploadActionThrottle]
     throttled_methods = {"GET", "POST"}  # both ask S3
@@ -161,7 +174,7 @@ class LegacyPresignApi(APIView):
         data.is_valid(raise_exception=True)
         content_type = data.validated_data["content_type"]
         extension = mimetypes.guess_extension(content_type.split(";")[0].strip().lower()) or ""
-        upload, instruction, _ = services.upload_start(
+        upload, instruction, _expires = services.upload_start(
             owner=request.user,
             filename=f"{uuid.uuid4()}{extension}",
             content_type=content_type,

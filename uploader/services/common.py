@@ -1,6 +1,7 @@
 import contextlib
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.utils.translation import gettext
 
 from .. import outbox
 from ..models import Upload, UploadEvent
@@ -28,7 +29,9 @@ def storage_errors():
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
-        raise ServiceUnavailable(f"Object storage is unavailable ({exc.__class__.__name__}); try again.") from exc
+        raise ServiceUnavailable(
+            gettext("Object storage is unavailable (%(error)s); try again.") % {"error": exc.__class__.__name__}
+        ) from exc
 
 
 def locked(upload_id):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import keys, multipart, objects, outbox, selectors, signing, validation
 from ..models import Upload
@@ -48,7 +49,7 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         _check_quota(owner, reserved)  # before S3 is asked to create anything
     if legacy and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
-            f"A single PUT carries at most {MAX_SINGLE_PUT} bytes; start a multipart upload instead.",
+            gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.") % {"max": MAX_SINGLE_PUT},
             code="too_large",
         )
     upload = _new_upload(owner, filename, content_type, size)
@@ -148,19 +149,22 @@ def _check_quota(owner, reserved):
     held = selectors.upload_bytes_held(owner_id=owner.pk)
     if held + reserved > quota:
         raise validation.PolicyError(
-            f"This upload would take you over your quota: {held} of {quota} bytes are in use.", code="quota_exceeded"
+            gettext("This upload would take you over your quota: %(held)s of %(quota)s bytes are in use.")
+            % {"held": held, "quota": quota},
+            code="quota_exceeded",
         )
 
 
 def _check_part_requests(upload, parts):
     if len(parts) > MAX_PARTS_PER_REQUEST:
-        raise InvalidParts(f"Ask for at most {MAX_PARTS_PER_REQUEST} parts at a time.", code="too_many_parts")
+        raise InvalidParts(gettext("Ask for at most %(max)s parts at a time.") % {"max": MAX_PARTS_PER_REQUEST}, code="too_many_parts")
     numbers = [p["part_number"] for p in parts]
     bad = sorted(n for n in numbers if not 1 <= n <= upload.part_count)
     if bad:
-        raise InvalidParts(f"Part numbers {bad} are outside 1..{upload.part_count}.", code="invalid_part_number")
+        raise InvalidParts(gettext("Part numbers %(bad)s are outside 1..%(count)s.") % {"bad": bad, "count": upload.part_count},
+                           code="invalid_part_number")
     if len(set(numbers)) != len(numbers):
-        raise InvalidParts("A part number is listed twice.", code="invalid_part_number")
+        raise InvalidParts(gettext("A part number is listed twice."), code="invalid_part_number")
 
 
 def _sign_parts(upload, parts):
@@ -175,9 +179,9 @@ def _sign_parts(upload, parts):
 
 def _require_pending_multipart(upload):
     if not upload.is_multipart:
-        raise WrongState("This upload is a single PUT; it has no parts.")
+        raise WrongState(gettext("This upload is a single PUT; it has no parts."))
     if upload.status != Status.PENDING:
-        raise WrongState(f"The upload is {upload.status}; parts can only be sent while it is pending.")
+        raise WrongState(gettext("The upload is %(status)s; parts can only be sent while it is pending.") % {"status": upload.status})
 
 
 def upload_sign_parts(*, upload, parts):
@@ -185,7 +189,7 @@ def upload_sign_parts(*, upload, parts):
     SHA-256 is part of its signature, so S3 refuses a part whose bytes differ."""
     _require_pending_multipart(upload)
     if upload.size is None:
-        raise WrongState("This upload declared no size; its parts are signed through the Companion routes.")
+        raise WrongState(gettext("This upload declared no size; its parts are signed through the Companion routes."))
     _check_part_requests(upload, parts)
     with storage_errors():
         return _sign_parts(upload, parts)
@@ -196,10 +200,11 @@ def upload_sign_open_part(*, upload, part_number):
     bounded by what `unsized_limit()` bytes can hold in S3's smallest parts."""
     _require_pending_multipart(upload)
     if upload.size is not None:
-        raise WrongState("This upload declared its size; ask for part URLs with their checksums.")
+        raise WrongState(gettext("This upload declared its size; ask for part URLs with their checksums."))
     highest = min(multipart.MAX_PARTS, validation.unsized_limit() // multipart.S3_MIN_PART_SIZE + 1)
     if not 1 <= part_number <= highest:
-        raise InvalidParts(f"Part number {part_number} is outside 1..{highest}.", code="invalid_part_number")
+        raise InvalidParts(gettext("Part number %(number)s is outside 1..%(count)s.") % {"number": part_number, "count": highest},
+                           code="invalid_part_number")
     with storage_errors():
         return signing.presign_open_part(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id,
                                          part_number=part_number)
@@ -242,9 +247,9 @@ def _complete_single(upload):
 
 def _require_completable(upload):
     if upload.status in (Status.EXPIRED, Status.DELETED):
-        raise WrongState(f"The upload is {upload.status}.")
+        raise WrongState(gettext("The upload is %(status)s.") % {"status": upload.status})
     if upload.status == Status.REJECTED:
-        raise WrongState(f"The upload was rejected: {upload.status_reason}")
+        raise WrongState(gettext("The upload was rejected: %(reason)s") % {"reason": upload.status_reason})
 
 
 def _complete_multipart(upload, claimed):
@@ -277,7 +282,7 @@ def _complete_multipart(upload, claimed):
                 except ClientError as exc:  # S3's own part rules (parts of undeclared size meet them here)
                     if exc.response["Error"]["Code"] not in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
                         raise
-                    raise InvalidParts(f"The store refused the parts: {exc.response['Error']['Code']}.",
+                    raise InvalidParts(gettext("The store refused the parts: %(code)s.") % {"code": exc.response["Error"]["Code"]},
                                        code="parts_refused") from None
                 if all(p.checksum_sha256 for p in stored):
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
@@ -286,7 +291,8 @@ def _complete_multipart(upload, claimed):
                 outbox.owe(outbox.VERIFY, str(upload.pk))
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
-        raise InvalidParts(f"The upload was aborted and rejected: {rejected.message}", code=rejected.code)
+        raise InvalidParts(gettext("The upload was aborted and rejected: %(reason)s") % {"reason": rejected.message},
+                           code=rejected.code)
     return upload
 
 
@@ -297,7 +303,7 @@ def upload_abort(*, upload):
         if upload.status == Status.EXPIRED:
             return upload
         if upload.status != Status.PENDING:
-            raise WrongState(f"Only a pending upload can be aborted; this one is {upload.status}.")
+            raise WrongState(gettext("Only a pending upload can be aborted; this one is %(status)s.") % {"status": upload.status})
         _expire(upload, "Aborted by the client.", actor=upload.owner)
     return upload
 

@@ -4,6 +4,7 @@ calls these, never the models directly, so the admin and the API cannot disagree
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import aws, outbox
 from ..models import Upload
@@ -17,11 +18,11 @@ def upload_review(*, upload, reviewer, approve, reason=""):
     """Approve or reject an available upload. A rejection needs a reason: the owner sees it.
     A decision can be revised; each one is audited."""
     if not approve and not reason.strip():
-        raise WrongState("Say why the upload is rejected: the owner will see the reason.")
+        raise WrongState(gettext("Say why the upload is rejected: the owner will see the reason."))
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
-            raise WrongState(f"Only an available upload can be reviewed; this one is {upload.status}.")
+            raise WrongState(gettext("Only an available upload can be reviewed; this one is %(status)s.") % {"status": upload.status})
         target = Review.APPROVED if approve else Review.REJECTED
         if upload.review_status == target and upload.review_reason == reason.strip():
             return upload
@@ -40,7 +41,7 @@ def upload_reprocess(*, upload, actor):
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status not in (Status.PENDING, Status.PROCESSING, Status.AVAILABLE):
-            raise WrongState(f"A {upload.status} upload has no object left to check.")
+            raise WrongState(gettext("A %(status)s upload has no object left to check.") % {"status": upload.status})
         if upload.status == Status.AVAILABLE:
             upload.transition(Status.PROCESSING)
             commit_change(upload, action="reprocess", actor=actor)
@@ -75,16 +76,16 @@ def upload_set_visibility(*, upload, actor, public):
     UPLOADER_ALLOW_PUBLIC is on and the bucket allows public ACLs."""
     visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
     if public and not settings.UPLOADER_ALLOW_PUBLIC:
-        raise WrongState("Public uploads are switched off (UPLOADER_ALLOW_PUBLIC).")
+        raise WrongState(gettext("Public uploads are switched off (UPLOADER_ALLOW_PUBLIC)."))
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
-            raise WrongState(f"Only an available upload can change visibility; this one is {upload.status}.")
+            raise WrongState(gettext("Only an available upload can change visibility; this one is %(status)s.") % {"status": upload.status})
         if upload.visibility == visibility:
             return upload
         with storage_errors():
             if public and public_access_blocked(upload.bucket):
-                raise WrongState("The bucket blocks public access, so the upload stays private.")
+                raise WrongState(gettext("The bucket blocks public access, so the upload stays private."))
             aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key,
                                     ACL="public-read" if public else "private")
         upload.visibility = visibility

@@ -1,0 +1,179 @@
+// The list of one's uploads: cursor pages loaded as one scrolls (or with "Load more"), a status
+// filter, download and delete, and the newest page refreshed while anything is still settling.
+// Every field the API may leave null is drawn as nothing, and a row that cannot be drawn is skipped
+// rather than stopping the list.
+import { api } from "./api.js";
+import { announce, el } from "./dom.js";
+import { formatBytes, formatDate, gettext } from "./i18n.js";
+
+const POLL_MS = 1500;
+const SETTLING = new Set(["pending", "processing"]);
+
+export function statusLabel(status) {
+  const labels = {
+    pending: gettext("pending"), processing: gettext("processing"), available: gettext("available"),
+    rejected: gettext("rejected"), expired: gettext("expired"), deleted: gettext("deleted"),
+  };
+  return labels[status] || String(status ?? "");
+}
+
+function uploadRow(upload, actions) {
+  const type = typeof upload.content_type === "string" ? upload.content_type : "";
+  const name = typeof upload.original_filename === "string" ? upload.original_filename : "";
+  const downloadable = upload.status === "available" && typeof upload.download_url === "string";
+  const thumb = downloadable && type.startsWith("image/") && type !== "image/svg+xml"
+    ? el("img", { class: "thumb", src: upload.download_url, alt: "" })
+    : null;
+  const nameCell = el("td", { class: "filename" },
+    downloadable ? el("a", { href: upload.download_url, rel: "noopener", text: name }) : name);
+  const status = el("td", {}, el("span", { class: `status status-${upload.status}`, text: statusLabel(upload.status) }));
+  if (upload.status === "rejected" && upload.status_reason) status.append(el("span", { class: "reason", text: upload.status_reason }));
+  if (upload.review_status && upload.review_status !== "unreviewed") {
+    const approved = upload.review_status === "approved";
+    status.append(" ", el("span", {
+      class: `review review-${upload.review_status}`, text: approved ? gettext("approved") : gettext("rejected by a reviewer"),
+    }));
+    if (upload.review_reason) status.append(el("span", { class: "reason", text: upload.review_reason }));
+  }
+  const buttons = el("td", { class: "row-actions" });
+  if (downloadable) {
+    buttons.append(el("a", {
+      class: "button download", href: `${actions.apiBase}${upload.id}/download/`,
+      "aria-label": gettext("Download %(name)s", { name }), text: gettext("Download"),
+    }));
+  }
+  if (upload.status !== "deleted") {
+    const remove = el("button", { type: "button", class: "delete", "aria-label": gettext("Delete %(name)s", { name }), text: gettext("Delete") });
+    remove.addEventListener("click", () => actions.remove(upload, remove));
+    buttons.append(remove);
+  }
+  return el("tr", { "data-id": upload.id, "data-status": upload.status, "data-review": upload.review_status || "unreviewed" },
+    el("td", {}, thumb), nameCell, el("td", { text: type }),
+    el("td", { text: formatBytes(upload.stored_size ?? upload.size) }), status,
+    el("td", { text: formatDate(upload.uploaded_at) }), buttons);
+}
+
+export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
+  const shown = new Map(); // id -> "status|version", so thumbnails don't reload on every poll
+  let next = ""; // the cursor URL of the page after the last one loaded
+  let firstLoaded = false;
+  let loading = false;
+  let timer = null;
+  let generation = 0; // a new filter makes answers to the old one stale
+
+  const query = () => (filter.value ? `?status=${encodeURIComponent(filter.value)}` : "");
+  const empty = () => {
+    if (!rows.querySelector("tr[data-id]") && !rows.querySelector(".empty")) {
+      rows.append(el("tr", { class: "empty" }, el("td", { colspan: "7", text: gettext("Nothing yet.") })));
+    }
+  };
+
+  const actions = {
+    apiBase,
+    async remove(upload, button) {
+      const name = upload.original_filename || "";
+      if (!window.confirm(gettext("Delete %(name)s? The file is removed from storage and cannot be recovered.", { name }))) return;
+      button.disabled = true;
+      try {
+        await api(`${apiBase}${upload.id}/`, { method: "DELETE" });
+        rows.querySelector(`tr[data-id="${CSS.escape(String(upload.id))}"]`)?.remove();
+        shown.delete(upload.id);
+        announce(gettext("%(name)s deleted.", { name }));
+        empty();
+      } catch (error) {
+        button.disabled = false;
+        announce(error.message);
+        window.alert(error.message);
+      }
+    },
+  };
+
+  /** Draws `uploads` in order after `anchor` (null: at the top), updating rows already shown. */
+  function draw(uploads, { top }) {
+    rows.querySelector(".empty")?.remove();
+    let previous = null;
+    for (const upload of uploads) {
+      if (!upload || upload.id === undefined) continue;
+      let row = rows.querySelector(`tr[data-id="${CSS.escape(String(upload.id))}"]`);
+      const signature = `${upload.status}|${upload.version}`;
+      if (!row || shown.get(upload.id) !== signature) {
+        let fresh;
+        try { fresh = uploadRow(upload, actions); } catch { continue; }
+        if (row && shown.has(upload.id) && shown.get(upload.id).split("|")[0] !== upload.status) {
+          announce(gettext("%(name)s: %(status)s", { name: upload.original_filename || "", status: statusLabel(upload.status) }));
+        }
+        if (row) row.replaceWith(fresh); else rows.append(fresh);
+        row = fresh;
+        shown.set(upload.id, signature);
+      }
+      if (top) {
+        const wanted = previous ? previous.nextSibling : rows.firstChild;
+        if (wanted !== row) rows.insertBefore(row, wanted);
+      } else if (!row.isConnected) rows.append(row);
+      previous = row;
+    }
+    return previous;
+  }
+
+  /** The newest page again: new uploads appear, changed ones are redrawn, gone ones leave. */
+  async function refresh() {
+    const mine = generation;
+    let page;
+    try { page = await api(`${apiBase}${query()}`); } catch { return schedule(); }
+    if (mine !== generation) return;
+    const uploads = Array.isArray(page?.results) ? page.results : [];
+    const last = draw(uploads, { top: true });
+    // Rows between the top and the last one drawn that the page no longer lists have left it
+    // (deleted, or out of the filter); below that, rows belong to pages loaded later.
+    const seen = new Set(uploads.map((u) => String(u?.id)));
+    for (const row of [...rows.querySelectorAll("tr[data-id]")]) {
+      if (last && row.compareDocumentPosition(last) & Node.DOCUMENT_POSITION_PRECEDING) break;
+      if (!seen.has(row.dataset.id) && (last || !page?.next)) { row.remove(); shown.delete(row.dataset.id); }
+    }
+    if (!firstLoaded) { next = page?.next || ""; firstLoaded = true; }
+    more.hidden = !next;
+    empty();
+    schedule(uploads.some((u) => SETTLING.has(u?.status)) || isBusy());
+  }
+
+  async function loadMore() {
+    if (!next || loading) return;
+    loading = true;
+    const mine = generation;
+    more.disabled = true;
+    try {
+      const page = await api(next);
+      if (mine !== generation) return;
+      draw(Array.isArray(page?.results) ? page.results : [], { top: false });
+      next = page?.next || "";
+      more.hidden = !next;
+    } catch (error) {
+      announce(error.message);
+    } finally {
+      loading = false;
+      more.disabled = false;
+    }
+  }
+
+  function schedule(soon = false) {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, soon ? POLL_MS : POLL_MS * 10);
+  }
+
+  function reset() {
+    generation++;
+    next = "";
+    firstLoaded = false;
+    shown.clear();
+    rows.replaceChildren();
+    refresh();
+  }
+
+  filter.addEventListener("change", reset);
+  more.addEventListener("click", loadMore);
+  // Near the end of the list, the next page loads by itself.
+  new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) loadMore(); }, { rootMargin: "200px" })
+    .observe(sentinel);
+  refresh();
+  return { refresh: () => schedule(true), refreshNow: refresh };
+}

@@ -1,0 +1,278 @@
+// The transfer engine: one file, straight to S3, with progress. A single PUT for small files;
+// above the threshold a multipart upload whose every part carries a SHA-256 that S3 checks, four
+// parts at a time. Pause aborts what is in flight and keeps what S3 holds; an interrupted multipart
+// upload (reload, lost connection) resumes without re-sending the parts S3 already has.
+import { api, ApiError } from "./api.js";
+import { gettext } from "./i18n.js";
+import { retriable, retrying } from "./retry.js";
+
+const CHECKSUM_LIMIT = 32 * 1024 * 1024; // single PUTs are hashed whole: only small ones
+const CONCURRENCY = 4;
+const RESUME_PREFIX = "uploader:resume:";
+
+const EXTENSION_TYPES = {
+  jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
+  pdf: "application/pdf", txt: "text/plain", csv: "text/csv", mp4: "video/mp4", mov: "video/quicktime",
+  mp3: "audio/mpeg", zip: "application/zip", webm: "video/webm",
+};
+
+export function guessType(file) {
+  if (file.type) return file.type;
+  const ext = (file.name.split(".").pop() || "").toLowerCase();
+  return EXTENSION_TYPES[ext] || "application/octet-stream";
+}
+
+class Stopped extends Error {
+  constructor(why) { super(why); this[why] = true; } // .cancelled or .paused
+}
+
+async function sha256Base64(blob) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  let binary = "";
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** One PUT of `body` to a presigned URL; resolves with the ETag. */
+function put(target, body, onProgress, transfer) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    transfer.xhrs.add(xhr);
+    xhr.open("PUT", target.url);
+    for (const [name, value] of Object.entries(target.headers || {})) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    const done = (error, value) => { transfer.xhrs.delete(xhr); error ? reject(error) : resolve(value); };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) return done(null, xhr.getResponseHeader("ETag"));
+      done(Object.assign(new Error(gettext("The storage answered %(status)s.", { status: xhr.status })), { status: xhr.status }));
+    };
+    xhr.onerror = () => done(Object.assign(new Error(gettext("The connection was lost.")), { status: 0 }));
+    xhr.onabort = () => done(new Stopped(transfer.cancelled ? "cancelled" : "paused"));
+    xhr.send(body);
+  });
+}
+
+/** Collects part-URL requests made within a few milliseconds into one API call. */
+class PartSigner {
+  constructor(path) { this.path = path; this.pending = []; this.timer = null; }
+
+  sign(partNumber, checksum) {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ part_number: partNumber, checksum_sha256: checksum, resolve, reject });
+      this.timer ??= setTimeout(() => this.flush(), 20);
+    });
+  }
+
+  async flush() {
+    const batch = this.pending.splice(0, 100);
+    this.timer = this.pending.length ? setTimeout(() => this.flush(), 0) : null;
+    try {
+      const body = { parts: batch.map(({ part_number, checksum_sha256 }) => ({ part_number, checksum_sha256 })) };
+      const { parts } = await api(this.path, { method: "POST", body });
+      const byNumber = new Map(parts.map((p) => [p.part_number, p]));
+      for (const request of batch) request.resolve(byNumber.get(request.part_number));
+    } catch (error) {
+      for (const request of batch) request.reject(error);
+    }
+  }
+}
+
+// --- remembering unfinished multipart uploads across reloads ---
+
+const fingerprint = (file) => `${RESUME_PREFIX}${file.name}:${file.size}:${file.lastModified}`;
+const running = new Set(); // fingerprints of the transfers under way on this page
+
+export function unfinishedUploads() {
+  const found = [];
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i);
+    if (key.startsWith(RESUME_PREFIX) && !running.has(key)) {
+      try { found.push({ key, ...JSON.parse(localStorage.getItem(key)) }); } catch { localStorage.removeItem(key); }
+    }
+  }
+  return found;
+}
+
+export function forgetUnfinished(key) { localStorage.removeItem(key); }
+
+/**
+ * A transfer of one file. `view` hears `state(name)`, `progress(loaded, total, started, resumed)`;
+ * `run()` resolves with the record once the API has been told the bytes are in.
+ */
+export class Transfer {
+  constructor(apiBase, file, view, { threshold }) {
+    Object.assign(this, { apiBase, file, view, threshold });
+    this.xhrs = new Set();
+    this.cancelled = false;
+    this.paused = false;
+    this.waiting = [];
+    this.record = null;
+    // Every network step of this transfer retries by the one policy; an outage shows as "offline".
+    this.policy = {
+      onOffline: () => this.view.state("offline"),
+      onOnline: () => this.view.state(this.paused ? "paused" : "uploading"),
+    };
+  }
+
+  async run() {
+    running.add(fingerprint(this.file));
+    try {
+      const record = this.file.size > this.threshold ? await this.multipart() : await this.single();
+      this.view.state("sent");
+      return record;
+    } finally {
+      running.delete(fingerprint(this.file));
+    }
+  }
+
+  /** Stops sending; what S3 already holds is kept. */
+  pause() {
+    if (this.cancelled || this.paused) return;
+    this.paused = true;
+    for (const xhr of [...this.xhrs]) xhr.abort();
+    this.view.state("paused");
+  }
+
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    this.view.state("uploading");
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** Resolves at once unless paused; then when resumed. Throws once cancelled. */
+  async gate() {
+    while (this.paused && !this.cancelled) await new Promise((resolve) => this.waiting.push(resolve));
+    if (this.cancelled) throw new Stopped("cancelled");
+  }
+
+  async cancel() {
+    this.cancelled = true;
+    this.view.state("cancelling");
+    for (const xhr of [...this.xhrs]) xhr.abort();
+    for (const wake of this.waiting.splice(0)) wake();
+    localStorage.removeItem(fingerprint(this.file));
+    if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
+    this.view.state("cancelled");
+  }
+
+  /** Tells the API the bytes are in; retried like every other step. */
+  complete(id, body) {
+    return retrying(() => api(`${this.apiBase}${id}/complete/`, { method: "POST", body }), this.policy);
+  }
+
+  async single() {
+    this.view.state("signing");
+    const checksum = globalThis.crypto?.subtle && this.file.size <= CHECKSUM_LIMIT ? await sha256Base64(this.file) : "";
+    const presign = () => api(this.apiBase, {
+      method: "POST",
+      body: { filename: this.file.name, content_type: guessType(this.file), size: this.file.size, checksum_sha256: checksum },
+    });
+    for (;;) {
+      await this.gate();
+      // A single PUT starts over after a pause or a failure; once its URL is (nearly) expired the
+      // upload is begun again, the old one aborted so its quota is released.
+      if (!this.record || Date.parse(this.record.url_expires_at) - Date.now() < 30_000) {
+        if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
+        // Only a throttled start is tried again here: another failure may have created the upload.
+        this.record = await retrying(presign, { isRetriable: (e) => e.status === 429 });
+        await this.gate();
+      }
+      this.view.state("uploading");
+      const started = performance.now();
+      try {
+        await retrying(
+          () => put(this.record.upload, this.file, (loaded) => this.view.progress(loaded, this.file.size, started, 0), this),
+          this.policy,
+        );
+        break;
+      } catch (error) {
+        if (!error.paused) throw error;
+      }
+    }
+    this.view.state("verifying");
+    return this.complete(this.record.id);
+  }
+
+  async multipart() {
+    const file = this.file;
+    const key = fingerprint(file);
+    let stored = [];
+    const remembered = JSON.parse(localStorage.getItem(key) || "null");
+    if (remembered) {
+      try {
+        this.record = { id: remembered.id };
+        const listing = await retrying(() => api(`${this.apiBase}${remembered.id}/parts/`), this.policy);
+        Object.assign(this.record, { part_size: listing.part_size, part_count: listing.part_count });
+        stored = listing.parts;
+        this.view.state("resuming");
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status === 0 || error.status >= 500) throw error;
+        localStorage.removeItem(key); // finished, expired or gone: start again
+        this.record = null;
+      }
+    }
+    if (!this.record) {
+      this.view.state("signing");
+      const created = await retrying(() => api(this.apiBase, {
+        method: "POST", body: { filename: file.name, content_type: guessType(file), size: file.size },
+      }), { isRetriable: (e) => e.status === 429 });
+      this.record = { id: created.id, ...created.multipart };
+      localStorage.setItem(key, JSON.stringify({ id: created.id, name: file.name, size: file.size, at: Date.now() }));
+    }
+    await this.gate();
+    const { id, part_size: partSize, part_count: partCount } = this.record;
+    const etags = new Map(stored.map((p) => [p.part_number, p.etag]));
+    const resumedBytes = stored.reduce((sum, p) => sum + p.size, 0);
+    let doneBytes = resumedBytes;
+    const inflight = new Map();
+    const started = performance.now();
+    const report = () => {
+      let loaded = doneBytes;
+      for (const bytes of inflight.values()) loaded += bytes;
+      this.view.progress(loaded, file.size, started, resumedBytes);
+    };
+    this.view.state("uploading");
+    report();
+    const signer = new PartSigner(`${this.apiBase}${id}/parts/`);
+    const queue = [];
+    for (let n = 1; n <= partCount; n++) if (!etags.has(n)) queue.push(n);
+
+    // A part URL may have expired (403): each try asks for a fresh one.
+    const partRetriable = (error) => retriable(error) || error.status === 403;
+    const sendPart = async (n) => {
+      const blob = file.slice((n - 1) * partSize, Math.min(n * partSize, file.size));
+      const checksum = await sha256Base64(blob);
+      for (;;) {
+        await this.gate();
+        try {
+          const etag = await retrying(async () => {
+            await this.gate();
+            const target = await signer.sign(n, checksum);
+            return put(target, blob, (loaded) => { inflight.set(n, loaded); report(); }, this);
+          }, { ...this.policy, isRetriable: partRetriable, onRetry: () => { inflight.delete(n); report(); } });
+          inflight.delete(n);
+          doneBytes += blob.size;
+          report();
+          return etag;
+        } catch (error) {
+          inflight.delete(n);
+          report();
+          if (!error.paused) throw error; // paused: wait, then send this part again
+        }
+      }
+    };
+    const worker = async () => {
+      while (queue.length) {
+        const n = queue.shift();
+        etags.set(n, await sendPart(n));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+    this.view.state("verifying");
+    const parts = [...etags].sort((a, b) => a[0] - b[0]).map(([part_number, etag]) => ({ part_number, etag }));
+    const record = await this.complete(id, { parts });
+    localStorage.removeItem(key);
+    return record;
+  }
+}
