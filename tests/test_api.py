@@ -89,6 +89,7 @@ def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
         ("delete", f"/api/v1/uploads/{upload_id}/"),
         ("post", f"/api/v1/uploads/{upload_id}/complete/"),
         ("post", f"/api/v1/uploads/{upload_id}/abort/"),
+        ("get", f"/api/v1/uploads/{upload_id}/download/"),
     ]:
         response = getattr(api, method)(path)
         assert response.status_code == 404, (method, path)
@@ -208,6 +209,25 @@ def test_delete_removes_the_object_the_record_and_the_mirror(api, aws_resources,
     assert api.get(f"/api/v1/uploads/{data['id']}/").status_code == 404
     assert aws.s3().list_objects_v2(Bucket=aws_resources, Prefix=data["key"]).get("KeyCount") == 0
     assert mirror.get(data["id"])["status"] == {"S": "deleted"}
+
+
+def test_download_redirects_to_a_short_lived_url_that_saves_under_the_display_name(
+        api, aws_resources, django_capture_on_commit_callbacks):
+    body = jpeg_bytes()
+    data = _start(api, filename="여름 사진.jpg", size=len(body)).json()
+    pending = api.get(f"/api/v1/uploads/{data['id']}/download/")
+    assert (pending.status_code, pending.json()["code"]) == (409, "wrong_state")
+    put_object(data["upload"], body)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/v1/uploads/{data['id']}/complete/")
+    response = api.get(f"/api/v1/uploads/{data['id']}/download/")
+    assert response.status_code == 302 and response["Cache-Control"] == "no-store"
+    fetched = requests.get(response["Location"], timeout=30)
+    assert fetched.status_code == 200 and fetched.content == body
+    # An image the list shows inline is still saved as a file here, under its name in any script.
+    assert fetched.headers["Content-Disposition"] == (
+        "attachment; filename*=utf-8''" + quote("여름 사진.jpg")
+    )
 
 
 # --- the original serverless design's call ---

@@ -117,3 +117,30 @@ def test_the_admin_speaks_korean_too(client, admin_user):
     page = client.get("/admin/uploader/upload/", **KO).content.decode()
     assert "선택한 업로드 승인" in page  # our action's name
     assert "업로드" in page
+
+
+def test_recorded_reasons_are_shown_in_the_readers_language(api, user):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from uploader import reasons
+    from uploader.models import Upload
+
+    recorded = reasons.say(
+        reasons.SIZE_DIFFERS % {"size": 12, "declared": 10},
+        reasons.OTHER_CONTENT % {"found": "application/x-msdownload", "declared": "image/jpeg"},
+        "A sentence no template knows.",
+    )
+    upload = Upload.objects.create(
+        owner=user, bucket="b", key="uploads/x/a.jpg", original_filename="a.jpg", content_type="image/jpeg", size=10,
+        status="rejected", status_reason=recorded, expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    korean = api.get(f"/api/v1/uploads/{upload.pk}/", **KO).json()["status_reason"]
+    assert korean == (
+        "저장된 크기 12바이트가 신고한 10바이트와 다릅니다. "
+        "내용이 image/jpeg이(가) 아니라 application/x-msdownload(으)로 보입니다. "
+        "A sentence no template knows."
+    )
+    assert api.get(f"/api/v1/uploads/{upload.pk}/").json()["status_reason"] == recorded
+    assert Upload.objects.get(pk=upload.pk).status_reason == recorded  # the record keeps one language

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import aws
+from . import aws, reasons
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 8 * MiB
@@ -52,6 +52,10 @@ class PartsError(Exception):
         self.message, self.code, self.fatal = message, code, fatal
 
 
+def _listed(numbers):
+    return ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
+
+
 def check_parts(stored, *, size, part_size, claimed=None):
     """Raise PartsError unless `stored` (from ListParts) is exactly the planned object.
 
@@ -64,9 +68,11 @@ def check_parts(stored, *, size, part_size, claimed=None):
     total = sum(p.size for p in stored)
     if extra or wrong or total > size:
         raise PartsError(
-            f"The stored parts add up to {total} bytes, not the declared {size}"
-            + (f"; unexpected parts {extra}" if extra else "")
-            + (f"; parts of the wrong size {wrong}" if wrong else "") + ".",
+            reasons.say(
+                reasons.PARTS_TOTAL % {"total": total, "size": size},
+                *([reasons.PARTS_UNEXPECTED % {"parts": _listed(extra)}] if extra else []),
+                *([reasons.PARTS_WRONG_SIZE % {"parts": _listed(wrong)}] if wrong else []),
+            ),
             code="size_mismatch",
             fatal=True,
         )
@@ -74,15 +80,16 @@ def check_parts(stored, *, size, part_size, claimed=None):
         _check_claimed(claimed, by_number)
     missing = [n for n in range(1, part_count + 1) if n not in by_number]
     if missing:
-        shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
-        raise PartsError(f"{len(missing)} part(s) not uploaded yet: {shown}.", code="parts_missing")
+        raise PartsError(reasons.PARTS_MISSING % {"parts": _listed(missing)}, code="parts_missing")
 
 
 def _check_claimed(claimed, by_number):
     """The client's [(part_number, etag)] must name each part once, as S3 holds it."""
     mismatched = sorted(n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
-    if mismatched or len(claimed) != len({n for n, _ in claimed}):
-        raise PartsError(f"Parts {mismatched or 'listed twice'} do not match what the store holds.", code="parts_mismatch")
+    if mismatched:
+        raise PartsError(reasons.PARTS_MISMATCH % {"parts": _listed(mismatched)}, code="parts_mismatch")
+    if len(claimed) != len({n for n, _ in claimed}):
+        raise PartsError(reasons.PARTS_TWICE, code="parts_mismatch")
 
 
 def check_open_parts(stored, *, claimed, max_size):
@@ -92,13 +99,13 @@ def check_open_parts(stored, *, claimed, max_size):
     by_number = {p.number: p for p in stored}
     numbers = [n for n, _ in claimed] if claimed is not None else sorted(by_number)
     if not numbers:
-        raise PartsError("No parts were uploaded.", code="parts_missing")
+        raise PartsError(reasons.NO_PARTS, code="parts_missing")
     if claimed is not None:
         _check_claimed(claimed, by_number)
     chosen = [by_number[n] for n in sorted(numbers)]
     total = sum(p.size for p in chosen)
     if total > max_size:
-        raise PartsError(f"The parts add up to {total} bytes, more than the {max_size} allowed.",
+        raise PartsError(reasons.PARTS_TOO_LARGE % {"total": total, "max": max_size},
                          code="too_large", fatal=True)
     return chosen
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import filetype
 from django.conf import settings
 from django.utils.translation import gettext
+
+from . import reasons as R
 from PIL import Image, UnidentifiedImageError
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
@@ -129,22 +131,24 @@ def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
     if declared_size is None:
         limit = unsized_limit()
         if not 0 < stored.size <= limit:
-            reasons.append(f"Stored size {stored.size} is outside 1..{limit} bytes.")
+            reasons.append(R.SIZE_OUTSIDE % {"size": stored.size, "limit": limit})
     elif stored.size != declared_size:
-        reasons.append(f"Stored size {stored.size} differs from the declared {declared_size} bytes.")
+        reasons.append(R.SIZE_DIFFERS % {"size": stored.size, "declared": declared_size})
     if normalise_content_type(stored.content_type) != declared_type:
-        reasons.append(f"Stored type {stored.content_type!r} differs from the declared {declared_type!r}.")
+        reasons.append(R.TYPE_DIFFERS % {"stored": stored.content_type, "declared": declared_type})
     if declared_checksum and stored.checksum_sha256 and stored.checksum_sha256 != declared_checksum:
-        reasons.append("Stored SHA-256 checksum differs from the declared one.")
+        reasons.append(R.CHECKSUM_DIFFERS)
     found = sniff(stored.head)
     if declared_type in _TEXT_TYPES:
         if found is not None or b"\x00" in stored.head:
-            reasons.append(f"Content looks like {found or 'binary data'}, not {declared_type}.")
+            reasons.append(R.OTHER_CONTENT % {"found": found, "declared": declared_type} if found
+                           else R.BINARY_CONTENT % {"declared": declared_type})
     elif found not in _ALIASES.get(declared_type, {declared_type}):
-        reasons.append(f"Content looks like {found or 'unknown data'}, not {declared_type}.")
+        reasons.append(R.OTHER_CONTENT % {"found": found, "declared": declared_type} if found
+                       else R.UNKNOWN_CONTENT % {"declared": declared_type})
     elif declared_type.startswith("image/"):
         if image_dimensions(stored.head) is None:
-            reasons.append("The image header cannot be read.")
+            reasons.append(R.IMAGE_HEADER)
         if carries_markup(stored.head) or carries_markup(stored.tail):
-            reasons.append("The image carries markup or script (a polyglot file).")
+            reasons.append(R.POLYGLOT)
     return reasons

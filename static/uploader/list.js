@@ -88,8 +88,9 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
     },
   };
 
-  /** Draws `uploads` in order after `anchor` (null: at the top), updating rows already shown. */
-  function draw(uploads, { top }) {
+  /** Draws `uploads` at the top (the newest page) or after the rows shown, updating rows already
+   * there; a change of status, or a new upload appearing at the top, is announced. */
+  function draw(uploads, { top, announceNew = false }) {
     rows.querySelector(".empty")?.remove();
     let previous = null;
     for (const upload of uploads) {
@@ -99,7 +100,8 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
       if (!row || shown.get(upload.id) !== signature) {
         let fresh;
         try { fresh = uploadRow(upload, actions); } catch { continue; }
-        if (row && shown.has(upload.id) && shown.get(upload.id).split("|")[0] !== upload.status) {
+        const before = shown.get(upload.id)?.split("|")[0];
+        if (before ? before !== upload.status : announceNew) {
           announce(gettext("%(name)s: %(status)s", { name: upload.original_filename || "", status: statusLabel(upload.status) }));
         }
         if (row) row.replaceWith(fresh); else rows.append(fresh);
@@ -122,7 +124,7 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
     try { page = await api(`${apiBase}${query()}`); } catch { return schedule(); }
     if (mine !== generation) return;
     const uploads = Array.isArray(page?.results) ? page.results : [];
-    const last = draw(uploads, { top: true });
+    const last = draw(uploads, { top: true, announceNew: firstLoaded });
     // Rows between the top and the last one drawn that the page no longer lists have left it
     // (deleted, or out of the filter); below that, rows belong to pages loaded later.
     const seen = new Set(uploads.map((u) => String(u?.id)));

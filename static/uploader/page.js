@@ -55,7 +55,9 @@ function transferView(root, list, file) {
       bar.value = loaded;
       const seconds = (performance.now() - started) / 1000;
       const speed = seconds > 0.2 ? ` · ${formatBytes((loaded - resumed) / seconds)}/s` : "";
-      stateText.textContent = gettext("%(loaded)s of %(total)s", { loaded: formatBytes(loaded), total: formatBytes(total) }) + speed;
+      if (item.dataset.state === "uploading") {  // a paused or offline transfer keeps saying so
+        stateText.textContent = gettext("%(loaded)s of %(total)s", { loaded: formatBytes(loaded), total: formatBytes(total) }) + speed;
+      }
       const quarter = Math.floor((4 * loaded) / (total || 1));
       if (quarter !== lastQuarter && quarter < 4) {
         lastQuarter = quarter;

@@ -231,11 +231,17 @@ def test_the_page_in_korean_and_the_switch_to_english(browser, live_server, work
         assert page.locator("h2#uploads-title").inner_text() == "내 업로드"
         photo = tmp_path / "사진.jpg"
         photo.write_bytes(jpeg_bytes(16, 16))
-        page.set_input_files("#file-input", str(photo))
+        fake = tmp_path / "가짜.jpg"
+        fake.write_bytes(b"MZ\x90\x00 a program" * 20)
+        page.set_input_files("#file-input", [str(photo), str(fake)])
         row = page.locator('tr[data-status="available"]')
         row.wait_for(timeout=30_000)
+        # The worker recorded why in English; the reader gets it in Korean.
+        reason = page.locator('tr[data-status="rejected"] .reason')
+        reason.wait_for(timeout=30_000)
+        assert reason.inner_text() == "내용이 image/jpeg이(가) 아니라 application/x-msdownload(으)로 보입니다."
         assert row.locator(".status").inner_text() == "사용 가능"  # drawn by the script, from its catalogue
-        assert page.locator("li.transfer .state").inner_text() == "보냄"
+        assert page.locator("li.transfer .state").all_inner_texts() == ["보냄", "보냄"]
         assert row.locator("button.delete").inner_text() == "삭제"
 
         page.locator("#language-switcher button[value=en]").click()

@@ -3,7 +3,7 @@ import copy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import selectors, validation
+from .. import reasons, selectors, validation
 from ..models import Upload
 
 
@@ -96,6 +96,7 @@ class BuiltOnceModelSerializer(serializers.ModelSerializer):
 
 class UploadOutput(BuiltOnceModelSerializer):
     download_url = serializers.SerializerMethodField()
+    status_reason = serializers.SerializerMethodField(help_text="Why it was rejected or expired, in the caller's language.")
 
     class Meta:
         model = Upload
@@ -104,6 +105,9 @@ class UploadOutput(BuiltOnceModelSerializer):
             "etag", "status", "status_reason", "review_status", "review_reason", "visibility", "created_at", "uploaded_at",
             "expires_at", "version", "part_size", "download_url",
         ]
+
+    def get_status_reason(self, upload) -> str:
+        return reasons.translate(upload.status_reason)
 
     def get_download_url(self, upload) -> str | None:
         return selectors.upload_download_url(upload=upload)

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import keys, multipart, objects, outbox, selectors, signing, validation
+from .. import keys, multipart, objects, outbox, reasons, selectors, signing, validation
 from ..models import Upload
 from .common import (
     InvalidParts,
@@ -249,7 +249,7 @@ def _require_completable(upload):
     if upload.status in (Status.EXPIRED, Status.DELETED):
         raise WrongState(gettext("The upload is %(status)s.") % {"status": upload.status})
     if upload.status == Status.REJECTED:
-        raise WrongState(gettext("The upload was rejected: %(reason)s") % {"reason": upload.status_reason})
+        raise WrongState(gettext("The upload was rejected: %(reason)s") % {"reason": reasons.translate(upload.status_reason)})
 
 
 def _complete_multipart(upload, claimed):
@@ -268,7 +268,7 @@ def _complete_multipart(upload, claimed):
                     multipart.check_parts(stored, size=upload.size, part_size=upload.part_size, claimed=claimed)
             except multipart.PartsError as exc:
                 if not exc.fatal:
-                    raise InvalidParts(exc.message, code=exc.code) from None
+                    raise InvalidParts(reasons.translate(exc.message), code=exc.code) from None
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
                 upload.transition(Status.PROCESSING)
                 upload.transition(Status.REJECTED, reason=exc.message)
@@ -291,7 +291,7 @@ def _complete_multipart(upload, claimed):
                 outbox.owe(outbox.VERIFY, str(upload.pk))
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
-        raise InvalidParts(gettext("The upload was aborted and rejected: %(reason)s") % {"reason": rejected.message},
+        raise InvalidParts(gettext("The upload was aborted and rejected: %(reason)s") % {"reason": reasons.translate(rejected.message)},
                            code=rejected.code)
     return upload
 
@@ -304,7 +304,7 @@ def upload_abort(*, upload):
             return upload
         if upload.status != Status.PENDING:
             raise WrongState(gettext("Only a pending upload can be aborted; this one is %(status)s.") % {"status": upload.status})
-        _expire(upload, "Aborted by the client.", actor=upload.owner)
+        _expire(upload, reasons.ABORTED, actor=upload.owner)
     return upload
 
 
@@ -328,7 +328,7 @@ def upload_expire_stale(*, now=None, batch=500):
         with transaction.atomic():
             upload = locked(upload_id)
             if upload.status == Status.PENDING and upload.expires_at < now:
-                _expire(upload, "The upload was not finished before its deadline.")
+                _expire(upload, reasons.DEADLINE)
                 expired += 1
     return expired
 

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from .. import events, mirror, objects, selectors, validation
 from ..models import Upload
+from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def _over_quota(upload, stored_size):
     others = selectors.upload_bytes_held(owner_id=upload.owner_id, exclude_id=upload.pk)
     if others + stored_size <= quota:
         return []
-    return [f"Stored size {stored_size} would take the owner over the quota ({others} of {quota} bytes in use)."]
+    return [OVER_QUOTA % {"size": stored_size, "held": others, "quota": quota}]
 
 
 def upload_record_event(*, event):

@@ -1,0 +1,70 @@
+"""Why an upload was rejected or expired, and why its parts were refused.
+
+Recorded in English, one sentence per reason (the record, the audit trail and the logs keep one
+language, and the worker has no reader); shown in the reader's language by `translate`, which
+recognises the recorded sentences by these templates."""
+
+import re
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop
+
+SIZE_OUTSIDE = gettext_noop("Stored size %(size)s is outside 1..%(limit)s bytes.")
+SIZE_DIFFERS = gettext_noop("Stored size %(size)s differs from the declared %(declared)s bytes.")
+TYPE_DIFFERS = gettext_noop("Stored type '%(stored)s' differs from the declared '%(declared)s'.")
+CHECKSUM_DIFFERS = gettext_noop("Stored SHA-256 checksum differs from the declared one.")
+BINARY_CONTENT = gettext_noop("Content looks like binary data, not %(declared)s.")
+UNKNOWN_CONTENT = gettext_noop("Content looks like unknown data, not %(declared)s.")
+OTHER_CONTENT = gettext_noop("Content looks like %(found)s, not %(declared)s.")
+IMAGE_HEADER = gettext_noop("The image header cannot be read.")
+POLYGLOT = gettext_noop("The image carries markup or script (a polyglot file).")
+OVER_QUOTA = gettext_noop("Stored size %(size)s would take the owner over the quota (%(held)s of %(quota)s bytes in use).")
+PARTS_TOTAL = gettext_noop("The stored parts add up to %(total)s bytes, not the declared %(size)s.")
+PARTS_UNEXPECTED = gettext_noop("Unexpected parts: %(parts)s.")
+PARTS_WRONG_SIZE = gettext_noop("Parts of the wrong size: %(parts)s.")
+PARTS_MISSING = gettext_noop("Parts not uploaded yet: %(parts)s.")
+PARTS_MISMATCH = gettext_noop("Parts %(parts)s do not match what the store holds.")
+PARTS_TWICE = gettext_noop("A part number is listed twice.")
+NO_PARTS = gettext_noop("No parts were uploaded.")
+PARTS_TOO_LARGE = gettext_noop("The parts add up to %(total)s bytes, more than the %(max)s allowed.")
+ABORTED = gettext_noop("Aborted by the client.")
+DEADLINE = gettext_noop("The upload was not finished before its deadline.")
+
+# The specific before the general: "binary data" is also "%(found)s".
+_TEMPLATES = [
+    SIZE_OUTSIDE, SIZE_DIFFERS, TYPE_DIFFERS, CHECKSUM_DIFFERS, BINARY_CONTENT, UNKNOWN_CONTENT, OTHER_CONTENT,
+    IMAGE_HEADER, POLYGLOT, OVER_QUOTA, PARTS_TOTAL, PARTS_UNEXPECTED, PARTS_WRONG_SIZE, PARTS_MISSING,
+    PARTS_MISMATCH, PARTS_TWICE, NO_PARTS, PARTS_TOO_LARGE, ABORTED, DEADLINE,
+]
+
+
+def _pattern(template):
+    pieces = re.split(r"%\((\w+)\)s", template)
+    body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces))
+    return re.compile(body + r"(?= |$)")
+
+
+_PATTERNS = [(template, _pattern(template)) for template in _TEMPLATES]
+
+
+def say(*sentences):
+    """The recorded form: English sentences joined by spaces."""
+    return " ".join(sentences)
+
+
+def translate(text):
+    """`text` (recorded reasons) in the active language; what no template knows stays as it is."""
+    if not text:
+        return text
+    out, pos = [], 0
+    while pos < len(text):
+        for template, pattern in _PATTERNS:
+            found = pattern.match(text, pos)
+            if found:
+                out.append(gettext(template) % found.groupdict())
+                pos = found.end() + 1
+                break
+        else:
+            out.append(text[pos:])
+            break
+    return " ".join(out)
