@@ -65,7 +65,10 @@ def test_the_switcher_overrides_the_browsers_language(client):
     make_user("minji", "pw-minji-123")
     client.login(username="minji", password="pw-minji-123")
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert 'name="language" value="ko"' in page and 'action="/i18n/setlang/"' in page
+    assert 'action="/i18n/setlang/"' in page
+    assert 'value="ko" lang="ko">한국어</button>' in page  # each language in its own name
+    korean_page = client.get("/", **KO).content.decode()
+    assert 'value="en" lang="en">English</button>' in korean_page
     response = client.post("/i18n/setlang/", {"language": "ko", "next": "/"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302 and response["Location"] == "/"
     assert "내 업로드" in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
