@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench migrate clean messages
+.PHONY: install run test lint bench migrate clean messages
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -47,7 +47,12 @@ $(NPM_DEPS)/dist/uppy.js: $(NPM_DEPS)/package.json $(NPM_DEPS)/package-lock.json
 		npm ci --prefix $(NPM_DEPS) --no-audit --no-fund --silent && npm run --prefix $(NPM_DEPS) --silent build; \
 	else echo "npm not found: the Uppy and accessibility browser tests cannot run (apt-get install -y npm)"; fi
 
-test: install $(MO) $(NPM_DEPS)/dist/uppy.js
+# Lint and format check (ruff, configured in pyproject.toml); `ruff format .` fixes the format.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint $(MO) $(NPM_DEPS)/dist/uppy.js
 	$(PY) -m pytest
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.

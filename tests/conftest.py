@@ -63,9 +63,25 @@ class Worker:
         }
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-                 str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    str(concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                env=env,
+                cwd=BASE_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         while "consuming S3 events" not in self.log() or "relaying the outbox" not in self.log():
@@ -114,7 +130,6 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
 @pytest.fixture
 def worker(start_worker):
     return start_worker().proc
-
 
 
 def queue_depth(name):

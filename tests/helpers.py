@@ -23,8 +23,9 @@ class ApiUser:
     def __init__(self, base_url, username, password):
         self.base_url = base_url
         self.http = requests.Session()
-        response = self.http.post(f"{base_url}/api/v1/auth/token/", json={"username": username, "password": password},
-                                  timeout=30)
+        response = self.http.post(
+            f"{base_url}/api/v1/auth/token/", json={"username": username, "password": password}, timeout=30
+        )
         assert response.status_code == 200, response.text
         self.tokens = response.json()
         self.http.headers["Authorization"] = f"Bearer {self.tokens['access']}"
@@ -33,8 +34,9 @@ class ApiUser:
         return self.http.request(method, f"{self.base_url}{path}", timeout=60, **kwargs)
 
     def start(self, *, filename="photo.jpg", content_type="image/jpeg", size, **extra):
-        response = self.call("POST", "/api/v1/uploads/",
-                             json={"filename": filename, "content_type": content_type, "size": size, **extra})
+        response = self.call(
+            "POST", "/api/v1/uploads/", json={"filename": filename, "content_type": content_type, "size": size, **extra}
+        )
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -29,18 +29,37 @@ def start(directory):
     directory = Path(directory)
     (directory / "data").mkdir(parents=True, exist_ok=True)
     identities = directory / "identities.json"
-    identities.write_text(json.dumps({"identities": [{
-        "name": "app", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
-    master, volume, filer, s3 = _ports(4)
-    log = open(directory / "weed.log", "wb")
-    proc = subprocess.Popen(
-        [weed, "mini", f"-dir={directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", f"-s3.port={s3}",
-         f"-s3.config={identities}"],
-        stdout=log, stderr=subprocess.STDOUT,
+    identities.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "app",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
     )
+    master, volume, filer, s3 = _ports(4)
+    with open(directory / "weed.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [
+                weed,
+                "mini",
+                f"-dir={directory / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={master}",
+                f"-volume.port={volume}",
+                f"-filer.port={filer}",
+                f"-s3.port={s3}",
+                f"-s3.config={identities}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     endpoint = f"http://127.0.0.1:{s3}"
     deadline = time.monotonic() + 60
     while True:

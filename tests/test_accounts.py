@@ -13,7 +13,12 @@ def test_home_asks_for_login(client):
 def test_a_newcomer_can_sign_up_and_reach_the_uploader(client, mailoutbox):
     response = client.post(
         "/accounts/signup/",
-        {"email": "dana@example.com", "username": "dana", "password1": "a-long-passphrase-9", "password2": "a-long-passphrase-9"},
+        {
+            "email": "dana@example.com",
+            "username": "dana",
+            "password1": "a-long-passphrase-9",
+            "password2": "a-long-passphrase-9",
+        },
     )
     assert response.status_code == 302, response.content[:2000]
     assert get_user_model().objects.filter(username="dana").exists()

@@ -36,20 +36,29 @@ def reviewer(client):
 
 def available_upload(owner, name="cat.jpg", body=None):
     body = body or jpeg_bytes(120, 80)
-    upload, instruction, _ = services.upload_start(owner=owner, filename=name, content_type="image/jpeg",
-                                                   size=len(body))
+    upload, instruction, _ = services.upload_start(
+        owner=owner, filename=name, content_type="image/jpeg", size=len(body)
+    )
     assert put_object(instruction["upload"], body).status_code == 200
     return services.upload_verify(upload_id=upload.pk)
 
 
 def _bare(owner, name, status="available", content_type="image/jpeg", **extra):
     return Upload.objects.create(
-        owner=owner, bucket="b", key=f"uploads/{owner.pk}/{name}", original_filename=name,
-        content_type=content_type, size=10, status=status, expires_at=timezone.now() + dt.timedelta(hours=1), **extra,
+        owner=owner,
+        bucket="b",
+        key=f"uploads/{owner.pk}/{name}",
+        original_filename=name,
+        content_type=content_type,
+        size=10,
+        status=status,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+        **extra,
     )
 
 
 # --- the list ---
+
 
 def test_list_shows_thumbnails_icons_escaped_names_and_filters(superuser_client, aws_resources):
     owner = make_user()
@@ -83,12 +92,20 @@ def test_list_page_queries_do_not_grow_with_the_number_of_uploads(superuser_clie
 
 
 def _unsaved(owner, i):
-    return Upload(owner=owner, bucket="b", key=f"uploads/{owner.pk}/{i}.pdf", original_filename=f"{i}.pdf",
-                  content_type="application/pdf", size=10, status="rejected",
-                  expires_at=timezone.now() + dt.timedelta(hours=1))
+    return Upload(
+        owner=owner,
+        bucket="b",
+        key=f"uploads/{owner.pk}/{i}.pdf",
+        original_filename=f"{i}.pdf",
+        content_type="application/pdf",
+        size=10,
+        status="rejected",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
 
 
 # --- the upload page ---
+
 
 def test_upload_page_shows_preview_metadata_mirror_state_and_audit(superuser_client, aws_resources):
     upload = available_upload(make_user())
@@ -101,6 +118,7 @@ def test_upload_page_shows_preview_metadata_mirror_state_and_audit(superuser_cli
 
 
 # --- the workflow ---
+
 
 def test_reviewer_approves_and_the_owner_sees_it(client, reviewer, aws_resources):
     owner = make_user()
@@ -166,8 +184,9 @@ def test_staff_without_permissions_and_non_staff_are_kept_out(client, aws_resour
 def test_bulk_delete_removes_objects_records_and_mirror(superuser_client, aws_resources):
     owner = make_user()
     uploads = [available_upload(owner, f"{i}.jpg") for i in range(2)]
-    response = superuser_client.post(LIST, {"action": "delete_selected", "post": "yes",
-                                            "_selected_action": [str(u.pk) for u in uploads]})
+    response = superuser_client.post(
+        LIST, {"action": "delete_selected", "post": "yes", "_selected_action": [str(u.pk) for u in uploads]}
+    )
     assert response.status_code == 302
     for upload in uploads:
         upload.refresh_from_db()

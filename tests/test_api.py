@@ -51,8 +51,13 @@ def test_too_large_is_413_before_anything_is_signed(api, settings):
 
 @pytest.mark.parametrize(
     "overrides, field",
-    [({"size": 0}, None), ({"size": -5}, None), ({"size": "lots"}, "size"), ({"filename": ""}, "filename"),
-     ({"checksum_sha256": "nope"}, "checksum_sha256")],
+    [
+        ({"size": 0}, None),
+        ({"size": -5}, None),
+        ({"size": "lots"}, "size"),
+        ({"filename": ""}, "filename"),
+        ({"checksum_sha256": "nope"}, "checksum_sha256"),
+    ],
 )
 def test_bad_input_is_400_with_a_clear_message(api, overrides, field):
     response = _start(api, **overrides)
@@ -74,8 +79,9 @@ def test_no_credentials_is_401():
 def test_session_calls_need_csrf(user, aws_resources):
     client = APIClient(enforce_csrf_checks=True)
     client.login(username="alice", password="pw-alice-123")
-    response = client.post("/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": 5},
-                           format="json")
+    response = client.post(
+        "/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": 5}, format="json"
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
 
@@ -212,7 +218,8 @@ def test_delete_removes_the_object_the_record_and_the_mirror(api, aws_resources,
 
 
 def test_download_redirects_to_a_short_lived_url_that_saves_under_the_display_name(
-        api, aws_resources, django_capture_on_commit_callbacks):
+    api, aws_resources, django_capture_on_commit_callbacks
+):
     body = jpeg_bytes()
     data = _start(api, filename="여름 사진.jpg", size=len(body)).json()
     pending = api.get(f"/api/v1/uploads/{data['id']}/download/")
@@ -225,12 +232,11 @@ def test_download_redirects_to_a_short_lived_url_that_saves_under_the_display_na
     fetched = requests.get(response["Location"], timeout=30)
     assert fetched.status_code == 200 and fetched.content == body
     # An image the list shows inline is still saved as a file here, under its name in any script.
-    assert fetched.headers["Content-Disposition"] == (
-        "attachment; filename*=utf-8''" + quote("여름 사진.jpg")
-    )
+    assert fetched.headers["Content-Disposition"] == ("attachment; filename*=utf-8''" + quote("여름 사진.jpg"))
 
 
 # --- the original serverless design's call ---
+
 
 def test_legacy_presign_answers_like_the_original_lambda(api, user, aws_resources, django_capture_on_commit_callbacks):
     response = api.get("/api/v1/presign/?content_type=image/jpeg")
@@ -301,8 +307,9 @@ def test_a_name_in_any_script_is_kept_and_downloads_under_it(api, drain, filenam
     """The key keeps the extension, the record keeps the name, and the file S3 hands back is saved
     under that name (RFC 6266 `filename*=utf-8''…`), not as `jpg` or as mojibake."""
     body = jpeg_bytes()
-    started = api.post("/api/v1/uploads/", {"filename": filename, "content_type": "image/jpeg", "size": len(body)},
-                       format="json").json()
+    started = api.post(
+        "/api/v1/uploads/", {"filename": filename, "content_type": "image/jpeg", "size": len(body)}, format="json"
+    ).json()
     assert started["original_filename"] == filename
     assert started["key"].endswith("/file.jpg" if filename[0] not in "😀" else "/party.jpg")
     assert put_object(started["upload"], body).status_code == 200

@@ -14,20 +14,33 @@ UNLISTED = "https://evil.example"
 
 
 def _preflight(url, origin, method="GET"):
-    return requests.options(url, timeout=10, headers={
-        "Origin": origin, "Access-Control-Request-Method": method,
-        "Access-Control-Request-Headers": "authorization, content-type",
-    })
+    return requests.options(
+        url,
+        timeout=10,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
 
 
-@pytest.mark.parametrize("path, method", [("/api/v1/presign/", "GET"), ("/api/v1/uploads/", "POST"),
-                                          ("/api/v1/uploads/00000000-0000-0000-0000-000000000000/", "DELETE")])
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/v1/presign/", "GET"),
+        ("/api/v1/uploads/", "POST"),
+        ("/api/v1/uploads/00000000-0000-0000-0000-000000000000/", "DELETE"),
+    ],
+)
 def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(live_server, path, method):
     response = _preflight(live_server.url + path, ALLOWED, method)
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert method in response.headers["Access-Control-Allow-Methods"]
-    assert {"authorization", "content-type"} <= {h.strip() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type"} <= {
+        h.strip() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
     assert "Access-Control-Allow-Credentials" not in response.headers  # bearer tokens, never cookies
 
 

@@ -100,9 +100,17 @@ def external(idp, settings):
     settings.JWT_ISSUER, settings.JWT_AUDIENCE, settings.JWT_JWKS_URL = ISSUER, AUDIENCE, url
 
     def token(signing_key=key, **overrides):
-        now = dt.datetime.now(dt.timezone.utc)
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "email": "m@example.com", "email_verified": True,
-                  "iat": now, "exp": now + dt.timedelta(minutes=5), **overrides}
+        now = dt.datetime.now(dt.UTC)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "user-42",
+            "email": "m@example.com",
+            "email_verified": True,
+            "iat": now,
+            "exp": now + dt.timedelta(minutes=5),
+            **overrides,
+        }
         return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": "k1"})
 
     return token
@@ -127,7 +135,7 @@ def test_an_external_token_creates_then_matches_a_user(external):
     [
         {"iss": "https://evil.example.test/"},
         {"aud": "another-api"},
-        {"exp": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)},
+        {"exp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)},
     ],
     ids=["wrong issuer", "wrong audience", "expired"],
 )
@@ -153,9 +161,10 @@ def test_a_deactivated_external_user_is_401(external):
 def test_external_tokens_are_ignored_unless_configured(idp, settings):
     settings.JWT_ISSUER = ""
     key, _ = idp
-    now = dt.datetime.now(dt.timezone.utc)
-    token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + dt.timedelta(minutes=5)}, key,
-                       algorithm="RS256")
+    now = dt.datetime.now(dt.UTC)
+    token = jwt.encode(
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + dt.timedelta(minutes=5)}, key, algorithm="RS256"
+    )
     assert _get(token).status_code == 401
 
 

@@ -22,19 +22,35 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def client_cli(live_server, aws_resources, tmp_path):
     make_user("erin", "pw-erin-12345")
-    env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path / "home"), "UPLOADER_SERVER": live_server.url,
-           "PYTHONPATH": PROJECT}
+    env = {
+        **os.environ,
+        "UPLOADER_CLIENT_HOME": str(tmp_path / "home"),
+        "UPLOADER_SERVER": live_server.url,
+        "PYTHONPATH": PROJECT,
+    }
 
     def run(*args, check=True):
-        result = subprocess.run([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "uploader.client", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
 
     def start(*args):
-        return subprocess.Popen([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "uploader.client", *args],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     run("login", "--username", "erin", "--password", "pw-erin-12345")
     run.start = start
@@ -65,7 +81,12 @@ def test_upload_list_and_download_small_and_multipart(client_cli, tmp_path):
 
 
 def test_without_login_it_says_so(live_server, tmp_path):
-    env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path), "UPLOADER_SERVER": live_server.url, "PYTHONPATH": PROJECT}
+    env = {
+        **os.environ,
+        "UPLOADER_CLIENT_HOME": str(tmp_path),
+        "UPLOADER_SERVER": live_server.url,
+        "PYTHONPATH": PROJECT,
+    }
     result = subprocess.run([sys.executable, "-m", "uploader.client", "list"], env=env, capture_output=True, text=True)
     assert result.returncode == 1 and "login" in result.stderr
 
@@ -104,8 +125,9 @@ def test_logout_ends_the_refresh_token_on_the_server_and_forgets_it_here(client_
     result = client_cli("logout")
     assert "logged out" in result.stdout
     assert not (tmp_path / "home" / "tokens.json").exists()
-    refreshed = requests.post(f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": tokens["refresh"]},
-                              timeout=10)
+    refreshed = requests.post(
+        f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": tokens["refresh"]}, timeout=10
+    )
     assert refreshed.status_code == 401
     assert client_cli("list", check=False).returncode == 1  # and the next command says to log in
 
@@ -142,13 +164,24 @@ def _cli(tmp_path, *args, server_env=None):
     env.pop("UPLOADER_SERVER", None)
     if server_env:
         env["UPLOADER_SERVER"] = server_env
-    return subprocess.run([sys.executable, "-m", "uploader.client", *args], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "uploader.client", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_login_remembers_the_server_for_the_readme_s_next_commands(live_server, aws_resources, tmp_path):
     make_user("finn", "pw-finn-12345")
-    assert _cli(tmp_path, "--server", live_server.url, "login", "--username", "finn", "--password", "pw-finn-12345").returncode == 0
+    assert (
+        _cli(
+            tmp_path, "--server", live_server.url, "login", "--username", "finn", "--password", "pw-finn-12345"
+        ).returncode
+        == 0
+    )
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg_bytes())
     uploaded = _cli(tmp_path, "upload", str(photo))  # no --server: the one logged in to
@@ -175,7 +208,8 @@ def test_every_failure_is_one_clear_line_and_a_non_zero_exit(live_server, aws_re
         assert _cli(tmp_path, "--server", live_server.url, *login).returncode == 0
         if case == "ended session":  # tokens the server no longer honours (logged out elsewhere, expired)
             (tmp_path / "home" / "tokens.json").write_text(
-                json.dumps({"server": live_server.url, "access": "x.y.z", "refresh": "ended.refresh.token"}))
+                json.dumps({"server": live_server.url, "access": "x.y.z", "refresh": "ended.refresh.token"})
+            )
             result, expected = _cli(tmp_path, "list"), "run `python -m uploader.client login` again"
         elif case == "missing file":
             result, expected = _cli(tmp_path, "upload", str(tmp_path / "nowhere.jpg")), "No such file or directory"

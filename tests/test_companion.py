@@ -142,37 +142,59 @@ def signed_in(live_server):
     session = requests.Session()
     page = session.get(f"{live_server.url}/accounts/login/", timeout=10)
     token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
-    session.post(f"{live_server.url}/accounts/login/", timeout=10, headers={"Referer": f"{live_server.url}/accounts/login/"},
-                 data={"login": "uma", "password": "pw-uma-123", "csrfmiddlewaretoken": token})
+    session.post(
+        f"{live_server.url}/accounts/login/",
+        timeout=10,
+        headers={"Referer": f"{live_server.url}/accounts/login/"},
+        data={"login": "uma", "password": "pw-uma-123", "csrfmiddlewaretoken": token},
+    )
     assert "sessionid" in session.cookies
     return session
 
 
-@pytest.mark.parametrize("headers, allowed", [
-    ({"Sec-Fetch-Site": "same-origin"}, True),
-    ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, False),
-    ({"Sec-Fetch-Site": "same-site"}, False),
-    ({"Origin": "https://evil.example"}, False),
-    ({}, False),  # no word from a browser at all: the cookie is not honoured
-])
+@pytest.mark.parametrize(
+    "headers, allowed",
+    [
+        ({"Sec-Fetch-Site": "same-origin"}, True),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, False),
+        ({"Sec-Fetch-Site": "same-site"}, False),
+        ({"Origin": "https://evil.example"}, False),
+        ({}, False),  # no word from a browser at all: the cookie is not honoured
+    ],
+)
 def test_the_session_cookie_counts_only_for_requests_from_this_site(live_server, signed_in, headers, allowed):
-    create = signed_in.post(f"{live_server.url}{BASE}/multipart", json={"filename": "a.zip", "type": "application/zip"},
-                            headers=headers, timeout=10)
-    params = signed_in.get(f"{live_server.url}{BASE}/params", params={"filename": "a.jpg", "type": "image/jpeg"},
-                           headers=headers, timeout=10)
+    create = signed_in.post(
+        f"{live_server.url}{BASE}/multipart",
+        json={"filename": "a.zip", "type": "application/zip"},
+        headers=headers,
+        timeout=10,
+    )
+    params = signed_in.get(
+        f"{live_server.url}{BASE}/params",
+        params={"filename": "a.jpg", "type": "image/jpeg"},
+        headers=headers,
+        timeout=10,
+    )
     assert (create.status_code, params.status_code) == ((200, 200) if allowed else (403, 403))
     assert Upload.objects.count() == (2 if allowed else 0)
 
 
 def test_a_matching_origin_stands_in_for_fetch_metadata(live_server, signed_in):
-    create = signed_in.post(f"{live_server.url}{BASE}/multipart", json={"filename": "a.zip", "type": "application/zip"},
-                            headers={"Origin": live_server.url}, timeout=10)
+    create = signed_in.post(
+        f"{live_server.url}{BASE}/multipart",
+        json={"filename": "a.zip", "type": "application/zip"},
+        headers={"Origin": live_server.url},
+        timeout=10,
+    )
     assert create.status_code == 200
 
 
 def test_the_api_s_own_part_call_refuses_an_upload_of_undeclared_size(uppy):
-    key, upload_id = _multipart(uppy)
+    key, _upload_id = _multipart(uppy)
     upload = Upload.objects.get(key=key)
-    answer = uppy.post(f"/api/v1/uploads/{upload.pk}/parts/",
-                       {"parts": [{"part_number": 1, "checksum_sha256": "A" * 43 + "="}]}, format="json")
+    answer = uppy.post(
+        f"/api/v1/uploads/{upload.pk}/parts/",
+        {"parts": [{"part_number": 1, "checksum_sha256": "A" * 43 + "="}]},
+        format="json",
+    )
     assert (answer.status_code, answer.json()["code"]) == (409, "wrong_state")

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _start(owner, body=None, name="photo.jpg"):
     body = body or jpeg_bytes()
-    upload, instruction, _ = services.upload_start(owner=owner, filename=name, content_type="image/jpeg",
-                                                   size=len(body))
+    upload, instruction, _ = services.upload_start(
+        owner=owner, filename=name, content_type="image/jpeg", size=len(body)
+    )
     return upload, instruction["upload"], body
 
 
@@ -115,8 +116,9 @@ def _parse(body):
     return event
 
 
-def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, drain, consumer, queue_timing,
-                                                                          monkeypatch):
+def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(
+    user, drain, consumer, queue_timing, monkeypatch
+):
     purge_queue(settings.UPLOADER_EVENTS_QUEUE)
     purge_queue(settings.UPLOADER_EVENTS_DLQ)
     queue_timing(visibility=1, max_receives=2)
@@ -176,8 +178,10 @@ def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs
     upload, instruction, body = _start(user)  # its first mirror task fails in the worker too
     put_object(instruction, body)
     _wait(lambda: _status(upload) == "available", what="the upload")
-    _wait(lambda: "outbox: uploader.mirror_upload" in worker.log() and "retrying in" in worker.log(),
-          what="the mirror write to be retried with backoff")
+    _wait(
+        lambda: "outbox: uploader.mirror_upload" in worker.log() and "retrying in" in worker.log(),
+        what="the mirror write to be retried with backoff",
+    )
     assert mirror.get(upload.pk) is None
     worker.stop()
     assert OutboxMessage.objects.filter(task="uploader.mirror_upload", attempts__gte=1).exists()  # still owed
@@ -211,8 +215,12 @@ def test_reconcile_repairs_objects_without_rows_rows_without_objects_and_stray_i
     out = StringIO()
     call_command("reconcile", "--dry-run", stdout=out)
     report = out.getvalue()
-    for expected in ("object_without_row           uploads/999/stray/x.jpg", f"row_without_object           {gone.pk}",
-                     f"mirror_behind                {upload.pk}", "item_without_row             no-such-upload"):
+    for expected in (
+        "object_without_row           uploads/999/stray/x.jpg",
+        f"row_without_object           {gone.pk}",
+        f"mirror_behind                {upload.pk}",
+        "item_without_row             no-such-upload",
+    ):
         assert expected in report, report
     call_command("reconcile", stdout=StringIO())
     out = StringIO()
@@ -234,7 +242,9 @@ def broker_down():
     _forget_connections()
 
     def restore():
-        celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries = saved
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager, celery_app.conf.broker_connection_max_retries = (
+            saved
+        )
         _forget_connections()
 
     yield restore
@@ -249,8 +259,9 @@ def _forget_connections():
 
 def test_sqs_down_delays_queued_work_and_loses_none_of_it(api, broker_down, aws_resources):
     body = jpeg_bytes()
-    response = api.post("/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": len(body)},
-                        format="json")
+    response = api.post(
+        "/api/v1/uploads/", {"filename": "a.jpg", "content_type": "image/jpeg", "size": len(body)}, format="json"
+    )
     assert response.status_code == 201  # presign needs the database and the signer, not the queue
     started = response.json()
     assert mirror.get(started["id"])["version"] == {"N": "1"}  # nor does the mirror
@@ -266,8 +277,11 @@ def test_sqs_down_delays_queued_work_and_loses_none_of_it(api, broker_down, aws_
 
 def test_s3_down_at_a_multipart_presign_is_503_and_nothing_half_created(api, settings, aws_resources):
     settings.AWS_ENDPOINT_URL_S3 = f"http://127.0.0.1:{localaws.free_port()}"
-    response = api.post("/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip",
-                                             "size": 100 * 1024 * 1024}, format="json")
+    response = api.post(
+        "/api/v1/uploads/",
+        {"filename": "a.zip", "content_type": "application/zip", "size": 100 * 1024 * 1024},
+        format="json",
+    )
     assert response.status_code == 503
     assert "Object storage is unavailable" in response.json()["detail"]
     assert not Upload.objects.exists()

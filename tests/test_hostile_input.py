@@ -67,8 +67,9 @@ def test_markup_in_a_name_is_escaped_on_the_page_in_the_admin_and_in_the_api(cli
     # The web page builds its rows with textContent (see uploader.js); the e2e tests drive it.
 
 
-@pytest.mark.parametrize("size, status, code", [(0, 400, "invalid_size"), (-1, 400, "invalid_size"),
-                                                (10**13, 413, "too_large")])
+@pytest.mark.parametrize(
+    "size, status, code", [(0, 400, "invalid_size"), (-1, 400, "invalid_size"), (10**13, 413, "too_large")]
+)
 def test_bad_sizes(api, aws_resources, size, status, code):
     response = _start(api, size=size)
     assert (response.status_code, response.json()["code"]) == (status, code)

@@ -38,7 +38,9 @@ def test_every_text_has_a_korean_translation_and_the_compiled_catalogue_matches_
             assert message.string, f"untranslated: {message.id!r}"
             assert compiled.gettext(message.id) == message.string, f"{domain}.mo is stale: run make messages"
             # The placeholders survive translation.
-            assert sorted(re.findall(r"%\(\w+\)[sr]", message.string)) == sorted(re.findall(r"%\(\w+\)[sr]", message.id))
+            assert sorted(re.findall(r"%\(\w+\)[sr]", message.string)) == sorted(
+                re.findall(r"%\(\w+\)[sr]", message.id)
+            )
 
 
 def test_every_text_the_page_script_shows_is_in_the_catalogue():
@@ -136,8 +138,15 @@ def test_recorded_reasons_are_shown_in_the_readers_language(api, user):
         "A sentence no template knows.",
     )
     upload = Upload.objects.create(
-        owner=user, bucket="b", key="uploads/x/a.jpg", original_filename="a.jpg", content_type="image/jpeg", size=10,
-        status="rejected", status_reason=recorded, expires_at=timezone.now() + dt.timedelta(hours=1),
+        owner=user,
+        bucket="b",
+        key="uploads/x/a.jpg",
+        original_filename="a.jpg",
+        content_type="image/jpeg",
+        size=10,
+        status="rejected",
+        status_reason=recorded,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
     )
     korean = api.get(f"/api/v1/uploads/{upload.pk}/", **KO).json()["status_reason"]
     assert korean == (

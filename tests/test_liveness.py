@@ -41,8 +41,13 @@ def test_the_pipeline_report_follows_the_worker(live_server, start_worker, setti
     def reports_work_done():
         status, report = _pipeline(live_server.url)
         workers = report["workers"]
-        return status == 200 and workers and workers[0]["last_task_s_ago"] is not None \
-            and workers[0]["last_event_s_ago"] is not None and report
+        return (
+            status == 200
+            and workers
+            and workers[0]["last_task_s_ago"] is not None
+            and workers[0]["last_event_s_ago"] is not None
+            and report
+        )
 
     report = wait_for(reports_work_done, timeout=20, what="a heartbeat after the work")
     assert report["outbox"] == {"owed": 0, "oldest_s": None}
@@ -57,17 +62,20 @@ def test_work_waiting_past_its_bound_fails_the_report(live_server, start_worker,
     start_worker(UPLOADER_HEARTBEAT_SECONDS="0.5", UPLOADER_OUTBOX_POLL_SECONDS="3600")  # its relay is stuck
     make_user("hana", "pw-hana-12345")
     ApiUser(live_server.url, "hana", "pw-hana-12345").start(size=100)  # owes a mirror write
+
     def outbox_late():
         status, report = _pipeline(live_server.url)
-        return status == 503 and any(p.startswith("outbox: owed work has waited") for p in report["problems"]) \
-            and report
+        return (
+            status == 503 and any(p.startswith("outbox: owed work has waited") for p in report["problems"]) and report
+        )
 
     report = wait_for(outbox_late, timeout=20, what="the owed work to pass its bound")
     assert report["outbox"]["owed"] == 1 and report["outbox"]["oldest_s"] > 2
 
 
-def test_the_watch_exits_a_worker_whose_task_consumer_takes_nothing(transactional_db, aws_resources, settings,
-                                                                     monkeypatch):
+def test_the_watch_exits_a_worker_whose_task_consumer_takes_nothing(
+    transactional_db, aws_resources, settings, monkeypatch
+):
     """This process stands in for a worker whose task consumer is wedged (as kombu's outage bug
     leaves it): messages wait in the real task queue, none is taken, none runs."""
     settings.UPLOADER_WORKER_STALL_SECONDS, settings.UPLOADER_HEARTBEAT_SECONDS = 2, 0.3

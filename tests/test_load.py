@@ -34,8 +34,11 @@ def test_500_uploads_from_20_clients_through_two_workers(live_server, start_work
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {AccessToken.for_user(user)}"
         for n in range(PER_CLIENT):
-            started = session.post(f"{live_server.url}/api/v1/uploads/", timeout=60,
-                                   json={"filename": f"{n}.jpg", "content_type": "image/jpeg", "size": len(body)})
+            started = session.post(
+                f"{live_server.url}/api/v1/uploads/",
+                timeout=60,
+                json={"filename": f"{n}.jpg", "content_type": "image/jpeg", "size": len(body)},
+            )
             if started.status_code != 201:
                 errors.append(started.text)
                 continue
@@ -54,7 +57,9 @@ def test_500_uploads_from_20_clients_through_two_workers(live_server, start_work
     total = CLIENTS * PER_CLIENT
     deadline = time.monotonic() + DEADLINE
     while Upload.objects.filter(status="available").count() < total:
-        assert time.monotonic() < deadline, f"uploads stuck: {dict(Upload.objects.values_list('status').annotate(Count('id')))}"
+        assert time.monotonic() < deadline, (
+            f"uploads stuck: {dict(Upload.objects.values_list('status').annotate(Count('id')))}"
+        )
         time.sleep(0.5)
     elapsed = time.monotonic() - began
 
@@ -73,19 +78,23 @@ def test_500_uploads_from_20_clients_through_two_workers(live_server, start_work
         mirrored = _mirrored_versions(list(expected))
         if mirrored == expected:
             break
-        assert time.monotonic() < deadline, f"mirror behind for {sum(mirrored.get(k) != v for k, v in expected.items())}"
+        assert time.monotonic() < deadline, (
+            f"mirror behind for {sum(mirrored.get(k) != v for k, v in expected.items())}"
+        )
         time.sleep(1)
     lags = [u.uploaded_at.timestamp() - put_done[str(u.pk)] for u in uploads]
     with capsys.disabled():
-        print(f"\nload: {total} uploads from {CLIENTS} clients in {elapsed:.1f} s = {total / elapsed:.1f} uploads/s; "
-              f"median PUT-to-available lag {statistics.median(lags) * 1000:.0f} ms")
+        print(
+            f"\nload: {total} uploads from {CLIENTS} clients in {elapsed:.1f} s = {total / elapsed:.1f} uploads/s; "
+            f"median PUT-to-available lag {statistics.median(lags) * 1000:.0f} ms"
+        )
 
 
 def _mirrored_versions(ids):
     found = {}
     ddb = aws.dynamodb()
     for i in range(0, len(ids), 100):
-        keys = [{"id": {"S": upload_id}} for upload_id in ids[i:i + 100]]
+        keys = [{"id": {"S": upload_id}} for upload_id in ids[i : i + 100]]
         request = {"uploads": {"Keys": keys, "ProjectionExpression": "id, version"}}
         while request:
             response = ddb.batch_get_item(RequestItems=request)

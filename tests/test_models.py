@@ -13,8 +13,14 @@ S = Upload.Status
 def _upload(**kwargs):
     owner = make_user()
     return Upload.objects.create(
-        owner=owner, bucket="b", key="uploads/1/x/a.jpg", original_filename="a.jpg", content_type="image/jpeg",
-        size=10, expires_at=timezone.now() + dt.timedelta(hours=1), **kwargs,
+        owner=owner,
+        bucket="b",
+        key="uploads/1/x/a.jpg",
+        original_filename="a.jpg",
+        content_type="image/jpeg",
+        size=10,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+        **kwargs,
     )
 
 
@@ -30,8 +36,14 @@ def test_transitions_bump_the_version_and_stamp_uploaded_at():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "start, target",
-    [(S.PENDING, S.AVAILABLE), (S.AVAILABLE, S.PENDING), (S.REJECTED, S.AVAILABLE), (S.DELETED, S.PENDING),
-     (S.EXPIRED, S.PROCESSING), (S.AVAILABLE, S.REJECTED)],
+    [
+        (S.PENDING, S.AVAILABLE),
+        (S.AVAILABLE, S.PENDING),
+        (S.REJECTED, S.AVAILABLE),
+        (S.DELETED, S.PENDING),
+        (S.EXPIRED, S.PROCESSING),
+        (S.AVAILABLE, S.REJECTED),
+    ],
 )
 def test_forbidden_transitions_raise_and_change_nothing(start, target):
     upload = _upload(status=start)

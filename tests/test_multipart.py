@@ -19,10 +19,18 @@ def sha256_b64(data):
 
 # --- the plan and the checks: pure ---
 
+
 @pytest.mark.parametrize(
     "size, part_size, count",
-    [(16 * MiB + 1, 8 * MiB, 3), (80 * MiB, 8 * MiB, 10), (512 * MiB, 8 * MiB, 64), (1024 * MiB, 16 * MiB, 64),
-     (1024 * MiB + 1, 17 * MiB, 61), (5 * 1024**3, 64 * MiB, 80), (5 * 1024**4, 549_755_814, 10_000)],
+    [
+        (16 * MiB + 1, 8 * MiB, 3),
+        (80 * MiB, 8 * MiB, 10),
+        (512 * MiB, 8 * MiB, 64),
+        (1024 * MiB, 16 * MiB, 64),
+        (1024 * MiB + 1, 17 * MiB, 61),
+        (5 * 1024**3, 64 * MiB, 80),
+        (5 * 1024**4, 549_755_814, 10_000),
+    ],
 )
 def test_plan_uses_about_64_parts_of_8_to_64_mib_and_never_more_than_10000(size, part_size, count):
     assert multipart.plan(size) == (part_size, count)
@@ -60,13 +68,14 @@ def test_check_parts_refuses(stored, claimed, code, fatal):
 
 # --- through the API, against the emulator ---
 
+
 @pytest.fixture(scope="module")
 def blob():
     return os.urandom(17 * MiB)  # three parts: 8 + 8 + 1 MiB
 
 
 def _chunks(blob, part_size=8 * MiB):
-    return [blob[i: i + part_size] for i in range(0, len(blob), part_size)]
+    return [blob[i : i + part_size] for i in range(0, len(blob), part_size)]
 
 
 def _part_requests(blob, numbers):
@@ -78,8 +87,12 @@ def _part_requests(blob, numbers):
 def started(api, blob, aws_resources):
     response = api.post(
         "/api/v1/uploads/",
-        {"filename": "archive.zip", "content_type": "application/zip", "size": len(blob),
-         "parts": _part_requests(blob, [1])},
+        {
+            "filename": "archive.zip",
+            "content_type": "application/zip",
+            "size": len(blob),
+            "parts": _part_requests(blob, [1]),
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -87,8 +100,9 @@ def started(api, blob, aws_resources):
 
 
 def _send_parts(api, started, blob, numbers):
-    signed = api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, numbers)},
-                      format="json")
+    signed = api.post(
+        f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, numbers)}, format="json"
+    )
     assert signed.status_code == 200, signed.json()
     chunks = _chunks(blob)
     etags = {}
@@ -110,8 +124,12 @@ def test_a_multipart_upload_from_plan_to_available(api, aws_resources, drain):
     blob = _zip_blob(os.urandom(17 * MiB))
     response = api.post(
         "/api/v1/uploads/",
-        {"filename": "archive.zip", "content_type": "application/zip", "size": len(blob),
-         "parts": _part_requests(blob, [1, 2])},
+        {
+            "filename": "archive.zip",
+            "content_type": "application/zip",
+            "size": len(blob),
+            "parts": _part_requests(blob, [1, 2]),
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -123,7 +141,9 @@ def test_a_multipart_upload_from_plan_to_available(api, aws_resources, drain):
     chunks = _chunks(blob)
     etags = {}
     for part in plan["parts"]:
-        etags[part["part_number"]] = put_object({"method": "PUT", **part}, chunks[part["part_number"] - 1]).headers["ETag"]
+        etags[part["part_number"]] = put_object({"method": "PUT", **part}, chunks[part["part_number"] - 1]).headers[
+            "ETag"
+        ]
     etags.update(_send_parts(api, started, blob, [3]))
 
     stored = api.get(f"/api/v1/uploads/{started['id']}/parts/").json()
@@ -178,8 +198,14 @@ def test_an_oversized_total_aborts_and_rejects(api, started, blob):
     upload = Upload.objects.get(pk=started["id"])
     _send_parts(api, started, blob, [1, 2, 3])
     # A part the server never signed, put there with storage credentials.
-    aws.s3().upload_part(Bucket=upload.bucket, Key=upload.key, UploadId=upload.multipart_upload_id, PartNumber=4,
-                         Body=b"extra", ChecksumSHA256=sha256_b64(b"extra"))
+    aws.s3().upload_part(
+        Bucket=upload.bucket,
+        Key=upload.key,
+        UploadId=upload.multipart_upload_id,
+        PartNumber=4,
+        Body=b"extra",
+        ChecksumSHA256=sha256_b64(b"extra"),
+    )
     response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
     assert response.status_code == 400 and response.json()["code"] == "size_mismatch"
     upload.refresh_from_db()
@@ -196,16 +222,22 @@ def test_complete_after_abort_is_409_and_nothing_is_left_in_s3(api, started, blo
     assert _multipart_uploads(upload) == []
     response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
     assert response.status_code == 409 and response.json()["code"] == "wrong_state"
-    assert api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, [2])},
-                    format="json").status_code == 409
+    assert (
+        api.post(
+            f"/api/v1/uploads/{started['id']}/parts/", {"parts": _part_requests(blob, [2])}, format="json"
+        ).status_code
+        == 409
+    )
 
 
 @pytest.mark.parametrize(
     "parts, code",
-    [([{"part_number": 4, "checksum_sha256": sha256_b64(b"x")}], "invalid_part_number"),
-     ([{"part_number": 0, "checksum_sha256": sha256_b64(b"x")}], "min_value"),
-     ([{"part_number": 1, "checksum_sha256": "bad"}], "invalid"),
-     ([], "empty")],
+    [
+        ([{"part_number": 4, "checksum_sha256": sha256_b64(b"x")}], "invalid_part_number"),
+        ([{"part_number": 0, "checksum_sha256": sha256_b64(b"x")}], "min_value"),
+        ([{"part_number": 1, "checksum_sha256": "bad"}], "invalid"),
+        ([], "empty"),
+    ],
 )
 def test_bad_part_requests_are_400(api, started, parts, code):
     response = api.post(f"/api/v1/uploads/{started['id']}/parts/", {"parts": parts}, format="json")
@@ -214,8 +246,9 @@ def test_bad_part_requests_are_400(api, started, parts, code):
 
 
 def test_a_single_put_upload_has_no_parts(api, aws_resources):
-    upload_id = api.post("/api/v1/uploads/", {"filename": "a.txt", "content_type": "text/plain", "size": 3},
-                         format="json").json()["id"]
+    upload_id = api.post(
+        "/api/v1/uploads/", {"filename": "a.txt", "content_type": "text/plain", "size": 3}, format="json"
+    ).json()["id"]
     assert api.get(f"/api/v1/uploads/{upload_id}/parts/").status_code == 409
 
 
@@ -239,6 +272,9 @@ def _multipart_uploads(upload):
 
 def test_threshold_is_a_setting(api, aws_resources):
     settings.UPLOADER_MULTIPART_THRESHOLD  # noqa: B018 - documented default
-    response = api.post("/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip",
-                                             "size": settings.UPLOADER_MULTIPART_THRESHOLD}, format="json")
+    response = api.post(
+        "/api/v1/uploads/",
+        {"filename": "a.zip", "content_type": "application/zip", "size": settings.UPLOADER_MULTIPART_THRESHOLD},
+        format="json",
+    )
     assert "upload" in response.json() and "multipart" not in response.json()

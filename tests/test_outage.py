@@ -47,11 +47,22 @@ def endpoint():
 def _client_run(api, body, started, errors, statuses):
     """One client's uploads, each retried until the server has taken it: what a real client does."""
     for _ in range(PER_CLIENT):
-        record = _until_ok(lambda: api.call("POST", "/api/v1/uploads/", json={
-            "filename": "photo.jpg", "content_type": "image/jpeg", "size": len(body)}), statuses, errors)
+        record = _until_ok(
+            lambda: api.call(
+                "POST",
+                "/api/v1/uploads/",
+                json={"filename": "photo.jpg", "content_type": "image/jpeg", "size": len(body)},
+            ),
+            statuses,
+            errors,
+        )
         upload = record.json()["upload"]
-        _until_ok(lambda: requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10), statuses,
-                  errors, accept=(200, 412))  # 412: an earlier try did land
+        _until_ok(
+            lambda: requests.put(upload["url"], data=body, headers=upload["headers"], timeout=10),
+            statuses,
+            errors,
+            accept=(200, 412),
+        )  # 412: an earlier try did land
         _until_ok(lambda: api.call("POST", f"/api/v1/uploads/{record.json()['id']}/complete/"), statuses, errors)
         started.append(record.json()["id"])
 
@@ -87,8 +98,7 @@ def _converged(ids):
 
 
 @pytest.mark.parametrize("outage_seconds", [5, 60])
-def test_an_endpoint_outage_mid_load_heals_without_a_manual_step(live_server, start_worker, endpoint,
-                                                                 outage_seconds):
+def test_an_endpoint_outage_mid_load_heals_without_a_manual_step(live_server, start_worker, endpoint, outage_seconds):
     worker = start_worker(concurrency=2)
     body = jpeg_bytes()
     clients = []
@@ -96,8 +106,9 @@ def test_an_endpoint_outage_mid_load_heals_without_a_manual_step(live_server, st
         make_user(f"client{i}", "pw-client-123")
         clients.append(ApiUser(live_server.url, f"client{i}", "pw-client-123"))
     started, errors, statuses = [], [], []
-    threads = [threading.Thread(target=_client_run, args=(c, body, started, errors, statuses), daemon=True)
-               for c in clients]
+    threads = [
+        threading.Thread(target=_client_run, args=(c, body, started, errors, statuses), daemon=True) for c in clients
+    ]
     for t in threads:
         t.start()
     wait_for(lambda: len(started) >= 35, timeout=120, what="35 uploads before the outage")
@@ -111,8 +122,12 @@ def test_an_endpoint_outage_mid_load_heals_without_a_manual_step(live_server, st
         t.join(timeout=240)
     assert not errors, errors[:5]
     assert len(started) == CLIENTS * PER_CLIENT
-    wait_for(lambda: _converged(started), timeout=max(5.0, 60 - (time.monotonic() - back_at)), interval=1,
-             what="every upload decided and mirrored, both queues empty, nothing owed")
+    wait_for(
+        lambda: _converged(started),
+        timeout=max(5.0, 60 - (time.monotonic() - back_at)),
+        interval=1,
+        what="every upload decided and mirrored, both queues empty, nothing owed",
+    )
     for upload_id in started:
         assert UploadEvent.objects.filter(upload_id=upload_id, action="available").count() == 1
     assert "Error in timer" not in worker.log()

@@ -22,10 +22,16 @@ def test_api_conforms_to_its_schema(live_server, aws_resources):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
     for operation in operations:
+
         @given(case=operation.as_strategy())
         # Derandomised: the same examples every run, so CI is reproducible (found bugs get a test).
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             auth = {} if case.path.startswith("/api/v1/auth/") else headers
             case.call_and_validate(headers=auth, excluded_checks=EXCLUDED)

@@ -74,17 +74,26 @@ def web_session(base_url, username, password):
     """A browser-like session logged in through the sign-in form."""
     http = requests.Session()
     http.get(f"{base_url}/accounts/login/", timeout=10)
-    answer = http.post(f"{base_url}/accounts/login/", timeout=10, allow_redirects=False,
-                       data={"login": username, "password": password, "csrfmiddlewaretoken": http.cookies["csrftoken"]},
-                       headers={"Referer": f"{base_url}/accounts/login/"})
+    answer = http.post(
+        f"{base_url}/accounts/login/",
+        timeout=10,
+        allow_redirects=False,
+        data={"login": username, "password": password, "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        headers={"Referer": f"{base_url}/accounts/login/"},
+    )
     assert answer.status_code == 302, answer.text[:500]
     return http
 
 
 def post_form(http, url, data):
     http.get(url, timeout=10)
-    return http.post(url, data={**data, "csrfmiddlewaretoken": http.cookies["csrftoken"]}, headers={"Referer": url},
-                     timeout=10, allow_redirects=False)
+    return http.post(
+        url,
+        data={**data, "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        headers={"Referer": url},
+        timeout=10,
+        allow_redirects=False,
+    )
 
 
 # --- High 1: the legacy call and the quota ---
@@ -103,8 +112,11 @@ def test_legacy_presigns_cannot_hold_more_than_the_quota(alice, settings, start_
         sent = requests.put(grant.json()["uploadURL"], data=big, headers={"Content-Type": "image/jpeg"}, timeout=120)
         assert sent.status_code == 200  # S3 takes it: a URL cannot pin a length it was never told
     keys = [g.json()["Key"] for g in granted[:2]]
-    wait_for(lambda: all(_row(k).status == "rejected" and _stored(k) is None for k in keys), timeout=60,
-             what="the worker's verdicts and deletions")
+    wait_for(
+        lambda: all(_row(k).status == "rejected" and _stored(k) is None for k in keys),
+        timeout=60,
+        what="the worker's verdicts and deletions",
+    )
     for key in keys:
         assert f"Stored size {len(big)} is outside 1..{legacy_max} bytes." in _row(key).status_reason
     owner = _row(keys[0]).owner_id
@@ -129,8 +141,10 @@ def test_a_lowered_quota_rejects_what_arrives_over_it(alice, settings, start_wor
     # The operator lowers the quota after the presign; the worker judges by the quota in force.
     start_worker(UPLOADER_USER_QUOTA=str(MiB))
     assert put_object(started["upload"], body).status_code == 200
-    wait_for(lambda: _row(started["key"]).status == "rejected" and _stored(started["key"]) is None,
-             what="the verdict and the object's deletion")
+    wait_for(
+        lambda: _row(started["key"]).status == "rejected" and _stored(started["key"]) is None,
+        what="the verdict and the object's deletion",
+    )
     assert "over the quota" in _row(started["key"]).status_reason
 
 
@@ -157,8 +171,10 @@ def test_bytes_written_over_a_verified_upload_are_checked_again(alice, start_wor
         wait_for(lambda: _row(key).status == "available", what="the first verdict")
         first = _row(key)
         assert send(polyglot).ok  # the store takes the replay
-        wait_for(lambda: _row(key).status == "rejected" and _stored(key) is None,
-                 what="the second look, and nothing left to download")
+        wait_for(
+            lambda: _row(key).status == "rejected" and _stored(key) is None,
+            what="the second look, and nothing left to download",
+        )
         upload = _row(key)
         assert "polyglot" in upload.status_reason
         assert upload.etag != first.etag and upload.version > first.version
@@ -177,8 +193,9 @@ def test_bytes_sent_to_an_aborted_or_rejected_upload_are_deleted(alice, start_wo
     gif = _gif_bytes()
     rejected = alice.start(size=len(gif))
     assert put_object(rejected["upload"], gif).status_code == 200  # a GIF declared as a JPEG
-    wait_for(lambda: _row(rejected["key"]).status == "rejected" and _stored(rejected["key"]) is None,
-             what="the rejection")
+    wait_for(
+        lambda: _row(rejected["key"]).status == "rejected" and _stored(rejected["key"]) is None, what="the rejection"
+    )
     assert put_object(rejected["upload"], gif).status_code == 200  # If-None-Match passes: the key is empty
 
     for key, status in ((aborted["key"], "expired"), (rejected["key"], "rejected")):
@@ -223,16 +240,21 @@ def test_the_web_forms_failed_login_lock_holds_for_tokens_and_back(live_server):
     cache.clear()
     for i in range(5):
         assert requests.post(url, json={"username": "alice", "password": f"guess-{i}"}, timeout=10).status_code == 401
-    form = post_form(requests.Session(), f"{live_server.url}/accounts/login/",
-                     {"login": "alice", "password": "pw-alice-123"})
+    form = post_form(
+        requests.Session(), f"{live_server.url}/accounts/login/", {"login": "alice", "password": "pw-alice-123"}
+    )
     assert form.status_code == 200 and "Too many failed login attempts" in form.text  # the form is locked too
 
 
 def test_spraying_usernames_from_one_address_is_throttled_whatever_it_claims(live_server):
     url = f"{live_server.url}/api/v1/auth/token/"
     codes = [
-        requests.post(url, json={"username": f"user{i}", "password": "guess"}, timeout=10,
-                      headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code  # a forged hop per try
+        requests.post(
+            url,
+            json={"username": f"user{i}", "password": "guess"},
+            timeout=10,
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        ).status_code  # a forged hop per try
         for i in range(40)
     ]
     # Ten failures a minute from one address (allauth's limit, shared with the web form), and
@@ -254,8 +276,9 @@ def test_an_unverified_address_gets_no_token_where_the_web_login_demands_verific
     assert pair.status_code == 200
     # A refresh token held from a verified time stops working if verification is withdrawn.
     EmailAddress.objects.filter(user=user).update(verified=False)
-    again = requests.post(f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": pair.json()["refresh"]},
-                          timeout=10)
+    again = requests.post(
+        f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": pair.json()["refresh"]}, timeout=10
+    )
     assert again.status_code == 401 and again.json()["code"] == "email_not_verified"
 
 
@@ -280,9 +303,15 @@ def issuer(settings):
         settings.JWT_JWKS_URL, settings.JWT_JWKS_CACHE_SECONDS = f"{base}/.well-known/jwks.json", 2
 
         def token(**claims):
-            now = dt.datetime.now(dt.timezone.utc)
-            claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "iat": now,
-                      "exp": now + dt.timedelta(minutes=5), **claims}
+            now = dt.datetime.now(dt.UTC)
+            claims = {
+                "iss": ISSUER,
+                "aud": AUDIENCE,
+                "sub": "user-42",
+                "iat": now,
+                "exp": now + dt.timedelta(minutes=5),
+                **claims,
+            }
             return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
 
         token.published = published
@@ -298,8 +327,12 @@ def test_a_key_removed_from_the_issuers_key_set_stops_working(live_server, issue
     assert _bearer_get(live_server.url, token).status_code == 200
     del issuer.published["k1"]  # the issuer rotates the key out (it leaked)
     # Within the key-set cache lifetime (2 s here, at most 300 s by setting), not at the next restart.
-    wait_for(lambda: _bearer_get(live_server.url, token).status_code == 401, timeout=10, interval=0.5,
-             what="the removed key to be refused")
+    wait_for(
+        lambda: _bearer_get(live_server.url, token).status_code == 401,
+        timeout=10,
+        interval=0.5,
+        what="the removed key to be refused",
+    )
 
 
 # --- Medium 5: refresh tokens, password changes, logout ---
@@ -309,15 +342,22 @@ def test_a_password_change_ends_every_token_and_logout_ends_one(alice, live_serv
     laptop = ApiUser(live_server.url, "alice", "pw-alice-123")
     refresh_url = f"{live_server.url}/api/v1/auth/token/refresh/"
 
-    assert requests.post(f"{live_server.url}/api/v1/auth/logout/", json={"refresh": laptop.tokens["refresh"]},
-                         timeout=10).status_code == 204
+    assert (
+        requests.post(
+            f"{live_server.url}/api/v1/auth/logout/", json={"refresh": laptop.tokens["refresh"]}, timeout=10
+        ).status_code
+        == 204
+    )
     assert requests.post(refresh_url, json={"refresh": laptop.tokens["refresh"]}, timeout=10).status_code == 401
     assert alice.call("GET", "/api/v1/uploads/").status_code == 200  # the phone's session goes on
 
     # The owner changes the password on the web (say, after losing the phone).
     web = web_session(live_server.url, "alice", "pw-alice-123")
-    changed = post_form(web, f"{live_server.url}/accounts/password/change/",
-                        {"oldpassword": "pw-alice-123", "password1": "a-new-passphrase-7", "password2": "a-new-passphrase-7"})
+    changed = post_form(
+        web,
+        f"{live_server.url}/accounts/password/change/",
+        {"oldpassword": "pw-alice-123", "password1": "a-new-passphrase-7", "password2": "a-new-passphrase-7"},
+    )
     assert changed.status_code == 302, changed.text[:500]
     assert requests.post(refresh_url, json={"refresh": alice.tokens["refresh"]}, timeout=10).status_code == 401
     stolen = alice.call("GET", "/api/v1/uploads/")
@@ -331,11 +371,14 @@ def test_deactivation_ends_refresh_tokens_for_good(live_server, aws_resources):
     user.is_active = False
     user.save()
     outstanding = OutstandingToken.objects.filter(user=user)
-    assert outstanding.exists() and BlacklistedToken.objects.filter(token__in=outstanding).count() == outstanding.count()
+    assert (
+        outstanding.exists() and BlacklistedToken.objects.filter(token__in=outstanding).count() == outstanding.count()
+    )
     user.is_active = True  # reinstated: old devices still have to sign in again
     user.save()
-    answer = requests.post(f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": phone.tokens["refresh"]},
-                           timeout=10)
+    answer = requests.post(
+        f"{live_server.url}/api/v1/auth/token/refresh/", json={"refresh": phone.tokens["refresh"]}, timeout=10
+    )
     assert answer.status_code == 401
 
 
@@ -376,16 +419,27 @@ def test_an_unverified_email_claim_is_not_stored_and_blocks_no_signup(live_serve
     assert _bearer_get(live_server.url, issuer(email="victim@example.com", email_verified=False)).status_code == 200
     assert ExternalIdentity.objects.get().user.email == ""
     # The address's real owner can still sign up with it.
-    signup = post_form(requests.Session(), f"{live_server.url}/accounts/signup/",
-                       {"email": "victim@example.com", "username": "victim", "password1": "a-long-passphrase-9",
-                        "password2": "a-long-passphrase-9"})
+    signup = post_form(
+        requests.Session(),
+        f"{live_server.url}/accounts/signup/",
+        {
+            "email": "victim@example.com",
+            "username": "victim",
+            "password1": "a-long-passphrase-9",
+            "password2": "a-long-passphrase-9",
+        },
+    )
     assert signup.status_code == 302, signup.text[:1000]
     # A verified claim is stored, unless someone here already has the address.
-    assert _bearer_get(live_server.url, issuer(sub="user-43", email="victim@example.com",
-                                               email_verified=True)).status_code == 200
+    assert (
+        _bearer_get(live_server.url, issuer(sub="user-43", email="victim@example.com", email_verified=True)).status_code
+        == 200
+    )
     assert ExternalIdentity.objects.get(subject="user-43").user.email == ""
-    assert _bearer_get(live_server.url, issuer(sub="user-44", email="new@example.com",
-                                               email_verified=True)).status_code == 200
+    assert (
+        _bearer_get(live_server.url, issuer(sub="user-44", email="new@example.com", email_verified=True)).status_code
+        == 200
+    )
     assert ExternalIdentity.objects.get(subject="user-44").user.email == "new@example.com"
 
 
@@ -401,8 +455,9 @@ def task_queue(transactional_db, aws_resources):
 
     def queued(task):
         sqs, url, names = aws.sqs(), aws.queue_url(name), []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                              VisibilityTimeout=30).get("Messages", []):
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
+        ).get("Messages", []):
             names += [json.loads(base64.b64decode(m["Body"]))["headers"]["task"] for m in messages]
         return names.count(task)
 
@@ -440,18 +495,28 @@ def test_parts_abort_and_delete_are_throttled_too(alice, settings):
 
 
 def _environment_without_settings():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "CACHE_URL"))}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "CACHE_URL"))
+    }
 
 
-@pytest.mark.parametrize("code", [
-    "import config.wsgi",
-    "import config.asgi",
-    "from config.celery import app; app.conf.broker_url",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import config.wsgi",
+        "import config.asgi",
+        "from config.celery import app; app.conf.broker_url",
+    ],
+)
 def test_a_host_that_forgets_its_settings_module_refuses_to_start(code):
-    result = subprocess.run([sys.executable, "-c", code], env=_environment_without_settings(), cwd=PROJECT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_environment_without_settings(),
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
@@ -471,15 +536,22 @@ def _production_environment(redis_url="redis://127.0.0.1:1/0"):
 def test_production_refuses_to_start_without_its_secrets(missing):
     env = {**_production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     del env[missing]
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, cwd=PROJECT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and missing in result.stderr
 
 
 def test_production_passes_the_deploy_check():
     env = {**_production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env=env,
-                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -490,8 +562,22 @@ def redis_url(tmp_path):
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)")
     port = localaws.free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     import redis
 
@@ -508,8 +594,9 @@ def _pings(redis, url):
         return False
 
 
-def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged_token(aws_resources, tmp_path,
-                                                                                      redis_url):
+def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged_token(
+    aws_resources, tmp_path, redis_url
+):
     user = make_user("alice", "pw-alice-123")
     port = localaws.free_port()
     log = tmp_path / "gunicorn.log"
@@ -517,10 +604,15 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
     with open(log, "wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            cwd=PROJECT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def answering():
             assert server.poll() is None, log.read_text()
             try:
@@ -529,21 +621,38 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
                 return None
 
         wait_for(answering, timeout=60, what="gunicorn")
-        now = int(dt.datetime.now(dt.timezone.utc).timestamp())
-        forged = jwt.encode({"token_type": "access", "exp": now + 300, "iat": now, "jti": secrets.token_hex(16),
-                             "user_id": str(user.pk), "hash_password": get_md5_hash_password(user.password)},
-                            PUBLIC_LOCAL_KEY, algorithm="HS256")
+        now = int(dt.datetime.now(dt.UTC).timestamp())
+        forged = jwt.encode(
+            {
+                "token_type": "access",
+                "exp": now + 300,
+                "iat": now,
+                "jti": secrets.token_hex(16),
+                "user_id": str(user.pk),
+                "hash_password": get_md5_hash_password(user.password),
+            },
+            PUBLIC_LOCAL_KEY,
+            algorithm="HS256",
+        )
         over_tls = {"X-Forwarded-Proto": "https"}  # as the TLS-terminating proxy says
-        answer = requests.get(f"{base}/api/v1/uploads/", headers={"Authorization": f"Bearer {forged}", **over_tls},
-                              timeout=10)
+        answer = requests.get(
+            f"{base}/api/v1/uploads/", headers={"Authorization": f"Bearer {forged}", **over_tls}, timeout=10
+        )
         assert answer.status_code == 401
         assert "max-age=31536000" in answer.headers["Strict-Transport-Security"]
         assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
         plain = requests.get(f"{base}/api/v1/uploads/", timeout=10, allow_redirects=False)
         assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
         # Two worker processes, one count: the fifth guess is refused whichever process takes it.
-        guesses = [requests.post(f"{base}/api/v1/auth/token/", json={"username": "alice", "password": f"g{i}"},
-                                 headers=over_tls, timeout=10).status_code for i in range(8)]
+        guesses = [
+            requests.post(
+                f"{base}/api/v1/auth/token/",
+                json={"username": "alice", "password": f"g{i}"},
+                headers=over_tls,
+                timeout=10,
+            ).status_code
+            for i in range(8)
+        ]
         assert guesses == [401] * 4 + [429] * 4, guesses
     finally:
         server.send_signal(signal.SIGTERM)
@@ -558,8 +667,9 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
 
 
 def test_a_name_that_is_only_an_extension_is_checked(alice):
-    answer = alice.call("POST", "/api/v1/uploads/",
-                        json={"filename": ".html", "content_type": "application/zip", "size": 100})
+    answer = alice.call(
+        "POST", "/api/v1/uploads/", json={"filename": ".html", "content_type": "application/zip", "size": 100}
+    )
     assert answer.status_code == 400 and answer.json()["code"] == "invalid_filename"
     assert "extension .html" in answer.json()["detail"]
 

@@ -97,9 +97,10 @@ def test_batch_part_urls_are_botocores_own_and_the_store_enforces_them(aws_resou
     chunks = [bytes([n]) * 1024 for n in range(1, 4)]
     parts = [(n, len(c), _sha256_b64(c)) for n, c in enumerate(chunks, start=1)]
     batch = signing.presign_parts(bucket=aws_resources, key=key, upload_id=upload_id, parts=parts)
-    for (number, size, checksum), signed in zip(parts, batch):
-        one = signing.presign_part(bucket=aws_resources, key=key, upload_id=upload_id, part_number=number,
-                                   size=size, checksum_sha256=checksum)
+    for (number, size, checksum), signed in zip(parts, batch, strict=True):
+        one = signing.presign_part(
+            bucket=aws_resources, key=key, upload_id=upload_id, part_number=number, size=size, checksum_sha256=checksum
+        )
         fast, slow = urlsplit(signed["url"]), urlsplit(one["url"])
         assert (fast.netloc, fast.path) == (slow.netloc, slow.path)
         same = {k: v for k, v in parse_qs(fast.query).items() if k not in ("X-Amz-Date", "X-Amz-Signature")}
@@ -108,6 +109,6 @@ def test_batch_part_urls_are_botocores_own_and_the_store_enforces_them(aws_resou
     # The store takes each part as signed, and refuses other bytes or another length.
     assert put_object({"method": "PUT", **batch[1]}, bytes([9]) * 1024).status_code in (400, 403)
     assert put_object({"method": "PUT", **batch[1]}, chunks[1] + b"x").status_code == 403
-    for signed, chunk in zip(batch, chunks):
+    for signed, chunk in zip(batch, chunks, strict=True):
         assert put_object({"method": "PUT", **signed}, chunk).status_code == 200
     aws.s3().abort_multipart_upload(Bucket=aws_resources, Key=key, UploadId=upload_id)

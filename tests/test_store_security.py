@@ -62,7 +62,7 @@ def test_a_tampered_signature_is_refused(store):
     instruction = _put_url(store, _key())
     url = instruction["url"]
     at = url.index("X-Amz-Signature=") + len("X-Amz-Signature=")
-    tampered = url[:at] + ("0" if url[at] != "0" else "1") + url[at + 1:]
+    tampered = url[:at] + ("0" if url[at] != "0" else "1") + url[at + 1 :]
     assert put_object({**instruction, "url": tampered}, BODY).status_code == 403
 
 

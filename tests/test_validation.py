@@ -27,8 +27,9 @@ def test_policy_accepts_the_limit_itself(settings):
 
 
 def _stored(body, content_type="image/jpeg", size=None, checksum=""):
-    return StoredObject(size=len(body) if size is None else size, content_type=content_type, head=body[:8192],
-                        checksum_sha256=checksum)
+    return StoredObject(
+        size=len(body) if size is None else size, content_type=content_type, head=body[:8192], checksum_sha256=checksum
+    )
 
 
 def _verify(body, declared_type="image/jpeg", **kwargs):

@@ -1,5 +1,6 @@
 """The review tool staff work in. Every action goes through the services layer."""
 
+import contextlib
 import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,16 +13,17 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import mirror, services, signing
 from .models import Upload, UploadEvent
 
 INLINE_TYPES = {t for t in signing.INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
 PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
-TYPE_BADGE = ('<span title="{}" style="display:inline-block;width:44px;padding:12px 0;text-align:center;'
-              'border-radius:4px;background:#e5e7ee;color:#1d2330;font:600 11px sans-serif">{}</span>')
+TYPE_BADGE = (
+    '<span title="{}" style="display:inline-block;width:44px;padding:12px 0;text-align:center;'
+    'border-radius:4px;background:#e5e7ee;color:#1d2330;font:600 11px sans-serif">{}</span>'
+)
 
 
 def _type_label(content_type):
@@ -31,17 +33,27 @@ def _type_label(content_type):
 
 
 class ReviewActionForm(ActionForm):
-    reason = forms.CharField(required=False, label=gettext_lazy("Reason (for rejections; the owner sees it)"),
-                             widget=forms.TextInput(attrs={"size": 40}))
+    reason = forms.CharField(
+        required=False,
+        label=gettext_lazy("Reason (for rejections; the owner sees it)"),
+        widget=forms.TextInput(attrs={"size": 40}),
+    )
 
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "original_filename", "owner", "human_size", "content_type", "status",
-                    "review_status", "created_at"]
+    list_display = [
+        "thumbnail",
+        "original_filename",
+        "owner",
+        "human_size",
+        "content_type",
+        "status",
+        "review_status",
+        "created_at",
+    ]
     list_display_links = ["original_filename"]
-    list_filter = ["status", "review_status", "content_type", ("owner", admin.RelatedOnlyFieldListFilter),
-                   "created_at"]
+    list_filter = ["status", "review_status", "content_type", ("owner", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["original_filename", "key", "owner__username", "owner__email"]
     list_select_related = ["owner"]
     list_per_page = 50
@@ -52,10 +64,39 @@ class UploadAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected", "reprocess_selected", "remirror_selected", "delete_selected"]
     change_form_template = "admin/uploader/upload/change_form.html"
     fieldsets = [
-        (None, {"fields": ["preview", "original_filename", "owner", "status", "status_reason", "review_status",
-                           "review_reason", "reviewed_by", "reviewed_at", "visibility"]}),
-        (gettext_lazy("Stored object"), {"fields": ["key", "bucket", "content_type", "sniffed_type", "dimensions", "sizes",
-                                      "checksum_sha256", "etag", "multipart_upload_id"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "preview",
+                    "original_filename",
+                    "owner",
+                    "status",
+                    "status_reason",
+                    "review_status",
+                    "review_reason",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "visibility",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Stored object"),
+            {
+                "fields": [
+                    "key",
+                    "bucket",
+                    "content_type",
+                    "sniffed_type",
+                    "dimensions",
+                    "sizes",
+                    "checksum_sha256",
+                    "etag",
+                    "multipart_upload_id",
+                ]
+            },
+        ),
         (gettext_lazy("Mirror"), {"fields": ["mirror_state"]}),
         (gettext_lazy("Audit trail"), {"fields": ["audit_trail"]}),
         (gettext_lazy("Times"), {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),
@@ -68,8 +109,9 @@ class UploadAdmin(admin.ModelAdmin):
     def thumbnail(self, upload):
         if upload.status == Upload.Status.AVAILABLE and upload.content_type in INLINE_TYPES:
             url = signing.presign_get(bucket=upload.bucket, key=upload.key)
-            return format_html('<img src="{}" alt="" style="width:48px;height:48px;object-fit:cover" loading="lazy">',
-                               url)
+            return format_html(
+                '<img src="{}" alt="" style="width:48px;height:48px;object-fit:cover" loading="lazy">', url
+            )
         return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
 
     @admin.display(description=gettext_lazy("size"), ordering="size")
@@ -78,10 +120,8 @@ class UploadAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        try:
+        with contextlib.suppress(ValueError):  # not an id: the text search stands
             queryset |= self.model.objects.filter(pk=uuid.UUID(search_term.strip()))
-        except ValueError:
-            pass
         return queryset, may_have_duplicates
 
     # --- the upload page ---
@@ -90,18 +130,27 @@ class UploadAdmin(admin.ModelAdmin):
     def preview(self, upload):
         if upload.status != Upload.Status.AVAILABLE:
             return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
-        download = signing.presign_get(bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
-                                       attachment=True)
-        link = format_html('<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename})
+        download = signing.presign_get(
+            bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=True
+        )
+        link = format_html(
+            '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
+        )
         if upload.content_type in INLINE_TYPES:
             url = signing.presign_get(bucket=upload.bucket, key=upload.key)
-            return format_html('<img class="upload-preview" src="{}" alt="" style="max-width:480px;max-height:360px">{}',
-                               url, link)
+            return format_html(
+                '<img class="upload-preview" src="{}" alt="" style="max-width:480px;max-height:360px">{}', url, link
+            )
         if upload.content_type in PLAYABLE:
             url = signing.presign_get(bucket=upload.bucket, key=upload.key)
             tag = PLAYABLE[upload.content_type]
-            return format_html('<{} class="upload-preview" controls preload="metadata" src="{}" style="max-width:480px">'
-                               '</{}>{}', tag, url, tag, link)
+            return format_html(
+                '<{} class="upload-preview" controls preload="metadata" src="{}" style="max-width:480px"></{}>{}',
+                tag,
+                url,
+                tag,
+                link,
+            )
         return link
 
     @admin.display(description=gettext_lazy("Dimensions"))
@@ -123,20 +172,40 @@ class UploadAdmin(admin.ModelAdmin):
         if item is None:
             return _("missing (database at version %(version)s)") % {"version": upload.version}
         mirrored = int(item["version"]["N"])
-        state = _("in sync") if mirrored == upload.version else _("behind by %(count)s") % {"count": upload.version - mirrored}
+        state = (
+            _("in sync")
+            if mirrored == upload.version
+            else _("behind by %(count)s") % {"count": upload.version - mirrored}
+        )
         return _("database version %(version)s, DynamoDB version %(mirrored)s: %(state)s") % {
-            "version": upload.version, "mirrored": mirrored, "state": state}
+            "version": upload.version,
+            "mirrored": mirrored,
+            "state": state,
+        }
 
     @admin.display(description=gettext_lazy("Changes"))
     def audit_trail(self, upload):
         entries = UploadEvent.objects.filter(upload_id=upload.pk).order_by("created_at", "id")
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
-            ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.action, e.actor_name or _("system"), e.from_status or "∅",
-              e.to_status, e.from_review or "∅", e.to_review, e.detail) for e in entries),
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
+            (
+                (
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.action,
+                    e.actor_name or _("system"),
+                    e.from_status or "∅",
+                    e.to_status,
+                    e.from_review or "∅",
+                    e.to_review,
+                    e.detail,
+                )
+                for e in entries
+            ),
         )
-        heads = format_html_join("", "<th>{}</th>", ((h,) for h in (
-            _("when"), _("what"), _("who"), _("status"), _("review"), _("detail"))))
+        heads = format_html_join(
+            "", "<th>{}</th>", ((h,) for h in (_("when"), _("what"), _("who"), _("status"), _("review"), _("detail")))
+        )
         return format_html('<table class="audit"><tr>{}</tr>{}</table>', heads, rows)
 
     # --- permissions ---
@@ -170,24 +239,40 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Approve selected uploads"), permissions=["review"])
     def approve_selected(self, request, queryset):
-        self._each(request, queryset, lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
-                   lambda u: services.upload_review(upload=u, reviewer=request.user, approve=True))
+        self._each(
+            request,
+            queryset,
+            lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
+            lambda u: services.upload_review(upload=u, reviewer=request.user, approve=True),
+        )
 
     @admin.action(description=gettext_lazy("Reject selected uploads (give a reason)"), permissions=["review"])
     def reject_selected(self, request, queryset):
         reason = request.POST.get("reason", "")
-        self._each(request, queryset, lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
-                   lambda u: services.upload_review(upload=u, reviewer=request.user, approve=False, reason=reason))
+        self._each(
+            request,
+            queryset,
+            lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
+            lambda u: services.upload_review(upload=u, reviewer=request.user, approve=False, reason=reason),
+        )
 
     @admin.action(description=gettext_lazy("Run the checks again"), permissions=["reprocess"])
     def reprocess_selected(self, request, queryset):
-        self._each(request, queryset, lambda n: ngettext("Queued checks for %(count)s upload.", "Queued checks for %(count)s uploads.", n),
-                   lambda u: services.upload_reprocess(upload=u, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            lambda n: ngettext("Queued checks for %(count)s upload.", "Queued checks for %(count)s uploads.", n),
+            lambda u: services.upload_reprocess(upload=u, actor=request.user),
+        )
 
     @admin.action(description=gettext_lazy("Write again to DynamoDB"), permissions=["reprocess"])
     def remirror_selected(self, request, queryset):
-        self._each(request, queryset, lambda n: ngettext("Re-mirrored %(count)s upload.", "Re-mirrored %(count)s uploads.", n),
-                   lambda u: services.upload_remirror(upload=u, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            lambda n: ngettext("Re-mirrored %(count)s upload.", "Re-mirrored %(count)s uploads.", n),
+            lambda u: services.upload_remirror(upload=u, actor=request.user),
+        )
 
     def delete_model(self, request, obj):
         services.upload_delete(upload=obj, actor=request.user)
@@ -204,17 +289,27 @@ class UploadAdmin(admin.ModelAdmin):
 
     OBJECT_ACTIONS = {
         "approve": ("review", lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=True)),
-        "reject": ("review", lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=False,
-                                                                  reason=r.POST.get("reason", ""))),
+        "reject": (
+            "review",
+            lambda u, r: services.upload_review(
+                upload=u, reviewer=r.user, approve=False, reason=r.POST.get("reason", "")
+            ),
+        ),
         "reprocess": ("reprocess", lambda u, r: services.upload_reprocess(upload=u, actor=r.user)),
         "remirror": ("reprocess", lambda u, r: services.upload_remirror(upload=u, actor=r.user)),
         "make-public": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=True)),
-        "make-private": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False)),
+        "make-private": (
+            "reprocess",
+            lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False),
+        ),
     }
 
     ACTION_LABELS = {
-        "approve": gettext_lazy("Approve"), "reject": gettext_lazy("Reject"), "reprocess": gettext_lazy("Reprocess"),
-        "remirror": gettext_lazy("Remirror"), "make-public": gettext_lazy("Make public"),
+        "approve": gettext_lazy("Approve"),
+        "reject": gettext_lazy("Reject"),
+        "reprocess": gettext_lazy("Reprocess"),
+        "remirror": gettext_lazy("Remirror"),
+        "make-public": gettext_lazy("Make public"),
         "make-private": gettext_lazy("Make private"),
     }
 
@@ -227,7 +322,9 @@ class UploadAdmin(admin.ModelAdmin):
         upload = get_object_or_404(Upload, pk=object_id)
         try:
             call(upload, request)
-            self.message_user(request, _("%(action)s: done.") % {"action": self.ACTION_LABELS[action]}, messages.SUCCESS)
+            self.message_user(
+                request, _("%(action)s: done.") % {"action": self.ACTION_LABELS[action]}, messages.SUCCESS
+            )
         except (services.WrongState, services.ServiceUnavailable) as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return redirect(reverse("admin:uploader_upload_change", args=[object_id]))
@@ -240,8 +337,17 @@ class UploadAdmin(admin.ModelAdmin):
 
 @admin.register(UploadEvent)
 class UploadEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "upload_id", "actor_name", "from_status", "to_status", "from_review",
-                    "to_review", "detail"]
+    list_display = [
+        "created_at",
+        "action",
+        "upload_id",
+        "actor_name",
+        "from_status",
+        "to_status",
+        "from_review",
+        "to_review",
+        "detail",
+    ]
     list_filter = ["action", "to_status", "to_review", "created_at"]
     search_fields = ["=upload_id", "upload_key", "actor_name"]
     date_hierarchy = "created_at"

@@ -13,7 +13,11 @@ class UploaderConfig(AppConfig):
 
         aws.connect_setting_changed()
         post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.roles")
-        pre_save.connect(accounts.note_credentials_before_save, sender=settings.AUTH_USER_MODEL,
-                         dispatch_uid="uploader.accounts.before")
-        post_save.connect(accounts.revoke_tokens_after_save, sender=settings.AUTH_USER_MODEL,
-                          dispatch_uid="uploader.accounts.after")
+        pre_save.connect(
+            accounts.note_credentials_before_save,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="uploader.accounts.before",
+        )
+        post_save.connect(
+            accounts.revoke_tokens_after_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="uploader.accounts.after"
+        )

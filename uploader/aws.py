@@ -41,11 +41,14 @@ def _session():
     found = _clients.get(key)
     if found is None:
         with _lock:
-            found = _clients.setdefault(key, boto3.session.Session(
-                aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-                aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
-                region_name=settings.AWS_REGION,
-            ))
+            found = _clients.setdefault(
+                key,
+                boto3.session.Session(
+                    aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+                    aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+                    region_name=settings.AWS_REGION,
+                ),
+            )
     return found
 
 

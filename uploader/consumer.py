@@ -55,7 +55,7 @@ class EventQueueConsumer:
             return 0
         with self._kept_invisible(messages) as working:
             done = list(self._pool.map(lambda m: self._apply(m, working), messages))
-        self._delete([m for m, ok in zip(messages, done) if ok])
+        self._delete([m for m, ok in zip(messages, done, strict=True) if ok])
         liveness.note_event_applied()
         return sum(done)
 
@@ -69,8 +69,10 @@ class EventQueueConsumer:
 
         def heartbeat():
             while not stop.wait(self._visibility / 3):
-                entries = [{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": self._visibility}
-                           for i, handle in enumerate(list(working.values()))]
+                entries = [
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": self._visibility}
+                    for i, handle in enumerate(list(working.values()))
+                ]
                 if entries:
                     try:
                         self._sqs.change_message_visibility_batch(QueueUrl=self._queue, Entries=entries)

@@ -9,8 +9,12 @@ from . import aws
 def _receive(url, max_messages):
     sqs, seen = aws.sqs(), 0
     while seen < max_messages:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, max_messages - seen),
-                                    WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, max_messages - seen),
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
         if not batch:
             return
         seen += len(batch)

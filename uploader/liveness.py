@@ -52,8 +52,12 @@ class StallDetector:
                 self.waiting_since = None
             elif self.waiting_since is None:
                 self.waiting_since = now
-        return (self.waiting_since is not None and now - self.waiting_since >= self.stall_after
-                and now - self.progress_at >= self.stall_after and not running)
+        return (
+            self.waiting_since is not None
+            and now - self.waiting_since >= self.stall_after
+            and now - self.progress_at >= self.stall_after
+            and not running
+        )
 
 
 def _queue_depths(names):
@@ -70,8 +74,10 @@ def _queue_depths(names):
         except Exception as exc:  # SQS away: report what is known
             log.warning("liveness: queue %s unreadable: %s", name, exc.__class__.__name__)
             continue
-        depths[name] = (int(attributes["ApproximateNumberOfMessages"]),
-                        int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+        depths[name] = (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
     return depths
 
 
@@ -105,11 +111,18 @@ class LivenessStep(ThreadStep):
                 for name, (visible, _) in depths.items():
                     nonempty_since[name] = (nonempty_since.get(name) or now) if visible else None
                 task_queue = depths.get(settings.CELERY_TASK_DEFAULT_QUEUE)
-                if detector.observe(now=time.monotonic(), progress_count=accepted, running=running,
-                                    visible=task_queue[0] if task_queue else None):
-                    log.critical("the task consumer has stalled: %d message(s) waiting, none taken for %ss; "
-                                 "exiting so that the process manager starts a fresh worker",
-                                 task_queue[0], settings.UPLOADER_WORKER_STALL_SECONDS)
+                if detector.observe(
+                    now=time.monotonic(),
+                    progress_count=accepted,
+                    running=running,
+                    visible=task_queue[0] if task_queue else None,
+                ):
+                    log.critical(
+                        "the task consumer has stalled: %d message(s) waiting, none taken for %ss; "
+                        "exiting so that the process manager starts a fresh worker",
+                        task_queue[0],
+                        settings.UPLOADER_WORKER_STALL_SECONDS,
+                    )
                     self._exit()
                     return
                 self._beat(now, last_task_at, depths, nonempty_since)
@@ -119,13 +132,17 @@ class LivenessStep(ThreadStep):
                 close_old_connections()
 
     def _beat(self, now, last_task_at, depths, nonempty_since):
-        queues = {name: {"visible": visible, "in_flight": in_flight,
-                         "nonempty_since": nonempty_since[name].isoformat() if nonempty_since.get(name) else None}
-                  for name, (visible, in_flight) in depths.items()}
+        queues = {
+            name: {
+                "visible": visible,
+                "in_flight": in_flight,
+                "nonempty_since": nonempty_since[name].isoformat() if nonempty_since.get(name) else None,
+            }
+            for name, (visible, in_flight) in depths.items()
+        }
         WorkerHeartbeat.objects.update_or_create(
             hostname=self._hostname,
-            defaults={"seen_at": now, "last_task_at": last_task_at, "last_event_at": _last_event_at,
-                      "queues": queues},
+            defaults={"seen_at": now, "last_task_at": last_task_at, "last_event_at": _last_event_at, "queues": queues},
         )
 
     @staticmethod
@@ -145,17 +162,26 @@ def pipeline_report() -> dict:
     bound = settings.UPLOADER_HEALTH_MAX_AGE_SECONDS
     fresh_after = now - dt.timedelta(seconds=settings.UPLOADER_HEALTH_WORKER_SECONDS)
     beats = list(WorkerHeartbeat.objects.filter(seen_at__gte=fresh_after).order_by("hostname"))
-    workers = [{"hostname": b.hostname, "seen_s_ago": _age(b.seen_at, now),
-                "last_task_s_ago": _age(b.last_task_at, now), "last_event_s_ago": _age(b.last_event_at, now)}
-               for b in beats]
+    workers = [
+        {
+            "hostname": b.hostname,
+            "seen_s_ago": _age(b.seen_at, now),
+            "last_task_s_ago": _age(b.last_task_at, now),
+            "last_event_s_ago": _age(b.last_event_at, now),
+        }
+        for b in beats
+    ]
     queues, problems = {}, []
     for name in watched_queues():
         reports = [b.queues[name] for b in beats if name in b.queues]
         since = [dt.datetime.fromisoformat(r["nonempty_since"]) for r in reports if r.get("nonempty_since")]
         oldest = _age(min(since), now) if len(since) == len(reports) and since else (0.0 if reports else None)
         latest = max(beats, key=lambda b: b.seen_at).queues.get(name, {}) if beats else {}
-        queues[name] = {"visible": latest.get("visible"), "in_flight": latest.get("in_flight"),
-                        "oldest_message_age_s": oldest}
+        queues[name] = {
+            "visible": latest.get("visible"),
+            "in_flight": latest.get("in_flight"),
+            "oldest_message_age_s": oldest,
+        }
         if name == settings.UPLOADER_EVENTS_DLQ:
             continue  # dead letters wait for an operator; reported, not a liveness failure
         if oldest is not None and oldest > bound:
@@ -170,5 +196,10 @@ def pipeline_report() -> dict:
             problems.append(f"outbox: owed work has waited {outbox_age:.0f}s (bound {bound}s)")
     if not beats:
         problems.append(f"no worker has reported in {settings.UPLOADER_HEALTH_WORKER_SECONDS}s")
-    return {"ok": not problems, "problems": problems, "workers": workers, "queues": queues,
-            "outbox": {"owed": owed, "oldest_s": outbox_age}}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "workers": workers,
+        "queues": queues,
+        "outbox": {"owed": owed, "oldest_s": outbox_age},
+    }

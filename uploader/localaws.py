@@ -48,9 +48,8 @@ def start(*, port, data_dir, log_path=None):
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
-    log = open(log_path or data_dir / "ministack.log", "ab")
-    proc = subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
-    log.close()
+    with open(log_path or data_dir / "ministack.log", "ab") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc=proc)
     except Exception:

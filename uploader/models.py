@@ -43,17 +43,22 @@ class Upload(models.Model):
     }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads",
-                              verbose_name=_("owner"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads", verbose_name=_("owner")
+    )
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
     original_filename = models.CharField(_("name"), max_length=255)
     content_type = models.CharField(_("type"), max_length=255, db_index=True)
-    sniffed_type = models.CharField(_("sniffed type"), max_length=255, blank=True, help_text=_("What the first bytes show."))
+    sniffed_type = models.CharField(
+        _("sniffed type"), max_length=255, blank=True, help_text=_("What the first bytes show.")
+    )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     size = models.BigIntegerField(
-        _("size"), null=True, blank=True,
+        _("size"),
+        null=True,
+        blank=True,
         help_text=_("Declared by the client and pinned in the signature; null only from the legacy presign call."),
     )
     stored_size = models.BigIntegerField(_("stored size"), null=True, blank=True)
@@ -64,12 +69,16 @@ class Upload(models.Model):
     review_status = models.CharField(
         _("review"), max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
     )
-    review_reason = models.TextField(_("review reason"), blank=True, help_text=_("Shown to the owner when a reviewer rejects."))
+    review_reason = models.TextField(
+        _("review reason"), blank=True, help_text=_("Shown to the owner when a reviewer rejects.")
+    )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    visibility = models.CharField(_("visibility"), max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    visibility = models.CharField(
+        _("visibility"), max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
     multipart_upload_id = models.CharField(max_length=255, blank=True)
     part_size = models.BigIntegerField(null=True, blank=True, help_text="Set for multipart uploads.")
     last_sequencer = models.CharField(max_length=64, blank=True, help_text="Newest S3 event applied.")
@@ -147,8 +156,9 @@ class UploadEvent(models.Model):
     upload_id = models.UUIDField(db_index=True)
     upload_key = models.CharField(max_length=1024)
     owner_id = models.BigIntegerField(null=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=150, blank=True, help_text="Empty for the system.")
     action = models.CharField(max_length=32, db_index=True)
     from_status = models.CharField(max_length=16, blank=True)
@@ -174,8 +184,11 @@ class OutboxMessage(models.Model):
     task = models.CharField(max_length=100)
     args = models.JSONField(default=list)
     created_at = models.DateTimeField(default=timezone.now)
-    not_before = models.DateTimeField(default=timezone.now, db_index=True,
-                                      help_text="Not delivered before this (backoff after a failure, or a claim).")
+    not_before = models.DateTimeField(
+        default=timezone.now,
+        db_index=True,
+        help_text="Not delivered before this (backoff after a failure, or a claim).",
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
 

@@ -64,7 +64,11 @@ def check_parts(stored, *, size, part_size, claimed=None):
     part_count = -(-size // part_size)
     by_number = {p.number: p for p in stored}
     extra = sorted(n for n in by_number if n > part_count)
-    wrong = [p.number for p in stored if p.number <= part_count and p.size != part_length(p.number, size=size, part_size=part_size)]
+    wrong = [
+        p.number
+        for p in stored
+        if p.number <= part_count and p.size != part_length(p.number, size=size, part_size=part_size)
+    ]
     total = sum(p.size for p in stored)
     if extra or wrong or total > size:
         raise PartsError(
@@ -85,7 +89,9 @@ def check_parts(stored, *, size, part_size, claimed=None):
 
 def _check_claimed(claimed, by_number):
     """The client's [(part_number, etag)] must name each part once, as S3 holds it."""
-    mismatched = sorted(n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"'))
+    mismatched = sorted(
+        n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"')
+    )
     if mismatched:
         raise PartsError(reasons.PARTS_MISMATCH % {"parts": _listed(mismatched)}, code="parts_mismatch")
     if len(claimed) != len({n for n, _ in claimed}):
@@ -105,8 +111,7 @@ def check_open_parts(stored, *, claimed, max_size):
     chosen = [by_number[n] for n in sorted(numbers)]
     total = sum(p.size for p in chosen)
     if total > max_size:
-        raise PartsError(reasons.PARTS_TOO_LARGE % {"total": total, "max": max_size},
-                         code="too_large", fatal=True)
+        raise PartsError(reasons.PARTS_TOO_LARGE % {"total": total, "max": max_size}, code="too_large", fatal=True)
     return chosen
 
 
@@ -138,7 +143,11 @@ def complete(*, bucket, key, upload_id, parts):
         UploadId=upload_id,
         MultipartUpload={
             "Parts": [
-                {"PartNumber": p.number, "ETag": f'"{p.etag}"', **({"ChecksumSHA256": p.checksum_sha256} if p.checksum_sha256 else {})}
+                {
+                    "PartNumber": p.number,
+                    "ETag": f'"{p.etag}"',
+                    **({"ChecksumSHA256": p.checksum_sha256} if p.checksum_sha256 else {}),
+                }
                 for p in sorted(parts, key=lambda p: p.number)
             ]
         },

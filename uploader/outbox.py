@@ -91,10 +91,8 @@ def _send(message):
         from . import services
         from .models import Upload
 
-        try:
+        with contextlib.suppress(Upload.DoesNotExist):  # its owner was deleted: nothing left to mirror
             services.upload_mirror(upload_id=message.args[0])
-        except Upload.DoesNotExist:  # its owner was deleted: nothing left to mirror
-            pass
         return
     from . import tasks  # noqa: F401  (registers them in a process that never imported them)
 
@@ -103,8 +101,13 @@ def _send(message):
 
 def _postpone(message, exc):
     delay = min(2**message.attempts, MAX_BACKOFF)
-    log.warning("outbox: %s failed (attempt %d), retrying in %ss: %s", message, message.attempts + 1, delay,
-                exc.__class__.__name__)
+    log.warning(
+        "outbox: %s failed (attempt %d), retrying in %ss: %s",
+        message,
+        message.attempts + 1,
+        delay,
+        exc.__class__.__name__,
+    )
     OutboxMessage.objects.filter(pk=message.pk).update(
         attempts=F("attempts") + 1,
         not_before=timezone.now() + dt.timedelta(seconds=delay),

@@ -6,8 +6,7 @@ recognises the recorded sentences by these templates."""
 
 import re
 
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 SIZE_OUTSIDE = gettext_noop("Stored size %(size)s is outside 1..%(limit)s bytes.")
 SIZE_DIFFERS = gettext_noop("Stored size %(size)s differs from the declared %(declared)s bytes.")
@@ -18,7 +17,9 @@ UNKNOWN_CONTENT = gettext_noop("Content looks like unknown data, not %(declared)
 OTHER_CONTENT = gettext_noop("Content looks like %(found)s, not %(declared)s.")
 IMAGE_HEADER = gettext_noop("The image header cannot be read.")
 POLYGLOT = gettext_noop("The image carries markup or script (a polyglot file).")
-OVER_QUOTA = gettext_noop("Stored size %(size)s would take the owner over the quota (%(held)s of %(quota)s bytes in use).")
+OVER_QUOTA = gettext_noop(
+    "Stored size %(size)s would take the owner over the quota (%(held)s of %(quota)s bytes in use)."
+)
 PARTS_TOTAL = gettext_noop("The stored parts add up to %(total)s bytes, not the declared %(size)s.")
 PARTS_UNEXPECTED = gettext_noop("Unexpected parts: %(parts)s.")
 PARTS_WRONG_SIZE = gettext_noop("Parts of the wrong size: %(parts)s.")
@@ -32,9 +33,26 @@ DEADLINE = gettext_noop("The upload was not finished before its deadline.")
 
 # The specific before the general: "binary data" is also "%(found)s".
 _TEMPLATES = [
-    SIZE_OUTSIDE, SIZE_DIFFERS, TYPE_DIFFERS, CHECKSUM_DIFFERS, BINARY_CONTENT, UNKNOWN_CONTENT, OTHER_CONTENT,
-    IMAGE_HEADER, POLYGLOT, OVER_QUOTA, PARTS_TOTAL, PARTS_UNEXPECTED, PARTS_WRONG_SIZE, PARTS_MISSING,
-    PARTS_MISMATCH, PARTS_TWICE, NO_PARTS, PARTS_TOO_LARGE, ABORTED, DEADLINE,
+    SIZE_OUTSIDE,
+    SIZE_DIFFERS,
+    TYPE_DIFFERS,
+    CHECKSUM_DIFFERS,
+    BINARY_CONTENT,
+    UNKNOWN_CONTENT,
+    OTHER_CONTENT,
+    IMAGE_HEADER,
+    POLYGLOT,
+    OVER_QUOTA,
+    PARTS_TOTAL,
+    PARTS_UNEXPECTED,
+    PARTS_WRONG_SIZE,
+    PARTS_MISSING,
+    PARTS_MISMATCH,
+    PARTS_TWICE,
+    NO_PARTS,
+    PARTS_TOO_LARGE,
+    ABORTED,
+    DEADLINE,
 ]
 
 

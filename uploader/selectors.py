@@ -24,8 +24,9 @@ def upload_download_url(*, upload, attachment=None):
         return None
     if attachment is None:
         attachment = upload.content_type not in signing.INLINE_SAFE_TYPES
-    return signing.presign_get(bucket=upload.bucket, key=upload.key, filename=upload.original_filename,
-                               attachment=attachment)
+    return signing.presign_get(
+        bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=attachment
+    )
 
 
 def upload_get_by_key(*, user, key, multipart_upload_id=None):

@@ -11,10 +11,19 @@ from django.utils.http import content_disposition_header
 from . import aws
 
 # Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
-INLINE_SAFE_TYPES = frozenset({
-    "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain",
-    "video/mp4", "video/quicktime", "audio/mpeg",
-})
+INLINE_SAFE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "video/mp4",
+        "video/quicktime",
+        "audio/mpeg",
+    }
+)
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):
@@ -94,16 +103,21 @@ def presign_parts(*, bucket, key, upload_id, parts):
     if not parts:
         return []
     number, size, checksum = parts[0]
-    first = presign_part(bucket=bucket, key=key, upload_id=upload_id, part_number=number, size=size,
-                         checksum_sha256=checksum)
+    first = presign_part(
+        bucket=bucket, key=key, upload_id=upload_id, part_number=number, size=size, checksum_sha256=checksum
+    )
     base = urlsplit(first["url"])
     base_url = urlunsplit((base.scheme, base.netloc, base.path, "", ""))
-    signer = S3SigV4QueryAuth(aws.frozen_credentials(), "s3", aws.s3().meta.region_name,
-                              expires=settings.UPLOADER_URL_EXPIRES)
+    signer = S3SigV4QueryAuth(
+        aws.frozen_credentials(), "s3", aws.s3().meta.region_name, expires=settings.UPLOADER_URL_EXPIRES
+    )
     signed = [first]
     for number, size, checksum in parts[1:]:
-        request = AWSRequest(method="PUT", url=f"{base_url}?{urlencode({'partNumber': number, 'uploadId': upload_id})}",
-                             headers={"Content-Length": str(size), "x-amz-checksum-sha256": checksum})
+        request = AWSRequest(
+            method="PUT",
+            url=f"{base_url}?{urlencode({'partNumber': number, 'uploadId': upload_id})}",
+            headers={"Content-Length": str(size), "x-amz-checksum-sha256": checksum},
+        )
         signer.add_auth(request)
         signed.append({"part_number": number, "url": request.url, "headers": {"x-amz-checksum-sha256": checksum}})
     return signed

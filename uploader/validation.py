@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import filetype
 from django.conf import settings
 from django.utils.translation import gettext
+from PIL import Image, UnidentifiedImageError
 
 from . import reasons as R
-from PIL import Image, UnidentifiedImageError
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
@@ -38,27 +38,35 @@ def check_policy(*, content_type, size):
     """Raise PolicyError (code 'unsupported_type', 'too_large' or 'invalid_size') or return None."""
     if content_type not in settings.UPLOADER_ALLOWED_TYPES:
         allowed = ", ".join(settings.UPLOADER_ALLOWED_TYPES)
-        raise PolicyError(gettext("Type %(type)r is not allowed; allowed: %(allowed)s.") % {"type": content_type, "allowed": allowed},
-                          code="unsupported_type")
+        raise PolicyError(
+            gettext("Type %(type)r is not allowed; allowed: %(allowed)s.") % {"type": content_type, "allowed": allowed},
+            code="unsupported_type",
+        )
     if size is None:  # the legacy presign call declares no size: the worker checks the stored one
         return
     if size <= 0:
         raise PolicyError(gettext("An upload must be at least one byte."), code="invalid_size")
     if size > settings.UPLOADER_MAX_SIZE:
         raise PolicyError(
-            gettext("%(size)s bytes is over the limit of %(max)s bytes.") % {"size": size, "max": settings.UPLOADER_MAX_SIZE},
+            gettext("%(size)s bytes is over the limit of %(max)s bytes.")
+            % {"size": size, "max": settings.UPLOADER_MAX_SIZE},
             code="too_large",
         )
 
 
-_EXTRA_EXTENSIONS = {"image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"}, "video/quicktime": {".mov", ".qt"},
-                     "text/plain": {".txt", ".text", ".log", ".md"}, "audio/mpeg": {".mp3"}}
+_EXTRA_EXTENSIONS = {
+    "image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
+    "video/quicktime": {".mov", ".qt"},
+    "text/plain": {".txt", ".text", ".log", ".md"},
+    "audio/mpeg": {".mp3"},
+}
 MAX_FILENAME = 255
 
 
 def check_filename(filename, *, content_type):
     """Refuse names that try something: paths, control or bidi characters, over-long names, and an
     extension that contradicts the declared type (`photo.jpg.php` declared as image/jpeg)."""
+
     def refuse(why):
         raise PolicyError(gettext("Filename refused: %(why)s.") % {"why": why}, code="invalid_filename")
 
@@ -74,7 +82,10 @@ def check_filename(filename, *, content_type):
     if dot:  # ".html" alone is an extension too
         allowed = set(mimetypes.guess_all_extensions(content_type)) | _EXTRA_EXTENSIONS.get(content_type, set())
         if allowed and f".{extension.lower()}" not in allowed:
-            refuse(gettext("the extension .%(extension)s does not match %(type)s") % {"extension": extension, "type": content_type})
+            refuse(
+                gettext("the extension .%(extension)s does not match %(type)s")
+                % {"extension": extension, "type": content_type}
+            )
 
 
 # Markup or script inside an image is a polyglot: harmless as an image, dangerous if ever served
@@ -141,11 +152,17 @@ def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
     found = sniff(stored.head)
     if declared_type in _TEXT_TYPES:
         if found is not None or b"\x00" in stored.head:
-            reasons.append(R.OTHER_CONTENT % {"found": found, "declared": declared_type} if found
-                           else R.BINARY_CONTENT % {"declared": declared_type})
+            reasons.append(
+                R.OTHER_CONTENT % {"found": found, "declared": declared_type}
+                if found
+                else R.BINARY_CONTENT % {"declared": declared_type}
+            )
     elif found not in _ALIASES.get(declared_type, {declared_type}):
-        reasons.append(R.OTHER_CONTENT % {"found": found, "declared": declared_type} if found
-                       else R.UNKNOWN_CONTENT % {"declared": declared_type})
+        reasons.append(
+            R.OTHER_CONTENT % {"found": found, "declared": declared_type}
+            if found
+            else R.UNKNOWN_CONTENT % {"declared": declared_type}
+        )
     elif declared_type.startswith("image/"):
         if image_dimensions(stored.head) is None:
             reasons.append(R.IMAGE_HEADER)

@@ -73,10 +73,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server, the event consumer and the pool write concurrently: wait, don't fail. WAL lets
     # readers go on while one writer commits, and a commit costs no fsync (synchronous=NORMAL: a
     # power cut may lose the last commits, never corrupt the file).
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "timeout": 30, "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    })
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -216,9 +219,17 @@ UPLOADER_MULTIPART_THRESHOLD = env.int("UPLOADER_MULTIPART_THRESHOLD", default=1
 UPLOADER_ALLOWED_TYPES = env.list(
     "UPLOADER_ALLOWED_TYPES",
     default=[
-        "image/jpeg", "image/png", "image/gif", "image/webp",
-        "application/pdf", "text/plain", "text/csv",
-        "video/mp4", "video/quicktime", "audio/mpeg", "application/zip",
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "video/mp4",
+        "video/quicktime",
+        "audio/mpeg",
+        "application/zip",
     ],
 )
 # The web origins whose pages may upload: the bucket's CORS rules (setup_aws) and the API's.
@@ -230,14 +241,19 @@ CORS_URLS_REGEX = r"^/(api|s3)/"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ["Retry-After", "Location"]
 CORS_PREFLIGHT_MAX_AGE = 600
+
+
 # The Content Security Policy (django-csp): scripts and styles from this site only; the browser
 # talks to the bucket (uploads, previews), so its origin is allowed for fetches and media.
 def _s3_origins():
     if AWS_ENDPOINT_URL_S3:
         parts = urlsplit(AWS_ENDPOINT_URL_S3)
         return [f"{parts.scheme}://{parts.netloc}"]
-    return [f"https://{UPLOADER_BUCKET}.s3.amazonaws.com", f"https://{UPLOADER_BUCKET}.s3.{AWS_REGION}.amazonaws.com",
-            f"https://s3.{AWS_REGION}.amazonaws.com"]
+    return [
+        f"https://{UPLOADER_BUCKET}.s3.amazonaws.com",
+        f"https://{UPLOADER_BUCKET}.s3.{AWS_REGION}.amazonaws.com",
+        f"https://s3.{AWS_REGION}.amazonaws.com",
+    ]
 
 
 _BUCKET_ORIGINS = _s3_origins() + env.list("UPLOADER_CSP_EXTRA_ORIGINS", default=[])
@@ -272,6 +288,7 @@ UPLOADER_WORKER_STALL_SECONDS = env.int("UPLOADER_WORKER_STALL_SECONDS", default
 UPLOADER_HEALTH_WORKER_SECONDS = env.int("UPLOADER_HEALTH_WORKER_SECONDS", default=60)
 UPLOADER_HEALTH_MAX_AGE_SECONDS = env.int("UPLOADER_HEALTH_MAX_AGE_SECONDS", default=300)
 
+
 # --- Celery: its broker is SQS too. ---
 def _sqs_broker_url():
     if not AWS_ENDPOINT_URL_SQS:
@@ -304,7 +321,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    "expire-stale-uploads": {"task": "uploader.expire_stale_uploads", "schedule": env.int("UPLOADER_EXPIRE_EVERY", default=300)},
+    "expire-stale-uploads": {
+        "task": "uploader.expire_stale_uploads",
+        "schedule": env.int("UPLOADER_EXPIRE_EVERY", default=300),
+    },
 }
 
 LOGGING = {

@@ -7,7 +7,7 @@ os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
-from .base import *  # noqa: E402,F401,F403
+from .base import *  # noqa: F403
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)  # noqa: F405
 # Public and throwaway: only ever in local and test settings, never where production reads.

@@ -3,7 +3,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import MIDDLEWARE, STORAGES, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing key stops the process

@@ -1,6 +1,6 @@
 """Fast and deterministic. AWS endpoints are pointed at the emulator the test session starts."""
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import BASE_DIR, DATABASES, env
 
 SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hs256"

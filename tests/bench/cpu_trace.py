@@ -10,8 +10,10 @@ def cpu_trace(get_response):
     def middleware(request):
         cpu, wall = time.thread_time(), time.perf_counter()
         response = get_response(request)
-        sys.stderr.write(f"CPU {os.getpid()} {request.method} {request.path} "
-                         f"{1000 * (time.thread_time() - cpu):.1f}ms wall {1000 * (time.perf_counter() - wall):.0f}ms\n")
+        sys.stderr.write(
+            f"CPU {os.getpid()} {request.method} {request.path} "
+            f"{1000 * (time.thread_time() - cpu):.1f}ms wall {1000 * (time.perf_counter() - wall):.0f}ms\n"
+        )
         return response
 
     return middleware

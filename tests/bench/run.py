@@ -63,7 +63,9 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "tests.bench.settings",
             "DATABASE_URL": self.database,
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.emulator_port}",
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "bench",
         }
         os.environ.update(self.env)
@@ -75,9 +77,24 @@ class Stack:
         call_command("migrate", verbosity=0)
         call_command("setup_aws", stdout=open(os.devnull, "w"))
         self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", "2", "--threads", "4", "--timeout", "600", "--log-level", "warning"],
-            env={**self.env, "DJANGO_SETTINGS_MODULE": "tests.bench.settings"}, cwd=BASE_DIR,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "600",
+                "--log-level",
+                "warning",
+            ],
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "tests.bench.settings"},
+            cwd=BASE_DIR,
         )
         self.url = f"http://127.0.0.1:{self.web_port}"
         try:
@@ -173,8 +190,11 @@ def bench_presign(stack):
     ping_many, _ = _rate(f"{stack.url}/bench/ping/", many)
     presign_many, _ = _rate(f"{stack.url}/api/v1/uploads/", many, method="POST", json_body=body)
     return {
-        "presign_rps": presign_one, "trivial_endpoint_rps": ping_one, "bare_presign_rps": bare_one,
-        "presign_many_users_rps": presign_many, "trivial_endpoint_many_users_rps": ping_many,
+        "presign_rps": presign_one,
+        "trivial_endpoint_rps": ping_one,
+        "bare_presign_rps": bare_one,
+        "presign_many_users_rps": presign_many,
+        "trivial_endpoint_many_users_rps": ping_many,
         "presign_vs_trivial_one_user": presign_one / ping_one,
         "presign_vs_trivial_many_users": presign_many / ping_many,
         "presign_vs_bare_presign": presign_one / bare_one,
@@ -237,8 +257,12 @@ def bench_transfer(stack, size=1024 * MiB):
     cpu_before = _tree_cpu_seconds(stack.web.pid)
     started = time.perf_counter()
     with open(path, "rb") as body:
-        response = requests.post(f"{stack.url}/bench/proxied/?name=bench.zip", data=body, timeout=600,
-                                 headers={"Content-Type": "application/zip"})
+        response = requests.post(
+            f"{stack.url}/bench/proxied/?name=bench.zip",
+            data=body,
+            timeout=600,
+            headers={"Content-Type": "application/zip"},
+        )
     response.raise_for_status()
     proxied_seconds = time.perf_counter() - started
     proxied_cpu = _tree_cpu_seconds(stack.web.pid) - cpu_before - idle_rate * proxied_seconds
@@ -274,9 +298,18 @@ def bench_list(stack, sizes=(1_000, 100_000)):
     have = 0
     for size in sizes:
         rows = [
-            Upload(owner=user, bucket="bench", key=f"uploads/{user.pk}/{i}/f.jpg", original_filename=f"{i}.jpg",
-                   content_type="image/jpeg", size=1000, status="available", stored_size=1000,
-                   created_at=now - dt.timedelta(seconds=i), expires_at=now)
+            Upload(
+                owner=user,
+                bucket="bench",
+                key=f"uploads/{user.pk}/{i}/f.jpg",
+                original_filename=f"{i}.jpg",
+                content_type="image/jpeg",
+                size=1000,
+                status="available",
+                stored_size=1000,
+                created_at=now - dt.timedelta(seconds=i),
+                expires_at=now,
+            )
             for i in range(have, size)
         ]
         Upload.objects.bulk_create(rows, batch_size=5000)
@@ -288,7 +321,9 @@ def bench_list(stack, sizes=(1_000, 100_000)):
             assert client.get("/api/v1/uploads/", HTTP_HOST="127.0.0.1").status_code == 200
         results[f"list_median_ms_at_{size}"] = median * 1000
         results[f"list_queries_at_{size}"] = len(queries)
-    results["list_latency_growth"] = results[f"list_median_ms_at_{sizes[-1]}"] / results[f"list_median_ms_at_{sizes[0]}"]
+    results["list_latency_growth"] = (
+        results[f"list_median_ms_at_{sizes[-1]}"] / results[f"list_median_ms_at_{sizes[0]}"]
+    )
     return results
 
 
@@ -297,13 +332,34 @@ class _Worker:
 
     def __init__(self, stack, name):
         self.log = Path(stack.tmp.name) / f"{name}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
-             "--hostname", f"{name}@bench", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=stack.env, cwd=BASE_DIR, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-        )
+        with open(self.log, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--hostname",
+                    f"{name}@bench",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                env=stack.env,
+                cwd=BASE_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
-        while not all(m in self.log.read_text(errors="replace") for m in ("consuming S3 events", "relaying the outbox")):
+        while not all(
+            m in self.log.read_text(errors="replace") for m in ("consuming S3 events", "relaying the outbox")
+        ):
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(f"worker {name} did not start:\n{self.log.read_text(errors='replace')}")
             time.sleep(0.2)
@@ -325,15 +381,25 @@ def _staged_events(user, count, body):
 
     from uploader import aws, services
 
-    started = [services.upload_start(owner=user, filename=f"{i}.jpg", content_type="image/jpeg", size=len(body))
-               for i in range(count)]
+    started = [
+        services.upload_start(owner=user, filename=f"{i}.jpg", content_type="image/jpeg", size=len(body))
+        for i in range(count)
+    ]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda e: requests.put(e[1]["upload"]["url"], data=body, headers=e[1]["upload"]["headers"],
-                                             timeout=60).raise_for_status(), started))
+        list(
+            pool.map(
+                lambda e: requests.put(
+                    e[1]["upload"]["url"], data=body, headers=e[1]["upload"]["headers"], timeout=60
+                ).raise_for_status(),
+                started,
+            )
+        )
     sqs, queue, bodies = aws.sqs(), aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), []
     deadline = time.monotonic() + 120
     while len(bodies) < count and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
             if '"Records"' in message["Body"]:
                 bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
@@ -344,8 +410,9 @@ def _send_all(queue_url, bodies):
     from uploader import aws
 
     for i in range(0, len(bodies), 10):
-        aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])])
+        aws.sqs().send_message_batch(
+            QueueUrl=queue_url, Entries=[{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
+        )
 
 
 def _bare_pipeline(bodies, threads):
@@ -362,15 +429,22 @@ def _bare_pipeline(bodies, threads):
 
     def loop():
         while done[0] < len(bodies):
-            for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 for event in events.parse_message(message["Body"]):
                     head = s3.head_object(Bucket=event.bucket, Key=event.key)
-                    s3.get_object(Bucket=event.bucket, Key=event.key,
-                                  Range=f"bytes=0-{min(head['ContentLength'], validation.SNIFF_BYTES) - 1}")["Body"].read()
-                    ddb.put_item(TableName=settings.UPLOADER_DYNAMODB_TABLE,
-                                 Item={"id": {"S": f"bare:{event.key}"}, "version": {"N": "2"}},
-                                 ConditionExpression="attribute_not_exists(id) OR version < :v",
-                                 ExpressionAttributeValues={":v": {"N": "2"}})
+                    s3.get_object(
+                        Bucket=event.bucket,
+                        Key=event.key,
+                        Range=f"bytes=0-{min(head['ContentLength'], validation.SNIFF_BYTES) - 1}",
+                    )["Body"].read()
+                    ddb.put_item(
+                        TableName=settings.UPLOADER_DYNAMODB_TABLE,
+                        Item={"id": {"S": f"bare:{event.key}"}, "version": {"N": "2"}},
+                        ConditionExpression="attribute_not_exists(id) OR version < :v",
+                        ExpressionAttributeValues={":v": {"N": "2"}},
+                    )
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 with lock:
                     done[0] += 1
@@ -423,14 +497,17 @@ def _lags(stack, user, body, count, burst):
 
     worker = _Worker(stack, "lag")
     try:
-        started = [services.upload_start(owner=user, filename=f"lag{i}.jpg", content_type="image/jpeg",
-                                         size=len(body)) for i in range(count)]
+        started = [
+            services.upload_start(owner=user, filename=f"lag{i}.jpg", content_type="image/jpeg", size=len(body))
+            for i in range(count)
+        ]
         put_done = {}
 
         def put(entry):
             upload, instruction, _ = entry
-            requests.put(instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"],
-                         timeout=60).raise_for_status()
+            requests.put(
+                instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"], timeout=60
+            ).raise_for_status()
             put_done[upload.pk] = time.time()
             if not burst:
                 _until_available([upload.pk])
@@ -488,14 +565,22 @@ def chart(results):
     width = 40
     lines = [f"{label:38} {'█' * max(1, round(width * min(v, 2) / 2)):<{width}} {v:6.2f}x" for label, v in bars]
     lines.append(f"{'Django CPU per GB, proxied / direct':38} {results['proxied_vs_direct_cpu']:.0f}x")
-    lines.append(f"{'median PUT -> available, idle / burst':38} {results['median_lag_idle_ms']:.0f} ms / "
-                 f"{results['median_lag_burst_ms']:.0f} ms")
+    lines.append(
+        f"{'median PUT -> available, idle / burst':38} {results['median_lag_idle_ms']:.0f} ms / "
+        f"{results['median_lag_burst_ms']:.0f} ms"
+    )
     return "\n".join(lines)
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {sys.version.split()[0]}"
 
@@ -504,8 +589,12 @@ def main():
     with Stack() as stack:
         results = {}
         only = os.environ.get("BENCH_ONLY", "").split(",")  # e.g. BENCH_ONLY=transfer: a quick look, not a record
-        for name, bench in [("presign", bench_presign), ("transfer", bench_transfer), ("list", bench_list),
-                            ("pipeline", bench_pipeline)]:
+        for name, bench in [
+            ("presign", bench_presign),
+            ("transfer", bench_transfer),
+            ("list", bench_list),
+            ("pipeline", bench_pipeline),
+        ]:
             if only != [""] and name not in only:
                 continue
             print(f"running {name} ...", flush=True)

@@ -3,7 +3,7 @@ view and a proxied-upload baseline that exists nowhere else)."""
 
 import os
 
-from config.settings.test import *  # noqa: F401,F403
+from config.settings.test import *  # noqa: F403
 
 ROOT_URLCONF = "tests.bench.urls"
 DEBUG = False

@@ -4,9 +4,9 @@ bytes pass through Django on their way to S3, as a naive upload view would do it
 import uuid
 
 from django.conf import settings
-from django.utils import timezone
 from django.http import JsonResponse
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,9 +31,17 @@ class BarePresign(APIView):
         upload_id = uuid.uuid4()
         key = f"uploads/{request.user.pk}/{upload_id}/photo.jpg"
         now = timezone.now()
-        Upload.objects.create(id=upload_id, owner=request.user, bucket=settings.UPLOADER_BUCKET, key=key,
-                              original_filename="photo.jpg", content_type="image/jpeg", size=123456,
-                              created_at=now, expires_at=now)
+        Upload.objects.create(
+            id=upload_id,
+            owner=request.user,
+            bucket=settings.UPLOADER_BUCKET,
+            key=key,
+            original_filename="photo.jpg",
+            content_type="image/jpeg",
+            size=123456,
+            created_at=now,
+            expires_at=now,
+        )
         url = signing.presign_put(bucket=settings.UPLOADER_BUCKET, key=key, content_type="image/jpeg", size=123456)
         return Response({"id": str(upload_id), "url": url["url"]}, status=201)
 
@@ -45,5 +53,9 @@ def proxied_upload(request):
     return JsonResponse({"key": key})
 
 
-urlpatterns = [path("bench/ping/", Ping.as_view()), path("bench/presign/", BarePresign.as_view()),
-               path("bench/proxied/", proxied_upload), *app_urls]
+urlpatterns = [
+    path("bench/ping/", Ping.as_view()),
+    path("bench/presign/", BarePresign.as_view()),
+    path("bench/proxied/", proxied_upload),
+    *app_urls,
+]

@@ -48,9 +48,17 @@ def test_no_serious_violations_on_the_home_sign_in_and_sign_up_pages(axe_page, l
         assert _serious_violations(page) == [], path
 
     owner = make_user("ana", "pw-ana-12345")
-    Upload.objects.create(owner=owner, bucket="b", key=f"uploads/{owner.pk}/x/old.pdf", original_filename="old.pdf",
-                          content_type="application/pdf", size=10, status="rejected", status_reason="not a PDF",
-                          expires_at="2100-01-01T00:00:00Z")
+    Upload.objects.create(
+        owner=owner,
+        bucket="b",
+        key=f"uploads/{owner.pk}/x/old.pdf",
+        original_filename="old.pdf",
+        content_type="application/pdf",
+        size=10,
+        status="rejected",
+        status_reason="not a PDF",
+        expires_at="2100-01-01T00:00:00Z",
+    )
     log_in(page, live_server.url, "ana", "pw-ana-12345")
     photo = tmp_path / "a.jpg"
     photo.write_bytes(jpeg_bytes(20, 20))
@@ -89,7 +97,8 @@ def test_the_uploader_works_from_the_keyboard_and_announces_progress(page, live_
     assert any(s == "keyboard.jpg: sent" for s in said), said
     assert any(s == "keyboard.jpg: available" for s in said), said
     # Every control on the page has a name a screen reader can say.
-    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, a, input:not([type=hidden]), select, progress')]
+    unnamed = page.evaluate("""() => [
+        ...document.querySelectorAll('button, a, input:not([type=hidden]), select, progress')]
         .filter((el) => !el.hidden && !(el.getAttribute('aria-label') || el.textContent.trim() || el.labels?.length))
         .map((el) => el.outerHTML)""")
     assert unnamed == []

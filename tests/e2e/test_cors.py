@@ -46,7 +46,9 @@ ORIGINAL_DESIGN_PAGE = """async ([api, token, bytes]) => {
         headers: {Authorization: `Bearer ${token}`},
     });
     const {uploadURL, Key} = await presign.json();
-    const put = await fetch(uploadURL, {method: "PUT", headers: {"Content-Type": "image/jpeg"}, body: new Uint8Array(bytes)});
+    const put = await fetch(uploadURL, {
+        method: "PUT", headers: {"Content-Type": "image/jpeg"}, body: new Uint8Array(bytes),
+    });
     return {presign: presign.status, put: put.status, key: Key};
 }"""
 
@@ -81,14 +83,17 @@ def test_a_page_on_an_unlisted_origin_cannot_read_the_api(browser, live_server, 
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{other_origin}/")
-    outcome = page.evaluate("""async ([api, token]) => {
+    outcome = page.evaluate(
+        """async ([api, token]) => {
         try {
             await fetch(`${api}/api/v1/uploads/`, {headers: {Authorization: `Bearer ${token}`}});
             return "read";
         } catch (error) {
             return error.name;  // the browser withholds the answer: a TypeError, no status at all
         }
-    }""", [live_server.url, user_token])
+    }""",
+        [live_server.url, user_token],
+    )
     context.close()
     assert outcome == "TypeError"
 

@@ -83,7 +83,8 @@ def test_a_large_file_uploads_in_parallel_parts_through_failures(page, live_serv
     failed = _fail_first_attempt(page, {2, 5})
     page.evaluate("""() => {
         window.progress = [];
-        document.getElementById('uploader').addEventListener('uploader:progress', e => window.progress.push(e.detail.loaded));
+        document.getElementById('uploader')
+            .addEventListener('uploader:progress', e => window.progress.push(e.detail.loaded));
     }""")
     page.set_input_files("#file-input", str(big_file))
     page.locator('tr[data-status="available"]').wait_for(timeout=90_000)

@@ -2,6 +2,7 @@
 delete, download, a long list, a status filter, checks before any request, in Korean or English."""
 
 import datetime as dt
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,9 +22,15 @@ def _throttle(page, bytes_per_second):
     """Chromium's own network emulation: uploads leave the browser no faster than this."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second,
-    })
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
+    )
     return cdp
 
 
@@ -71,8 +78,10 @@ def test_pausing_a_multipart_upload_keeps_the_parts_already_sent(page, live_serv
     page.wait_for_function("() => document.getElementById('announcer').textContent.includes('paused')")
     done_before_pause = set(traffic.finished)
     sent_while_paused = len(traffic.started)
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                   "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     page.wait_for_timeout(1000)  # an absence can only be watched for a while
     assert len(traffic.started) == sent_while_paused  # nothing went out while paused
     resume.click()
@@ -96,8 +105,10 @@ def test_a_single_put_paused_and_resumed_starts_that_put_again(page, live_server
     page.wait_for_function("() => document.querySelector('li.transfer progress')?.value > 0")
     page.locator("li.transfer button.pause").click()
     assert _state(page) == "paused"
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                   "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     page.locator("li.transfer button.resume").click()
     page.locator('tr[data-status="available"]').wait_for(timeout=30_000)
     assert len(traffic.started) == 2 and len(traffic.finished) == 1
@@ -127,20 +138,30 @@ def test_a_lost_connection_resumes_by_itself_when_it_returns(page, live_server, 
 
 def _bare(owner, name, status, minutes_ago, **extra):
     return Upload(
-        owner=owner, bucket="uploads-test", key=f"uploads/{owner.pk}/{minutes_ago}/{name}", original_filename=name,
-        content_type="application/pdf", size=1000 + minutes_ago, status=status,
+        owner=owner,
+        bucket="uploads-test",
+        key=f"uploads/{owner.pk}/{minutes_ago}/{name}",
+        original_filename=name,
+        content_type="application/pdf",
+        size=1000 + minutes_ago,
+        status=status,
         created_at=timezone.now() - dt.timedelta(minutes=minutes_ago),
-        expires_at=timezone.now() + dt.timedelta(hours=1), **extra,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+        **extra,
     )
 
 
 def test_the_list_loads_more_as_one_scrolls_and_filters_by_status(page, live_server, aws_resources):
     owner = make_user("lee", "pw-lee-12345")
     statuses = ["available", "rejected", "expired"]
-    Upload.objects.bulk_create([
-        _bare(owner, f"doc-{i:03}.pdf", statuses[i % 3], i, **({"status_reason": "not a PDF"} if i % 3 == 1 else {}))
-        for i in range(120)
-    ])
+    Upload.objects.bulk_create(
+        [
+            _bare(
+                owner, f"doc-{i:03}.pdf", statuses[i % 3], i, **({"status_reason": "not a PDF"} if i % 3 == 1 else {})
+            )
+            for i in range(120)
+        ]
+    )
     log_in(page, live_server.url, "lee", "pw-lee-12345")
     rows = page.locator("#upload-rows tr[data-id]")
     page.wait_for_function("() => document.querySelectorAll('#upload-rows tr[data-id]').length === 50")
@@ -198,7 +219,7 @@ def test_download_saves_the_file_under_its_name(page, live_server, worker, tmp_p
     with page.expect_download() as download:
         row.locator("a.download").click()
     assert download.value.suggested_filename == "여름 바다.jpg"
-    assert open(download.value.path(), "rb").read() == photo.read_bytes()
+    assert Path(download.value.path()).read_bytes() == photo.read_bytes()
 
 
 def test_type_and_size_are_checked_before_any_request(page, live_server, aws_resources, settings, tmp_path):

@@ -74,8 +74,10 @@ def test_stock_uppy_uploads_a_small_and_a_multipart_file(uppy_page, start_worker
 def test_a_file_cancelled_in_uppy_ends_expired(uppy_page, settings):
     settings.UPLOADER_LEGACY_MAX_SIZE = 128 * MiB
     uppy_page.evaluate(CANCEL_WITH_UPPY, [101 * MiB])
-    wait_for(lambda: Upload.objects.filter(original_filename="cancelled.zip", status="expired").exists(),
-             what="the cancelled upload to expire")
+    wait_for(
+        lambda: Upload.objects.filter(original_filename="cancelled.zip", status="expired").exists(),
+        what="the cancelled upload to expire",
+    )
     assert Upload.objects.get(original_filename="cancelled.zip").status_reason == "Aborted by the client."
 
 

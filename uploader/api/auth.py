@@ -43,10 +43,12 @@ class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
         request = getattr(request, "_request", request)
         try:
             self.user = get_adapter(request).authenticate(
-                request, username=attrs[self.username_field], password=attrs["password"])
+                request, username=attrs[self.username_field], password=attrs["password"]
+            )
         except DjangoValidationError:  # too many failed attempts for this name or address
-            raise exceptions.Throttled(wait=LOGIN_LOCK_SECONDS,
-                                       detail=_("Too many failed sign-in attempts; try again later.")) from None
+            raise exceptions.Throttled(
+                wait=LOGIN_LOCK_SECONDS, detail=_("Too many failed sign-in attempts; try again later.")
+            ) from None
         if not api_settings.USER_AUTHENTICATION_RULE(self.user):
             _refuse_unverified(self.user)
             raise exceptions.AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
@@ -67,8 +69,9 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from None
         except get_user_model().DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("No active account found for the given token."),
-                                                  "no_active_account") from None
+            raise exceptions.AuthenticationFailed(
+                _("No active account found for the given token."), "no_active_account"
+            ) from None
         if refresh.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
             raise exceptions.AuthenticationFailed(_("The user's password has been changed."), "password_changed")
         _refuse_unverified(user)
@@ -107,15 +110,23 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
         if unverified.get("iss") != settings.JWT_ISSUER:
             return None
         try:
-            key = _jwks_client(settings.JWT_JWKS_URL, settings.JWT_JWKS_CACHE_SECONDS).get_signing_key_from_jwt(token).key
+            key = (
+                _jwks_client(settings.JWT_JWKS_URL, settings.JWT_JWKS_CACHE_SECONDS).get_signing_key_from_jwt(token).key
+            )
             claims = jwt.decode(
-                token, key, algorithms=["RS256"], audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER,
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=settings.JWT_AUDIENCE,
+                issuer=settings.JWT_ISSUER,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWKClientConnectionError:
             raise exceptions.AuthenticationFailed(_("The identity provider's keys could not be fetched.")) from None
         except jwt.PyJWTError as exc:
-            raise exceptions.AuthenticationFailed(_("Invalid token: %(error)s") % {"error": exc}, code="token_not_valid") from None
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token: %(error)s") % {"error": exc}, code="token_not_valid"
+            ) from None
         user = _user_for(claims)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User is inactive."), code="user_inactive")
@@ -153,7 +164,9 @@ def _trusted_email(claims):
         return ""
     from allauth.account.models import EmailAddress
 
-    if (get_user_model().objects.filter(email__iexact=email).exists()
-            or EmailAddress.objects.filter(email__iexact=email).exists()):
+    if (
+        get_user_model().objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
         return ""
     return email

@@ -56,8 +56,9 @@ def _start_input(data):
 
 
 def _multipart_upload(request, upload_id):
-    upload = selectors.upload_get_by_key(user=request.user, key=request.query_params.get("key", ""),
-                                         multipart_upload_id=upload_id)
+    upload = selectors.upload_get_by_key(
+        user=request.user, key=request.query_params.get("key", ""), multipart_upload_id=upload_id
+    )
     if upload is None:
         raise Http404
     return upload
@@ -72,8 +73,9 @@ class ParamsApi(CompanionApi):
 
     def get(self, request):
         data = _start_input(request.query_params)
-        upload, instruction = services.upload_start_unsized(
-            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=False)
+        _upload, instruction = services.upload_start_unsized(
+            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=False
+        )
         return Response(instruction["upload"])  # {method: "POST", url, fields, headers}, as Companion answers
 
 
@@ -85,8 +87,9 @@ class MultipartCreateApi(CompanionApi):
 
     def post(self, request):
         data = _start_input(request.data)
-        upload, instruction = services.upload_start_unsized(
-            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=True)
+        upload, _instruction = services.upload_start_unsized(
+            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=True
+        )
         return Response({"key": upload.key, "uploadId": upload.multipart_upload_id})
 
 

@@ -1,4 +1,4 @@
-"""Every API error is JSON `{"detail": ..., "code": ...}` with the status DESIGN.md lists."""
+"""Every API error is JSON `{"detail": ..., "code": ...}` with the status docs/architecture.md lists."""
 
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _

@@ -16,7 +16,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     def filter(self, qs, value):
         if value is not None:
             try:
-                value = value.astimezone(dt.timezone.utc)
+                value = value.astimezone(dt.UTC)
             except OverflowError:
                 raise ValidationError({self.field_name: [_("Date out of range.")]}) from None
         return super().filter(qs, value)

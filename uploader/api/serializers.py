@@ -23,12 +23,19 @@ class UploadStartInput(serializers.Serializer):
     content_type = serializers.CharField(max_length=255)
     size = serializers.IntegerField()
     checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[_sha256_b64])
-    method = serializers.ChoiceField(["PUT", "POST"], default="PUT", help_text=(
-        "PUT (default), or POST for a browser form upload (presigned POST with `fields`). Single uploads only."
-    ))
-    parts = PartRequest(many=True, required=False, default=list, help_text=(
-        "Multipart only: parts to sign right away, each with the SHA-256 of its bytes."
-    ))
+    method = serializers.ChoiceField(
+        ["PUT", "POST"],
+        default="PUT",
+        help_text=(
+            "PUT (default), or POST for a browser form upload (presigned POST with `fields`). Single uploads only."
+        ),
+    )
+    parts = PartRequest(
+        many=True,
+        required=False,
+        default=list,
+        help_text=("Multipart only: parts to sign right away, each with the SHA-256 of its bytes."),
+    )
 
 
 class PartsInput(serializers.Serializer):
@@ -78,8 +85,9 @@ class UploadInstruction(serializers.Serializer):
     method = serializers.CharField()
     url = serializers.URLField()
     headers = serializers.DictField(child=serializers.CharField())
-    fields = serializers.DictField(child=serializers.CharField(), required=False,
-                                   help_text="POST only: form fields to send before the file.")
+    fields = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="POST only: form fields to send before the file."
+    )
 
 
 class BuiltOnceModelSerializer(serializers.ModelSerializer):
@@ -96,14 +104,32 @@ class BuiltOnceModelSerializer(serializers.ModelSerializer):
 
 class UploadOutput(BuiltOnceModelSerializer):
     download_url = serializers.SerializerMethodField()
-    status_reason = serializers.SerializerMethodField(help_text="Why it was rejected or expired, in the caller's language.")
+    status_reason = serializers.SerializerMethodField(
+        help_text="Why it was rejected or expired, in the caller's language."
+    )
 
     class Meta:
         model = Upload
         fields = [
-            "id", "key", "original_filename", "content_type", "size", "stored_size", "checksum_sha256",
-            "etag", "status", "status_reason", "review_status", "review_reason", "visibility", "created_at", "uploaded_at",
-            "expires_at", "version", "part_size", "download_url",
+            "id",
+            "key",
+            "original_filename",
+            "content_type",
+            "size",
+            "stored_size",
+            "checksum_sha256",
+            "etag",
+            "status",
+            "status_reason",
+            "review_status",
+            "review_reason",
+            "visibility",
+            "created_at",
+            "uploaded_at",
+            "expires_at",
+            "version",
+            "part_size",
+            "download_url",
         ]
 
     def get_status_reason(self, upload) -> str:
@@ -119,7 +145,7 @@ class UploadStartOutput(UploadOutput):
     url_expires_at = serializers.SerializerMethodField()
 
     class Meta(UploadOutput.Meta):
-        fields = UploadOutput.Meta.fields + ["upload", "multipart", "url_expires_at"]
+        fields = [*UploadOutput.Meta.fields, "upload", "multipart", "url_expires_at"]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -93,8 +93,11 @@ class UploadDetailApi(APIView):
 class UploadDownloadApi(APIView):
     """A link that always saves the file (the list's `download_url` shows safe types inline)."""
 
-    @extend_schema(parameters=[ID], summary="Download: a redirect to a short-lived, presigned GET",
-                   responses={302: None, **errors(401, 404, 409)})
+    @extend_schema(
+        parameters=[ID],
+        summary="Download: a redirect to a short-lived, presigned GET",
+        responses={302: None, **errors(401, 404, 409)},
+    )
     def get(self, request, upload_id):
         url = selectors.upload_download_url(upload=_get_upload(request, upload_id), attachment=True)
         if url is None:
@@ -106,16 +109,23 @@ class UploadPartsApi(APIView):
     throttle_classes = [UploadActionThrottle]
     throttled_methods = {"GET", "POST"}  # both ask S3
 
-    @extend_schema(parameters=[ID], summary="Parts S3 already holds (for resuming)",
-                   responses={200: StoredPartsOutput, **errors(401, 404, 409, 429, 503)})
+    @extend_schema(
+        parameters=[ID],
+        summary="Parts S3 already holds (for resuming)",
+        responses={200: StoredPartsOutput, **errors(401, 404, 409, 429, 503)},
+    )
     def get(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         parts = services.upload_parts(upload=upload)
         body = {"part_size": upload.part_size, "part_count": upload.part_count, "parts": parts}
         return Response(StoredPartsOutput(body).data)
 
-    @extend_schema(parameters=[ID], summary="Fresh part URLs", request=PartsInput,
-                   responses={200: SignedPartsOutput, **errors(400, 401, 403, 404, 409, 429, 503)})
+    @extend_schema(
+        parameters=[ID],
+        summary="Fresh part URLs",
+        request=PartsInput,
+        responses={200: SignedPartsOutput, **errors(400, 401, 403, 404, 409, 429, 503)},
+    )
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = PartsInput(data=request.data)
@@ -127,8 +137,12 @@ class UploadPartsApi(APIView):
 class UploadCompleteApi(APIView):
     throttle_classes = [UploadActionThrottle]
 
-    @extend_schema(parameters=[ID], summary="The bytes are in: verify (and finish a multipart upload)",
-                   request=CompleteInput, responses={202: UploadOutput, **errors(400, 401, 403, 404, 409, 429, 503)})
+    @extend_schema(
+        parameters=[ID],
+        summary="The bytes are in: verify (and finish a multipart upload)",
+        request=CompleteInput,
+        responses={202: UploadOutput, **errors(400, 401, 403, 404, 409, 429, 503)},
+    )
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
         data = CompleteInput(data=request.data)
@@ -165,9 +179,12 @@ class LegacyPresignApi(APIView):
     @extend_schema(
         summary="Presigned PUT, the original Lambda's way",
         parameters=[LegacyPresignInput],
-        responses={200: inline_serializer("LegacyPresign", {"uploadURL": serializers.URLField(),
-                                                            "Key": serializers.CharField()}),
-                   **errors(400, 401, 413, 415, 429, 503)},
+        responses={
+            200: inline_serializer(
+                "LegacyPresign", {"uploadURL": serializers.URLField(), "Key": serializers.CharField()}
+            ),
+            **errors(400, 401, 413, 415, 429, 503),
+        },
     )
     def get(self, request):
         data = LegacyPresignInput(data=request.query_params)
@@ -187,13 +204,18 @@ class LegacyPresignApi(APIView):
 _TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
 
 
-@extend_schema_view(post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}))
+@extend_schema_view(
+    post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)})
+)
 class TokenObtainApi(jwt_views.TokenObtainPairView):
     throttle_classes = [TokenAddressThrottle, TokenUsernameThrottle]
 
 
-@extend_schema_view(post=extend_schema(summary="A fresh access token; the refresh token rotates",
-                                       responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}))
+@extend_schema_view(
+    post=extend_schema(
+        summary="A fresh access token; the refresh token rotates", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}
+    )
+)
 class TokenRefreshApi(jwt_views.TokenRefreshView):
     throttle_classes = [TokenAddressThrottle]
 
@@ -213,8 +235,11 @@ class LogoutApi(APIView):
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'  # a bad token is a 401, as at the token endpoints (DRF says 403 otherwise)
 
-    @extend_schema(summary="Log out: the refresh token can no longer be used", request=LogoutInput,
-                   responses={204: None, **errors(400, 401, 429)})
+    @extend_schema(
+        summary="Log out: the refresh token can no longer be used",
+        request=LogoutInput,
+        responses={204: None, **errors(400, 401, 429)},
+    )
     def post(self, request):
         data = LogoutInput(data=request.data)
         data.is_valid(raise_exception=True)

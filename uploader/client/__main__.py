@@ -38,8 +38,11 @@ class Progress:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m uploader.client", description=__doc__)
-    parser.add_argument("--server", default=os.environ.get("UPLOADER_SERVER"),
-                        help="the service's URL (default: the one you logged in to, else http://127.0.0.1:8000)")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("UPLOADER_SERVER"),
+        help="the service's URL (default: the one you logged in to, else http://127.0.0.1:8000)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     login = commands.add_parser("login", help="get a JWT pair and keep it for later commands")
     login.add_argument("--username")
@@ -132,8 +135,14 @@ def _logout(session, args):
     return 0
 
 
-COMMANDS = {"login": _login, "upload": _upload, "list": _list, "download": _download, "delete": _delete,
-            "logout": _logout}
+COMMANDS = {
+    "login": _login,
+    "upload": _upload,
+    "list": _list,
+    "download": _download,
+    "delete": _delete,
+    "logout": _logout,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,18 +33,24 @@ class Session:
         saved = json.loads(self._tokens_path.read_text()) if self._tokens_path.exists() else {}
         self.server = (server or saved.get("server") or DEFAULT_SERVER).rstrip("/")
         # Tokens belong to the server that issued them: another server gets none of them.
-        self.tokens = {k: saved[k] for k in ("access", "refresh") if k in saved} if saved.get("server", self.server) == self.server else {}
+        self.tokens = (
+            {k: saved[k] for k in ("access", "refresh") if k in saved}
+            if saved.get("server", self.server) == self.server
+            else {}
+        )
 
     def login(self, username, password):
-        response = self.http.post(f"{self.server}/api/v1/auth/token/", json={"username": username, "password": password},
-                                  timeout=30)
+        response = self.http.post(
+            f"{self.server}/api/v1/auth/token/", json={"username": username, "password": password}, timeout=30
+        )
         self._save_tokens(self._json(response))
 
     def logout(self):
         """End the refresh token on the server, then forget the pair here."""
         if self.tokens.get("refresh"):
-            response = self.http.post(f"{self.server}/api/v1/auth/logout/", json={"refresh": self.tokens["refresh"]},
-                                      timeout=30)
+            response = self.http.post(
+                f"{self.server}/api/v1/auth/logout/", json={"refresh": self.tokens["refresh"]}, timeout=30
+            )
             if response.status_code != 401:  # 401: it had already ended
                 self._json(response)
         self.tokens = {}
@@ -62,8 +68,9 @@ class Session:
         os.replace(temporary, self._tokens_path)
 
     def _refresh(self):
-        response = self.http.post(f"{self.server}/api/v1/auth/token/refresh/",
-                                  json={"refresh": self.tokens.get("refresh", "")}, timeout=30)
+        response = self.http.post(
+            f"{self.server}/api/v1/auth/token/refresh/", json={"refresh": self.tokens.get("refresh", "")}, timeout=30
+        )
         if response.status_code == 401:
             raise ApiError(401, {"detail": "Your session has ended: run `python -m uploader.client login` again."})
         self._save_tokens(self._json(response))
@@ -76,7 +83,11 @@ class Session:
         for attempt in range(retries + 1):
             try:
                 response = self.http.request(
-                    method, f"{self.server}{path}", json=json_body, params=params, timeout=60,
+                    method,
+                    f"{self.server}{path}",
+                    json=json_body,
+                    params=params,
+                    timeout=60,
                     headers={"Authorization": f"Bearer {self.tokens['access']}"},
                 )
             except requests.ConnectionError:
@@ -99,7 +110,9 @@ class Session:
         try:
             body = response.json() if response.content else None
         except ValueError:  # not the API answering (a proxy's error page, another server)
-            body = {"detail": f"the server answered {response.status_code} without JSON; is {response.url} this service?"}
+            body = {
+                "detail": f"the server answered {response.status_code} without JSON; is {response.url} this service?"
+            }
             if response.ok:
                 raise ApiError(response.status_code, body) from None
         if not response.ok:

@@ -89,10 +89,16 @@ class Uploader:
                 state.clear()
                 return record
             state.clear()
-        started = self.session.call("POST", "/api/v1/uploads/", json_body={
-            "filename": path.name, "content_type": content_type, "size": size,
-            **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
-        })
+        started = self.session.call(
+            "POST",
+            "/api/v1/uploads/",
+            json_body={
+                "filename": path.name,
+                "content_type": content_type,
+                "size": size,
+                **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
+            },
+        )
         if "multipart" not in started:
             self._report(path.name, 0, size, "start")
             self._put(started["upload"], read_slice(path, 0, size), path.name, size, retries_resign=None)
@@ -110,8 +116,12 @@ class Uploader:
                 return None  # finished, expired or gone: start again
             raise
         stored = {p["part_number"]: p["etag"] for p in listing["parts"]}
-        self._report(path.name, 0, size, f"resuming {remembered['id']}: {len(stored)} of "
-                                          f"{listing['part_count']} parts already stored")
+        self._report(
+            path.name,
+            0,
+            size,
+            f"resuming {remembered['id']}: {len(stored)} of {listing['part_count']} parts already stored",
+        )
         return self._send_parts(remembered["id"], path, size, listing["part_size"], listing["part_count"], stored)
 
     def _send_parts(self, upload_id, path, size, part_size, part_count, stored):
@@ -125,8 +135,13 @@ class Uploader:
 
         def send(n, target):
             body = read_slice(path, (n - 1) * part_size, length(n))
-            etag = self._put(target, body, path.name, size,
-                             retries_resign=lambda: self._sign(upload_id, path, [n], part_size, length)[0])
+            etag = self._put(
+                target,
+                body,
+                path.name,
+                size,
+                retries_resign=lambda: self._sign(upload_id, path, [n], part_size, length)[0],
+            )
             with self._lock:
                 sent["bytes"] += len(body)
                 self._report(path.name, sent["bytes"], size, f"part {n} stored")
@@ -137,7 +152,7 @@ class Uploader:
             pending, batch, position = set(), in_flight, 0
             started, sent_before = time.monotonic(), sent["bytes"]
             while position < len(todo):
-                numbers = todo[position:position + batch]
+                numbers = todo[position : position + batch]
                 position += len(numbers)
                 for target in self._sign(upload_id, path, numbers, part_size, length):
                     while len(pending) >= in_flight:
@@ -156,7 +171,7 @@ class Uploader:
         """Fresh URLs for a batch of parts; each part's SHA-256 becomes part of its signature."""
         with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
             checksums = hashers.map(lambda n: sha256_b64(path, (n - 1) * part_size, length(n)), numbers)
-            parts = [{"part_number": n, "checksum_sha256": c} for n, c in zip(numbers, checksums)]
+            parts = [{"part_number": n, "checksum_sha256": c} for n, c in zip(numbers, checksums, strict=True)]
         return self.session.call("POST", f"/api/v1/uploads/{upload_id}/parts/", json_body={"parts": parts})["parts"]
 
     def _put(self, target, body, name, size, retries_resign):

@@ -22,7 +22,23 @@ from .review import (
 )
 
 __all__ = [
-    "InvalidParts", "ServiceUnavailable", "WrongState", "upload_abort", "upload_complete", "upload_delete", "upload_expire_stale",
-    "upload_mirror", "upload_parts", "upload_record_event", "upload_sign_open_part", "upload_sign_parts", "upload_start", "upload_start_unsized", "upload_verify", "upload_remirror", "upload_reprocess", "upload_review",
+    "InvalidParts",
+    "ServiceUnavailable",
+    "WrongState",
+    "upload_abort",
+    "upload_complete",
+    "upload_delete",
+    "upload_expire_stale",
+    "upload_mirror",
+    "upload_parts",
+    "upload_record_event",
+    "upload_remirror",
+    "upload_reprocess",
+    "upload_review",
     "upload_set_visibility",
+    "upload_sign_open_part",
+    "upload_sign_parts",
+    "upload_start",
+    "upload_start_unsized",
+    "upload_verify",
 ]

@@ -49,7 +49,8 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         _check_quota(owner, reserved)  # before S3 is asked to create anything
     if legacy and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
-            gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.") % {"max": MAX_SINGLE_PUT},
+            gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
+            % {"max": MAX_SINGLE_PUT},
             code="too_large",
         )
     upload = _new_upload(owner, filename, content_type, size)
@@ -57,7 +58,9 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
         if is_multipart:
             upload.part_size, _ = multipart.plan(size)
             _check_part_requests(upload, parts)  # before S3 is asked for anything
-            upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key, content_type=content_type)
+            upload.multipart_upload_id = multipart.create(
+                bucket=upload.bucket, key=upload.key, content_type=content_type
+            )
             instruction = {
                 "multipart": {
                     "upload_id": upload.multipart_upload_id,
@@ -67,13 +70,19 @@ def upload_start(*, owner, filename, content_type, size, checksum_sha256="", par
                 }
             }
         elif form and size is not None:
-            instruction = {"upload": signing.presign_post(bucket=upload.bucket, key=upload.key,
-                                                          content_type=content_type, size=size)}
+            instruction = {
+                "upload": signing.presign_post(
+                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=size
+                )
+            }
         else:
             upload.checksum_sha256 = checksum_sha256
             instruction = {
                 "upload": signing.presign_put(
-                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=size,
+                    bucket=upload.bucket,
+                    key=upload.key,
+                    content_type=content_type,
+                    size=size,
                     checksum_sha256=checksum_sha256,
                     once=not legacy or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
                 )
@@ -96,12 +105,16 @@ def upload_start_unsized(*, owner, filename, content_type, in_parts):
     upload = _new_upload(owner, filename, content_type, None)
     with storage_errors():
         if in_parts:
-            upload.multipart_upload_id = multipart.create(bucket=upload.bucket, key=upload.key,
-                                                          content_type=content_type, checksums=False)
+            upload.multipart_upload_id = multipart.create(
+                bucket=upload.bucket, key=upload.key, content_type=content_type, checksums=False
+            )
             instruction = {"multipart": {"upload_id": upload.multipart_upload_id, "key": upload.key}}
         else:
-            instruction = {"upload": signing.presign_post(bucket=upload.bucket, key=upload.key, content_type=content_type,
-                                                          size=None, max_size=reserved)}
+            instruction = {
+                "upload": signing.presign_post(
+                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=None, max_size=reserved
+                )
+            }
     _record_start(upload, owner, reserved)
     return upload, instruction
 
@@ -157,12 +170,16 @@ def _check_quota(owner, reserved):
 
 def _check_part_requests(upload, parts):
     if len(parts) > MAX_PARTS_PER_REQUEST:
-        raise InvalidParts(gettext("Ask for at most %(max)s parts at a time.") % {"max": MAX_PARTS_PER_REQUEST}, code="too_many_parts")
+        raise InvalidParts(
+            gettext("Ask for at most %(max)s parts at a time.") % {"max": MAX_PARTS_PER_REQUEST}, code="too_many_parts"
+        )
     numbers = [p["part_number"] for p in parts]
     bad = sorted(n for n in numbers if not 1 <= n <= upload.part_count)
     if bad:
-        raise InvalidParts(gettext("Part numbers %(bad)s are outside 1..%(count)s.") % {"bad": bad, "count": upload.part_count},
-                           code="invalid_part_number")
+        raise InvalidParts(
+            gettext("Part numbers %(bad)s are outside 1..%(count)s.") % {"bad": bad, "count": upload.part_count},
+            code="invalid_part_number",
+        )
     if len(set(numbers)) != len(numbers):
         raise InvalidParts(gettext("A part number is listed twice."), code="invalid_part_number")
 
@@ -172,8 +189,14 @@ def _sign_parts(upload, parts):
         bucket=upload.bucket,
         key=upload.key,
         upload_id=upload.multipart_upload_id,
-        parts=[(p["part_number"], multipart.part_length(p["part_number"], size=upload.size, part_size=upload.part_size),
-                p["checksum_sha256"]) for p in parts],
+        parts=[
+            (
+                p["part_number"],
+                multipart.part_length(p["part_number"], size=upload.size, part_size=upload.part_size),
+                p["checksum_sha256"],
+            )
+            for p in parts
+        ],
     )
 
 
@@ -181,7 +204,9 @@ def _require_pending_multipart(upload):
     if not upload.is_multipart:
         raise WrongState(gettext("This upload is a single PUT; it has no parts."))
     if upload.status != Status.PENDING:
-        raise WrongState(gettext("The upload is %(status)s; parts can only be sent while it is pending.") % {"status": upload.status})
+        raise WrongState(
+            gettext("The upload is %(status)s; parts can only be sent while it is pending.") % {"status": upload.status}
+        )
 
 
 def upload_sign_parts(*, upload, parts):
@@ -203,11 +228,14 @@ def upload_sign_open_part(*, upload, part_number):
         raise WrongState(gettext("This upload declared its size; ask for part URLs with their checksums."))
     highest = min(multipart.MAX_PARTS, validation.unsized_limit() // multipart.S3_MIN_PART_SIZE + 1)
     if not 1 <= part_number <= highest:
-        raise InvalidParts(gettext("Part number %(number)s is outside 1..%(count)s.") % {"number": part_number, "count": highest},
-                           code="invalid_part_number")
+        raise InvalidParts(
+            gettext("Part number %(number)s is outside 1..%(count)s.") % {"number": part_number, "count": highest},
+            code="invalid_part_number",
+        )
     with storage_errors():
-        return signing.presign_open_part(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id,
-                                         part_number=part_number)
+        return signing.presign_open_part(
+            bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id, part_number=part_number
+        )
 
 
 def upload_parts(*, upload):
@@ -249,7 +277,9 @@ def _require_completable(upload):
     if upload.status in (Status.EXPIRED, Status.DELETED):
         raise WrongState(gettext("The upload is %(status)s.") % {"status": upload.status})
     if upload.status == Status.REJECTED:
-        raise WrongState(gettext("The upload was rejected: %(reason)s") % {"reason": reasons.translate(upload.status_reason)})
+        raise WrongState(
+            gettext("The upload was rejected: %(reason)s") % {"reason": reasons.translate(upload.status_reason)}
+        )
 
 
 def _complete_multipart(upload, claimed):
@@ -282,8 +312,10 @@ def _complete_multipart(upload, claimed):
                 except ClientError as exc:  # S3's own part rules (parts of undeclared size meet them here)
                     if exc.response["Error"]["Code"] not in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
                         raise
-                    raise InvalidParts(gettext("The store refused the parts: %(code)s.") % {"code": exc.response["Error"]["Code"]},
-                                       code="parts_refused") from None
+                    raise InvalidParts(
+                        gettext("The store refused the parts: %(code)s.") % {"code": exc.response["Error"]["Code"]},
+                        code="parts_refused",
+                    ) from None
                 if all(p.checksum_sha256 for p in stored):
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
                 upload.transition(Status.PROCESSING)
@@ -291,8 +323,11 @@ def _complete_multipart(upload, claimed):
                 outbox.owe(outbox.VERIFY, str(upload.pk))
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
-        raise InvalidParts(gettext("The upload was aborted and rejected: %(reason)s") % {"reason": reasons.translate(rejected.message)},
-                           code=rejected.code)
+        raise InvalidParts(
+            gettext("The upload was aborted and rejected: %(reason)s")
+            % {"reason": reasons.translate(rejected.message)},
+            code=rejected.code,
+        )
     return upload
 
 
@@ -303,7 +338,9 @@ def upload_abort(*, upload):
         if upload.status == Status.EXPIRED:
             return upload
         if upload.status != Status.PENDING:
-            raise WrongState(gettext("Only a pending upload can be aborted; this one is %(status)s.") % {"status": upload.status})
+            raise WrongState(
+                gettext("Only a pending upload can be aborted; this one is %(status)s.") % {"status": upload.status}
+            )
         _expire(upload, reasons.ABORTED, actor=upload.owner)
     return upload
 
@@ -320,9 +357,7 @@ def upload_expire_stale(*, now=None, batch=500):
     """Expire pending uploads past their deadline, aborting their multipart uploads. Returns how
     many were expired. The bucket's lifecycle rule is the safety net behind this."""
     now = now or timezone.now()
-    stale = list(
-        Upload.objects.filter(status=Status.PENDING, expires_at__lt=now).values_list("pk", flat=True)[:batch]
-    )
+    stale = list(Upload.objects.filter(status=Status.PENDING, expires_at__lt=now).values_list("pk", flat=True)[:batch])
     expired = 0
     for upload_id in stale:
         with transaction.atomic():

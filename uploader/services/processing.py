@@ -107,8 +107,12 @@ def upload_record_event(*, event):
             upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
             commit_change(upload, action="deleted", detail=upload.status_reason)
             return upload
-        elif event.created and stored is not None and upload.status == Status.AVAILABLE \
-                and _object_changed(upload, event, stored):
+        elif (
+            event.created
+            and stored is not None
+            and upload.status == Status.AVAILABLE
+            and _object_changed(upload, event, stored)
+        ):
             upload.transition(Status.PROCESSING, reason="The object was replaced after it was verified.")
             commit_change(upload, action="changed", detail=upload.status_reason)
             _judge(upload, stored)

@@ -22,7 +22,9 @@ def upload_review(*, upload, reviewer, approve, reason=""):
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
-            raise WrongState(gettext("Only an available upload can be reviewed; this one is %(status)s.") % {"status": upload.status})
+            raise WrongState(
+                gettext("Only an available upload can be reviewed; this one is %(status)s.") % {"status": upload.status}
+            )
         target = Review.APPROVED if approve else Review.REJECTED
         if upload.review_status == target and upload.review_reason == reason.strip():
             return upload
@@ -31,8 +33,9 @@ def upload_review(*, upload, reviewer, approve, reason=""):
         upload.reviewed_by = reviewer
         upload.reviewed_at = timezone.now()
         upload.touch()
-        commit_change(upload, action="approved" if approve else "review_rejected", actor=reviewer,
-                      detail=upload.review_reason)
+        commit_change(
+            upload, action="approved" if approve else "review_rejected", actor=reviewer, detail=upload.review_reason
+        )
     return upload
 
 
@@ -80,14 +83,16 @@ def upload_set_visibility(*, upload, actor, public):
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
-            raise WrongState(gettext("Only an available upload can change visibility; this one is %(status)s.") % {"status": upload.status})
+            raise WrongState(
+                gettext("Only an available upload can change visibility; this one is %(status)s.")
+                % {"status": upload.status}
+            )
         if upload.visibility == visibility:
             return upload
         with storage_errors():
             if public and public_access_blocked(upload.bucket):
                 raise WrongState(gettext("The bucket blocks public access, so the upload stays private."))
-            aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key,
-                                    ACL="public-read" if public else "private")
+            aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key, ACL="public-read" if public else "private")
         upload.visibility = visibility
         upload.touch()
         commit_change(upload, action="visibility", actor=actor, detail=visibility)

@@ -39,19 +39,34 @@ class Command(BaseCommand):
             self._ensure_admin(admin_password)
             python = sys.executable
             worker_command = [
-                python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
                 # One local worker also runs the periodic expiry (celery beat).
-                "--beat", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+                "--beat",
+                "--schedule",
+                str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
             ]
             procs.append(subprocess.Popen(worker_command))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
             self._wait_for_web(addr)
-            self.stdout.write(self.style.SUCCESS(
-                f"\n  Open http://{addr}/ and log in as admin / {admin_password}, or sign up "
-                f"(e-mails print here).\n  Admin: http://{addr}/admin/   API docs: http://{addr}/api/v1/docs/\n"
-                "  Ctrl-C stops everything.\n"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\n  Open http://{addr}/ and log in as admin / {admin_password}, or sign up "
+                    f"(e-mails print here).\n  Admin: http://{addr}/admin/   API docs: http://{addr}/api/v1/docs/\n"
+                    "  Ctrl-C stops everything.\n"
+                )
+            )
             while procs[1].poll() is None and emulator.poll() is None:
                 if procs[0].poll() is not None:
                     # As a process manager would: a worker that exits (say, its liveness watch saw
