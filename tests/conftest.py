@@ -6,15 +6,14 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from uploader import aws, provisioning
 from uploader.consumer import EventQueueConsumer
 
 from .factories import make_user
+from .helpers import database_url, purge_queue
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 
@@ -28,27 +27,6 @@ def aws_resources():
     return settings.UPLOADER_BUCKET
 
 
-def purge_queue(name):
-    sqs = aws.sqs()
-    url = aws.queue_url(name)
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not messages:
-            return
-        for message in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _database_url():
-    conf = connection.settings_dict
-    if conf["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{conf['NAME']}"
-    user = conf.get("USER") or ""
-    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
-
-
 class Worker:
     """A real `celery worker` process on the test database and the session's emulator."""
 
@@ -57,7 +35,7 @@ class Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_TASK_ALWAYS_EAGER": "0",
             **env,
         }
@@ -132,15 +110,6 @@ def worker(start_worker):
     return start_worker().proc
 
 
-def queue_depth(name):
-    """(visible, in flight) messages on a queue."""
-    attributes = aws.sqs().get_queue_attributes(
-        QueueUrl=aws.queue_url(name),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
 @pytest.fixture
 def user(db):
     return make_user()
@@ -176,8 +145,3 @@ def drain(consumer):
         raise AssertionError("the event pipeline did not reach the expected state in time")
 
     return _drain
-
-
-def put_object(instruction, body, **header_overrides):
-    headers = {**instruction["headers"], **header_overrides}
-    return requests.request(instruction["method"], instruction["url"], data=body, headers=headers, timeout=30)

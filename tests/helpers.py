@@ -3,17 +3,68 @@
 import time
 
 import requests
+from django.db import connection
+
+from uploader import aws
 
 
-def wait_for(predicate, *, timeout=30.0, interval=0.2, what="the condition"):
-    """Poll until predicate() is truthy and return its value; fail after `timeout` seconds."""
+def wait_for(predicate, *, timeout=30.0, interval=0.2, what="the condition", page=None):
+    """Poll until predicate() is truthy and return its value; fail after `timeout` seconds. With a
+    browser `page`, wait through it, so the page's events keep flowing meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(interval)
+        if page is not None:
+            page.wait_for_timeout(interval * 1000)
+        else:
+            time.sleep(interval)
+
+
+def start_upload(owner, body, *, name="photo.jpg", content_type="image/jpeg"):
+    """A pending upload started through the service, as the API would: (upload, its PUT)."""
+    from uploader import services
+
+    started = services.upload_start(owner=owner, filename=name, content_type=content_type, size=len(body))
+    return started.upload, started.instruction["upload"]
+
+
+def put_object(instruction, body, **header_overrides):
+    headers = {**instruction["headers"], **header_overrides}
+    return requests.request(instruction["method"], instruction["url"], data=body, headers=headers, timeout=30)
+
+
+def purge_queue(name):
+    sqs = aws.sqs()
+    url = aws.queue_url(name)
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def queue_depth(name):
+    """(visible, in flight) messages on a queue."""
+    attributes = aws.sqs().get_queue_attributes(
+        QueueUrl=aws.queue_url(name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def database_url():
+    """The test database as a DATABASE_URL, for the processes a test starts."""
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
 
 
 class ApiUser:
@@ -45,3 +96,11 @@ class ApiUser:
 
     def get(self, upload_id):
         return self.call("GET", f"/api/v1/uploads/{upload_id}/").json()
+
+
+def log_in(page, base_url, username, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{base_url}/")

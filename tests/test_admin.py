@@ -13,8 +13,8 @@ from django.utils import timezone
 from uploader import aws, mirror, services
 from uploader.models import Upload, UploadEvent
 
-from .conftest import put_object
 from .factories import jpeg_bytes, make_user
+from .helpers import put_object, start_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/admin/uploader/upload/"
@@ -36,10 +36,8 @@ def reviewer(client):
 
 def available_upload(owner, name="cat.jpg", body=None):
     body = body or jpeg_bytes(120, 80)
-    upload, instruction, _ = services.upload_start(
-        owner=owner, filename=name, content_type="image/jpeg", size=len(body)
-    )
-    assert put_object(instruction["upload"], body).status_code == 200
+    upload, put = start_upload(owner, body, name=name)
+    assert put_object(put, body).status_code == 200
     return services.upload_verify(upload_id=upload.pk)
 
 

@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from uploader.models import Upload
 
-from .conftest import put_object
 from .factories import jpeg_bytes
+from .helpers import put_object
 
 pytestmark = pytest.mark.django_db
 

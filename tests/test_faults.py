@@ -3,7 +3,6 @@ killed mid-message, DynamoDB or SQS or S3 down, drift repaired by reconcile."""
 
 import json
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -14,25 +13,15 @@ from config.celery import app as celery_app
 from uploader import aws, consumer, localaws, mirror, outbox, services
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
-from .conftest import purge_queue, put_object, queue_depth
 from .factories import jpeg_bytes, s3_event_body
+from .helpers import purge_queue, put_object, queue_depth, start_upload, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _start(owner, body=None, name="photo.jpg"):
     body = body or jpeg_bytes()
-    upload, instruction, _ = services.upload_start(
-        owner=owner, filename=name, content_type="image/jpeg", size=len(body)
-    )
-    return upload, instruction["upload"], body
-
-
-def _wait(predicate, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    return (*start_upload(owner, body, name=name), body)
 
 
 def _status(upload):
@@ -62,7 +51,7 @@ def test_the_same_event_three_times_concurrently_gives_one_row_one_item_one_audi
     upload, instruction, body = _start(user)
     put_object(instruction, body)
     queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
-    _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the S3 event")
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the S3 event")
     [message] = aws.sqs().receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     aws.sqs().delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     for _ in range(3):
@@ -162,14 +151,14 @@ def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start
         # Hold the row: the worker receives the event and blocks applying it.
         Upload.objects.select_for_update().get(pk=upload.pk)
         put_object(instruction, body)
-        _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[1] == 1, what="the worker to take the event")
+        wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[1] == 1, what="the worker to take the event")
         first.proc.kill()  # SIGKILL: no goodbye, no delete
         first.proc.wait()
     assert _status(upload) == "pending"
     start_worker()
-    _wait(lambda: _status(upload) == "available", timeout=40, what="redelivery")
+    wait_for(lambda: _status(upload) == "available", timeout=40, what="redelivery")
     assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
-    _wait(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
 
 
 def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs(user, start_worker):
@@ -177,8 +166,8 @@ def test_with_dynamodb_down_uploads_still_become_available_and_reconcile_repairs
     worker = start_worker(AWS_ENDPOINT_URL_DYNAMODB=dead)
     upload, instruction, body = _start(user)  # its first mirror task fails in the worker too
     put_object(instruction, body)
-    _wait(lambda: _status(upload) == "available", what="the upload")
-    _wait(
+    wait_for(lambda: _status(upload) == "available", what="the upload")
+    wait_for(
         lambda: "outbox: uploader.mirror_upload" in worker.log() and "retrying in" in worker.log(),
         what="the mirror write to be retried with backoff",
     )
@@ -270,7 +259,7 @@ def test_sqs_down_delays_queued_work_and_loses_none_of_it(api, broker_down, aws_
     owed = OutboxMessage.objects.get()
     assert (owed.task, owed.args, owed.attempts) == ("uploader.verify_upload", [started["id"]], 1)  # queue down
     broker_down()  # SQS is back
-    _wait(lambda: outbox.deliver() == 1, what="the owed check to go out after its backoff")
+    wait_for(lambda: outbox.deliver() == 1, what="the owed check to go out after its backoff")
     assert not OutboxMessage.objects.exists()
     assert Upload.objects.get(pk=started["id"]).status == "available"
 

@@ -50,7 +50,7 @@ MARKUP_NAME = '<img src=x onerror="alert(1)">.jpg'
 
 
 def test_markup_in_a_name_is_escaped_on_the_page_in_the_admin_and_in_the_api(client, user, aws_resources):
-    upload, _, _ = services.upload_start(owner=user, filename=MARKUP_NAME, content_type="image/jpeg", size=10)
+    upload = services.upload_start(owner=user, filename=MARKUP_NAME, content_type="image/jpeg", size=10).upload
     from rest_framework.test import APIClient
 
     api = APIClient()
@@ -109,7 +109,7 @@ def test_svg_and_html_are_never_served_inline(api, user, settings, aws_resources
 
     settings.UPLOADER_ALLOWED_TYPES = ["image/svg+xml", "text/html"]
     for name, content_type in (("a.svg", "image/svg+xml"), ("b.html", "text/html")):
-        upload, _, _ = services.upload_start(owner=user, filename=name, content_type=content_type, size=10)
+        upload = services.upload_start(owner=user, filename=name, content_type=content_type, size=10).upload
         Upload.objects.filter(pk=upload.pk).update(status="available")
         upload.refresh_from_db()
         assert "response-content-disposition=attachment" in UploadOutput(upload).data["download_url"]

@@ -12,9 +12,8 @@ from uploader import aws
 from uploader.liveness import LivenessStep, StallDetector
 from uploader.models import Upload, WorkerHeartbeat
 
-from .conftest import purge_queue, put_object
 from .factories import jpeg_bytes, make_user
-from .helpers import ApiUser, wait_for
+from .helpers import ApiUser, purge_queue, put_object, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

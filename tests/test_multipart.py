@@ -8,7 +8,7 @@ from django.conf import settings
 from uploader import aws, multipart, services
 from uploader.models import Upload
 
-from .conftest import put_object
+from .helpers import put_object
 
 MiB = 1024 * 1024
 

@@ -17,9 +17,8 @@ from uploader import localaws, mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from . import aws_emulator
-from .conftest import queue_depth
 from .factories import jpeg_bytes, make_user
-from .helpers import ApiUser, wait_for
+from .helpers import ApiUser, queue_depth, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS, PER_CLIENT = 5, 20

@@ -8,17 +8,10 @@ from django.conf import settings
 from uploader import aws, mirror, services
 from uploader.models import Upload
 
-from .conftest import purge_queue, put_object, queue_depth
 from .factories import jpeg_bytes, s3_event_body
+from .helpers import purge_queue, put_object, queue_depth, start_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _start(user, body, filename="photo.jpg", content_type="image/jpeg"):
-    upload, instruction, _ = services.upload_start(
-        owner=user, filename=filename, content_type=content_type, size=len(body)
-    )
-    return upload, instruction["upload"]
 
 
 def _status(upload):
@@ -37,7 +30,7 @@ def _send(body):
 
 def test_a_real_jpeg_becomes_available_and_is_mirrored(user, drain):
     body = jpeg_bytes()
-    upload, instruction = _start(user, body, filename="a b+c.jpg")
+    upload, instruction = start_upload(user, body, name="a b+c.jpg")
     assert put_object(instruction, body).status_code == 200
     drain(lambda: _status(upload) == "available")
     assert upload.stored_size == len(body) and upload.etag and upload.last_sequencer
@@ -49,7 +42,7 @@ def test_a_real_jpeg_becomes_available_and_is_mirrored(user, drain):
 
 def test_a_file_lying_about_its_type_is_rejected_and_removed(user, drain):
     body = b"<html><script>alert(1)</script></html>"
-    upload, instruction = _start(user, body, filename="cat.jpg")
+    upload, instruction = start_upload(user, body, name="cat.jpg")
     assert put_object(instruction, body).status_code == 200
     drain(lambda: _status(upload) == "rejected")
     assert "not image/jpeg" in upload.status_reason
@@ -59,7 +52,7 @@ def test_a_file_lying_about_its_type_is_rejected_and_removed(user, drain):
 
 def test_duplicate_events_change_nothing(user, drain):
     body = jpeg_bytes()
-    upload, instruction = _start(user, body)
+    upload, instruction = start_upload(user, body)
     put_object(instruction, body)
     drain(lambda: _status(upload) == "available")
     version = upload.version
@@ -74,8 +67,8 @@ def test_duplicate_events_change_nothing(user, drain):
 
 def test_complete_and_event_in_either_order_give_one_available_record(user, drain):
     body = jpeg_bytes()
-    first, first_put = _start(user, body)
-    second, second_put = _start(user, body)
+    first, first_put = start_upload(user, body)
+    second, second_put = start_upload(user, body)
     put_object(first_put, body)
     put_object(second_put, body)
     services.upload_complete(upload=first)  # eager task: verifies now, before the event
@@ -88,7 +81,7 @@ def test_complete_and_event_in_either_order_give_one_available_record(user, drai
 
 def test_an_older_event_never_undoes_a_newer_one(user, drain):
     body = jpeg_bytes()
-    upload, instruction = _start(user, body)
+    upload, instruction = start_upload(user, body)
     put_object(instruction, body)
     drain(lambda: _status(upload) == "available")
     # A delete that S3 sequenced before the create arrives late: it must not delete the upload.
@@ -104,7 +97,7 @@ def test_an_older_event_never_undoes_a_newer_one(user, drain):
 def test_test_events_unknown_keys_and_poison_change_nothing(user, drain, consumer):
     purge_queue(settings.UPLOADER_EVENTS_DLQ)
     body = jpeg_bytes()
-    upload, _ = _start(user, body)
+    upload, _ = start_upload(user, body)
     _send(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": upload.bucket}))
     _send(s3_event_body(bucket=upload.bucket, key="uploads/999/nobody/x.jpg"))
     _send("this is not json")
@@ -114,13 +107,13 @@ def test_test_events_unknown_keys_and_poison_change_nothing(user, drain, consume
     dead = aws.sqs().receive_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_DLQ), WaitTimeSeconds=1)
     assert [m["Body"] for m in dead["Messages"]] == ["this is not json"]
     # ... and the consumer still works afterwards.
-    assert put_object(_start(user, body)[1], body).status_code == 200
+    assert put_object(start_upload(user, body)[1], body).status_code == 200
     drain(lambda: Upload.objects.filter(status="available").count() == 1)
 
 
 def test_delete_removes_object_and_tombstones_record_and_mirror(user, drain):
     body = jpeg_bytes()
-    upload, instruction = _start(user, body)
+    upload, instruction = start_upload(user, body)
     put_object(instruction, body)
     drain(lambda: _status(upload) == "available")
     services.upload_delete(upload=upload)
@@ -132,7 +125,7 @@ def test_delete_removes_object_and_tombstones_record_and_mirror(user, drain):
 
 
 def test_the_mirror_never_moves_backwards(user, aws_resources):
-    upload, _ = _start(user, b"x")
+    upload, _ = start_upload(user, b"x")
     upload.version = 5
     assert mirror.put(upload) is True
     upload.version = 4

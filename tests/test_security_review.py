@@ -31,9 +31,8 @@ from config.celery import app as celery_app
 from uploader import aws, localaws, objects, selectors
 from uploader.models import ExternalIdentity, Upload, UploadEvent
 
-from .conftest import _database_url, purge_queue, put_object
 from .factories import jpeg_bytes, make_user
-from .helpers import ApiUser, wait_for
+from .helpers import ApiUser, database_url, purge_queue, put_object, wait_for
 from .static_server import serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -525,7 +524,7 @@ def _production_environment(redis_url="redis://127.0.0.1:1/0"):
     return {
         **_environment_without_settings(),
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO=https",

@@ -10,7 +10,7 @@ import pytest
 
 from uploader import aws, signing
 
-from .conftest import put_object
+from .helpers import put_object
 
 BODY = b"exactly these bytes"
 

@@ -11,7 +11,7 @@ import requests
 from uploader import aws, signing
 
 from . import seaweed
-from .conftest import put_object
+from .helpers import put_object
 
 BODY = b"exactly these bytes"
 

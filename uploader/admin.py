@@ -230,7 +230,7 @@ class UploadAdmin(admin.ModelAdmin):
             try:
                 call(upload)
                 done += 1
-            except services.WrongState as exc:
+            except services.DomainError as exc:
                 failed += 1
                 self.message_user(request, f"{upload.original_filename}: {exc}", messages.WARNING)
         if done:
@@ -325,7 +325,7 @@ class UploadAdmin(admin.ModelAdmin):
             self.message_user(
                 request, _("%(action)s: done.") % {"action": self.ACTION_LABELS[action]}, messages.SUCCESS
             )
-        except (services.WrongState, services.ServiceUnavailable) as exc:
+        except services.DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return redirect(reverse("admin:uploader_upload_change", args=[object_id]))
 

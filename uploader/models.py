@@ -5,11 +5,14 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .errors import WrongState
 
-class InvalidTransition(Exception):
-    """A status change the state machine does not allow (the caller's state is stale)."""
+
+class InvalidTransition(WrongState):
+    """A status change the state machine does not allow (the caller's state is stale): 409."""
 
 
 class Upload(models.Model):
@@ -113,7 +116,9 @@ class Upload(models.Model):
     def transition(self, to, *, reason=""):
         """Move to status `to` and bump the version; the caller saves (under its row lock)."""
         if to not in self.TRANSITIONS[self.status]:
-            raise InvalidTransition(f"{self.status} -> {to}")
+            raise InvalidTransition(
+                gettext("The upload cannot go from %(from)s to %(to)s.") % {"from": self.status, "to": to}
+            )
         self.status = to
         if reason:
             self.status_reason = reason

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
 from . import reasons as R
+from .errors import DomainError
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
@@ -23,11 +24,13 @@ _TEXT_TYPES = {"text/plain", "text/csv"}
 _ALIASES = {"video/quicktime": {"video/quicktime", "video/mp4"}, "video/mp4": {"video/mp4", "video/quicktime"}}
 
 
-class PolicyError(Exception):
-    def __init__(self, message, *, code):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class PolicyError(DomainError):
+    """The upload breaks a rule of the policy; its `code` decides the HTTP status."""
+
+    STATUS = {"unsupported_type": 415, "too_large": 413, "quota_exceeded": 413}
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message, code=code, status=self.STATUS.get(code, 400))
 
 
 def normalise_content_type(content_type):

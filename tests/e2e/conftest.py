@@ -1,6 +1,5 @@
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -40,19 +39,3 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", password)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
-
-
-def wait_until(page, predicate, timeout=30.0, what="the condition"):
-    """Poll a Python-side condition while letting the page's events flow."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(100)

@@ -9,7 +9,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from .conftest import log_in
+from ..helpers import log_in
 from .test_upload_page import MiB, _throttle
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from uploader import aws, mirror
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from .conftest import log_in
+from ..helpers import log_in
 
 pytestmark = pytest.mark.e2e
 

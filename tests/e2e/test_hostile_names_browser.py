@@ -3,7 +3,7 @@
 import pytest
 
 from ..factories import jpeg_bytes, make_user
-from .conftest import log_in
+from ..helpers import log_in
 
 pytestmark = pytest.mark.e2e
 NAME = '<img src=x onerror="window.pwned=1">.jpg'

@@ -10,7 +10,7 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import make_user
-from .conftest import log_in, wait_until
+from ..helpers import log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
@@ -107,7 +107,7 @@ def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(page, liv
     before = PartLog(page)
     _refuse_parts_from(page, 5)  # the connection "drops" after the first four parts
     page.set_input_files("#file-input", str(big_file))
-    wait_until(page, lambda: sorted(before.stored) == [1, 2, 3, 4], what="the first four parts")
+    wait_for(page=page, predicate=lambda: sorted(before.stored) == [1, 2, 3, 4], what="the first four parts")
 
     page.reload()  # still "offline" while the old page goes away
     page.unroute_all(behavior="ignoreErrors")

@@ -5,8 +5,8 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import make_user
+from ..helpers import log_in
 from ..test_admin import available_upload
-from .conftest import log_in
 
 pytestmark = pytest.mark.e2e
 

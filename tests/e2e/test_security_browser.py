@@ -7,8 +7,7 @@ import requests
 from uploader import services
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import ApiUser
-from .conftest import log_in
+from ..helpers import ApiUser, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +25,8 @@ def test_a_legacy_upload_with_no_size_does_not_break_the_list(page, live_server,
     user = make_user("lee", "pw-lee-12345")
     ApiUser(live_server.url, "lee", "pw-lee-12345").legacy_presign().raise_for_status()  # size: null, pending
     body = jpeg_bytes()
-    _, instruction, _ = services.upload_start(
-        owner=user, filename="known.jpg", content_type="image/jpeg", size=len(body)
-    )
-    upload = instruction["upload"]
+    started = services.upload_start(owner=user, filename="known.jpg", content_type="image/jpeg", size=len(body))
+    upload = started.instruction["upload"]
     requests.put(upload["url"], data=body, headers=upload["headers"], timeout=30).raise_for_status()
     errors = _console_errors(page)
 

@@ -12,7 +12,7 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from .conftest import log_in, wait_until
+from ..helpers import log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
@@ -69,7 +69,7 @@ def test_pausing_a_multipart_upload_keeps_the_parts_already_sent(page, live_serv
     cdp = _throttle(page, 6 * MiB)
     page.set_input_files("#file-input", str(big))
     page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'uploading'")
-    wait_until(page, lambda: traffic.finished, what="a first part in the store")
+    wait_for(lambda: traffic.finished, page=page, what="a first part in the store")
 
     page.locator("li.transfer button.pause").click()
     assert _state(page) == "paused"
@@ -122,7 +122,7 @@ def test_a_lost_connection_resumes_by_itself_when_it_returns(page, live_server, 
     traffic = StoreTraffic(page, live_server.url)
     _throttle(page, 8 * MiB)
     page.set_input_files("#file-input", str(big))
-    wait_until(page, lambda: traffic.finished, what="a first part in the store")
+    wait_for(lambda: traffic.finished, page=page, what="a first part in the store")
     # The connection drops: requests now fail as they would, and the browser says it is offline.
     parts = lambda url: _part_number(url) > 0  # noqa: E731
     refuse = lambda route: route.abort("internetdisconnected")  # noqa: E731

@@ -10,8 +10,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import wait_for
-from .conftest import log_in
+from ..helpers import log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 BUNDLE = Path(__file__).parent / "npm" / "dist" / "uppy.js"

@@ -2,51 +2,29 @@
 
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .. import services, validation
+from ..errors import DomainError
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = _("Too large.")
-    default_code = "too_large"
+class Refusal(exceptions.APIException):
+    """A DomainError as DRF knows errors: its status, its code and its message."""
 
+    DEFAULT_DETAIL = {
+        409: _("The upload is not in a state that allows this."),
+        413: _("Too large."),
+        503: _("A backing service is unavailable; try again shortly."),
+    }
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = _("The upload is not in a state that allows this.")
-    default_code = "wrong_state"
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = _("A backing service is unavailable; try again shortly.")
-    default_code = "service_unavailable"
-
-
-_POLICY_ERRORS = {
-    "unsupported_type": exceptions.UnsupportedMediaType,
-    "too_large": PayloadTooLarge,
-    "quota_exceeded": PayloadTooLarge,
-    "invalid_filename": exceptions.ValidationError,
-    "invalid_size": exceptions.ValidationError,
-}
+    def __init__(self, error: DomainError):
+        self.status_code = error.status
+        super().__init__(detail=error.message or self.DEFAULT_DETAIL.get(error.status), code=error.code)
 
 
 def _translate(exc):
-    if isinstance(exc, validation.PolicyError):
-        cls = _POLICY_ERRORS[exc.code]
-        if cls is exceptions.UnsupportedMediaType:
-            return cls(media_type="", detail=exc.message, code=exc.code)
-        return cls(detail=exc.message, code=exc.code)
-    if isinstance(exc, services.InvalidParts):
-        return exceptions.ValidationError(detail=exc.message, code=exc.code)
-    if isinstance(exc, services.WrongState):
-        return Conflict(detail=str(exc))
-    if isinstance(exc, services.ServiceUnavailable):
-        return ServiceUnavailable(detail=str(exc))
+    if isinstance(exc, DomainError):
+        return Refusal(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     return exc

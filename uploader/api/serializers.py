@@ -160,3 +160,10 @@ class UploadStartOutput(UploadOutput):
 
     def get_url_expires_at(self, upload) -> str:
         return self.context["url_expires_at"].isoformat()
+
+
+class LegacyPresignInput(serializers.Serializer):
+    """The original serverless design's query: a type, and optionally the exact size."""
+
+    content_type = serializers.CharField(max_length=255, default="image/jpeg")
+    size = serializers.IntegerField(required=False, help_text="Optional: when given, S3 refuses any other length.")

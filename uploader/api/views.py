@@ -1,6 +1,5 @@
 """Views parse, call a service, respond."""
 
-import mimetypes
 import uuid
 
 from django.http import Http404
@@ -26,6 +25,7 @@ from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
 from .schema import errors
 from .serializers import (
     CompleteInput,
+    LegacyPresignInput,
     PartsInput,
     SignedPartsOutput,
     StoredPartsOutput,
@@ -70,10 +70,10 @@ class UploadListCreateApi(generics.ListAPIView):
         data = UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        form = fields.pop("method") == "POST"
-        upload, instruction, url_expires_at = services.upload_start(owner=request.user, form=form, **fields)
-        context = {"request": request, "instruction": instruction, "url_expires_at": url_expires_at}
-        return Response(UploadStartOutput(upload, context=context).data, status=status.HTTP_201_CREATED)
+        method = services.Method(fields.pop("method"))
+        started = services.upload_start(owner=request.user, method=method, **fields)
+        context = {"request": request, "instruction": started.instruction, "url_expires_at": started.url_expires_at}
+        return Response(UploadStartOutput(started.upload, context=context).data, status=status.HTTP_201_CREATED)
 
 
 class UploadDetailApi(APIView):
@@ -163,11 +163,6 @@ class UploadAbortApi(APIView):
         return Response(UploadOutput(upload).data)
 
 
-class LegacyPresignInput(serializers.Serializer):
-    content_type = serializers.CharField(max_length=255, default="image/jpeg")
-    size = serializers.IntegerField(required=False, help_text="Optional: when given, S3 refuses any other length.")
-
-
 class LegacyPresignApi(APIView):
     """The original serverless design's call, for clients written against it. It is a GET that
     creates state, so it takes bearer tokens only: a cross-site link cannot ride a session cookie."""
@@ -189,16 +184,10 @@ class LegacyPresignApi(APIView):
     def get(self, request):
         data = LegacyPresignInput(data=request.query_params)
         data.is_valid(raise_exception=True)
-        content_type = data.validated_data["content_type"]
-        extension = mimetypes.guess_extension(content_type.split(";")[0].strip().lower()) or ""
-        upload, instruction, _expires = services.upload_start(
-            owner=request.user,
-            filename=f"{uuid.uuid4()}{extension}",
-            content_type=content_type,
-            size=data.validated_data.get("size"),
-            legacy=True,  # one URL, whatever the size, needing no header but Content-Type
+        started = services.upload_start_legacy(
+            owner=request.user, content_type=data.validated_data["content_type"], size=data.validated_data.get("size")
         )
-        return Response({"uploadURL": instruction["upload"]["url"], "Key": upload.key})
+        return Response({"uploadURL": started.instruction["upload"]["url"], "Key": started.upload.key})
 
 
 _TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})

@@ -1,8 +1,11 @@
 """Writes. Every change to an Upload goes through these functions, under a row lock, and queues
 its mirror write only once the transaction has committed."""
 
+from ..errors import DomainError, InvalidInput
 from .common import InvalidParts, ServiceUnavailable, WrongState
 from .lifecycle import (
+    Method,
+    Started,
     upload_abort,
     upload_complete,
     upload_delete,
@@ -11,6 +14,7 @@ from .lifecycle import (
     upload_sign_open_part,
     upload_sign_parts,
     upload_start,
+    upload_start_legacy,
     upload_start_unsized,
 )
 from .processing import upload_mirror, upload_record_event, upload_verify
@@ -22,8 +26,12 @@ from .review import (
 )
 
 __all__ = [
+    "DomainError",
+    "InvalidInput",
     "InvalidParts",
+    "Method",
     "ServiceUnavailable",
+    "Started",
     "WrongState",
     "upload_abort",
     "upload_complete",
@@ -39,6 +47,7 @@ __all__ = [
     "upload_sign_open_part",
     "upload_sign_parts",
     "upload_start",
+    "upload_start_legacy",
     "upload_start_unsized",
     "upload_verify",
 ]

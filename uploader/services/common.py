@@ -4,23 +4,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.utils.translation import gettext
 
 from .. import outbox
+from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
 from ..models import Upload, UploadEvent
 
 
-class ServiceUnavailable(Exception):
-    """A backing AWS service did not answer; nothing was changed."""
-
-
-class WrongState(Exception):
-    """The upload is not in a state that allows this call."""
-
-
-class InvalidParts(Exception):
+class InvalidParts(InvalidInput):
     """The client's part request or part list is wrong; `code` says how."""
-
-    def __init__(self, message, *, code):
-        super().__init__(message)
-        self.message, self.code = message, code
 
 
 @contextlib.contextmanager

@@ -1,13 +1,18 @@
 """What clients do to an upload: start it, get part URLs, complete, abort, delete; and the
 periodic expiry of uploads whose bytes never arrived."""
 
+import dataclasses
 import datetime as dt
+import enum
 import logging
+import mimetypes
 import uuid
+from collections.abc import Mapping, Sequence
 
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -28,67 +33,107 @@ MAX_PARTS_PER_REQUEST = 100
 MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT
 
 
-def upload_start(*, owner, filename, content_type, size, checksum_sha256="", parts=(), legacy=False, form=False):
-    """Create the pending record, then sign what can write only its key, type and size: one PUT,
-    or (above UPLOADER_MULTIPART_THRESHOLD) a multipart upload whose part URLs come in batches.
+class Method(enum.StrEnum):
+    """How the client will send the bytes of a new upload."""
 
-    Returns (upload, instruction, url_expires_at); the instruction is {"upload": ...} or
-    {"multipart": ...}. `legacy` keeps the original serverless contract: always one PUT URL that
-    needs no header but Content-Type. `form` signs a presigned POST (a browser form) instead of a
-    PUT. Raises validation.PolicyError before anything is signed or stored, ServiceUnavailable if
-    S3 cannot be reached for a multipart upload (nothing is kept). Touches only the database and
-    the local signer otherwise: the mirror write is owed through the outbox.
+    PUT = "PUT"  # a presigned PUT, or multipart part URLs above UPLOADER_MULTIPART_THRESHOLD
+    POST = "POST"  # a presigned POST (a browser form); single uploads only
+    LEGACY = "LEGACY"  # the original serverless contract: always one PUT needing no header but Content-Type
+
+
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """A new pending upload and how to send its bytes: `instruction` is {"upload": ...} (one
+    request) or {"multipart": ...} (part URLs in batches)."""
+
+    upload: Upload
+    instruction: dict
+    url_expires_at: dt.datetime
+
+
+def upload_start(
+    *,
+    owner: AbstractBaseUser,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    checksum_sha256: str = "",
+    parts: Sequence[Mapping] = (),
+    method: Method = Method.PUT,
+) -> Started:
+    """Create the pending record, then sign what can write only its key, type and size.
+
+    Raises validation.PolicyError before anything is signed or stored, ServiceUnavailable if S3
+    cannot be reached for a multipart upload (nothing is kept). Otherwise touches only the
+    database and the local signer: the mirror write is owed through the outbox.
     """
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
     validation.check_filename(filename, content_type=content_type)
-    # What the upload holds against the quota until the worker has measured the stored object.
-    reserved = size if size is not None else validation.unsized_limit()
-    is_multipart = not legacy and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD
-    if is_multipart:
-        _check_quota(owner, reserved)  # before S3 is asked to create anything
-    if legacy and size is not None and size > MAX_SINGLE_PUT:
+    if method == Method.LEGACY and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
             % {"max": MAX_SINGLE_PUT},
             code="too_large",
         )
+    # What the upload holds against the quota until the worker has measured the stored object.
+    reserved = size if size is not None else validation.unsized_limit()
     upload = _new_upload(owner, filename, content_type, size)
-    with storage_errors():
-        if is_multipart:
-            upload.part_size, _ = multipart.plan(size)
-            _check_part_requests(upload, parts)  # before S3 is asked for anything
-            upload.multipart_upload_id = multipart.create(
-                bucket=upload.bucket, key=upload.key, content_type=content_type
-            )
-            instruction = {
-                "multipart": {
-                    "upload_id": upload.multipart_upload_id,
-                    "part_size": upload.part_size,
-                    "part_count": upload.part_count,
-                    "parts": _sign_parts(upload, parts),
-                }
-            }
-        elif form and size is not None:
-            instruction = {
-                "upload": signing.presign_post(
-                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=size
-                )
-            }
-        else:
-            upload.checksum_sha256 = checksum_sha256
-            instruction = {
-                "upload": signing.presign_put(
-                    bucket=upload.bucket,
-                    key=upload.key,
-                    content_type=content_type,
-                    size=size,
-                    checksum_sha256=checksum_sha256,
-                    once=not legacy or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
-                )
-            }
+    if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        _check_quota(owner, reserved)  # before S3 is asked to create anything
+        instruction = _begin_multipart(upload, parts)
+    else:
+        instruction = _sign_single(upload, method, checksum_sha256)
     _record_start(upload, owner, reserved)
-    return upload, instruction, upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+    return Started(upload, instruction, upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES))
+
+
+def upload_start_legacy(*, owner: AbstractBaseUser, content_type: str, size: int | None) -> Started:
+    """The original serverless design's call: the client names no file, so the object gets a
+    random name with the type's usual extension."""
+    extension = mimetypes.guess_extension(validation.normalise_content_type(content_type)) or ""
+    return upload_start(
+        owner=owner, filename=f"{uuid.uuid4()}{extension}", content_type=content_type, size=size, method=Method.LEGACY
+    )
+
+
+def _begin_multipart(upload, parts):
+    """Create the multipart upload in S3 and sign the parts asked for now."""
+    upload.part_size, _count = multipart.plan(upload.size)
+    _check_part_requests(upload, parts)  # before S3 is asked for anything
+    with storage_errors():
+        upload.multipart_upload_id = multipart.create(
+            bucket=upload.bucket, key=upload.key, content_type=upload.content_type
+        )
+    return {
+        "multipart": {
+            "upload_id": upload.multipart_upload_id,
+            "part_size": upload.part_size,
+            "part_count": upload.part_count,
+            "parts": _sign_parts(upload, parts),
+        }
+    }
+
+
+def _sign_single(upload, method, checksum_sha256):
+    """One presigned request (local: no network call)."""
+    if method == Method.POST and upload.size is not None:
+        return {
+            "upload": signing.presign_post(
+                bucket=upload.bucket, key=upload.key, content_type=upload.content_type, size=upload.size
+            )
+        }
+    upload.checksum_sha256 = checksum_sha256
+    return {
+        "upload": signing.presign_put(
+            bucket=upload.bucket,
+            key=upload.key,
+            content_type=upload.content_type,
+            size=upload.size,
+            checksum_sha256=checksum_sha256,
+            once=method != Method.LEGACY or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
+        )
+    }
 
 
 def upload_start_unsized(*, owner, filename, content_type, in_parts):
@@ -96,7 +141,7 @@ def upload_start_unsized(*, owner, filename, content_type, in_parts):
     POST that admits 1 to `unsized_limit()` bytes, or a multipart upload whose parts pin neither
     length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
     the object; complete refuses parts beyond that, and the worker checks type, size and quota as
-    for any upload. Returns (upload, instruction) like upload_start."""
+    for any upload. Returns (upload, instruction)."""
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=None)
     validation.check_filename(filename, content_type=content_type)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 
 from .. import aws, outbox
 from ..models import Upload
-from .common import WrongState, commit_change, locked, storage_errors
+from .common import InvalidInput, WrongState, commit_change, locked, storage_errors
 
 Status = Upload.Status
 Review = Upload.ReviewStatus
@@ -18,7 +18,9 @@ def upload_review(*, upload, reviewer, approve, reason=""):
     """Approve or reject an available upload. A rejection needs a reason: the owner sees it.
     A decision can be revised; each one is audited."""
     if not approve and not reason.strip():
-        raise WrongState(gettext("Say why the upload is rejected: the owner will see the reason."))
+        raise InvalidInput(
+            gettext("Say why the upload is rejected: the owner will see the reason."), code="reason_required"
+        )
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
