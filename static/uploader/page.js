@@ -55,15 +55,14 @@ function transferView(root, list, file) {
       bar.value = loaded;
       const seconds = (performance.now() - started) / 1000;
       const speed = seconds > 0.2 ? ` · ${formatBytes((loaded - resumed) / seconds)}/s` : "";
-      if (item.dataset.state === "uploading") {  // a paused or offline transfer keeps saying so
-        stateText.textContent = gettext("%(loaded)s of %(total)s", { loaded: formatBytes(loaded), total: formatBytes(total) }) + speed;
-      }
+      root.dispatchEvent(new CustomEvent("uploader:progress", { detail: { name, loaded, total } }));
+      if (item.dataset.state !== "uploading") return;  // a paused or offline transfer keeps saying so
+      stateText.textContent = gettext("%(loaded)s of %(total)s", { loaded: formatBytes(loaded), total: formatBytes(total) }) + speed;
       const quarter = Math.floor((4 * loaded) / (total || 1));
       if (quarter !== lastQuarter && quarter < 4) {
         lastQuarter = quarter;
         announce(gettext("%(name)s: %(percent)s%% sent", { name, percent: quarter * 25 }));
       }
-      root.dispatchEvent(new CustomEvent("uploader:progress", { detail: { name, loaded, total } }));
     },
     fail(message) {
       item.dataset.state = "failed";
