@@ -111,8 +111,27 @@ def test_upload_page_shows_preview_metadata_mirror_state_and_audit(superuser_cli
     assert 'class="upload-preview"' in page and "X-Amz-Signature=" in page
     assert "response-content-disposition=attachment" in page  # the download link
     assert "120 × 80 px" in page and "image/jpeg" in page
-    assert f"database version {upload.version}, DynamoDB version {upload.version}: in sync" in page
     assert "created" in page and "available" in page  # audit rows
+    # DynamoDB is read only when asked for: one click away, not on every page view.
+    assert "Compare with DynamoDB" in page and "in sync" not in page
+    asked = superuser_client.get(f"{LIST}{upload.pk}/change/?mirror=1").content.decode()
+    assert f"database version {upload.version}, DynamoDB version {upload.version}: in sync" in asked
+    Upload.objects.filter(pk=upload.pk).update(version=upload.version + 2)  # changes the mirror has not seen
+    behind = superuser_client.get(f"{LIST}{upload.pk}/change/?mirror=1").content.decode()
+    assert f"DynamoDB version {upload.version}: behind by 2" in behind
+
+
+def test_one_table_drives_the_list_actions_and_the_buttons(superuser_client, aws_resources):
+    from uploader.admin import OPERATIONS
+
+    upload = available_upload(make_user())
+    listing = superuser_client.get(LIST).content.decode()
+    page = superuser_client.get(f"{LIST}{upload.pk}/change/").content.decode()
+    for operation in OPERATIONS.values():
+        if operation.bulk:
+            assert f'value="{operation.name.replace("-", "_")}_selected"' in listing, operation.name
+    assert 'id="approve-upload"' in page and 'id="make-public-upload"' in page
+    assert 'id="make-private-upload"' not in page  # offered only where it applies
 
 
 # --- the workflow ---

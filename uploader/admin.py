@@ -1,13 +1,15 @@
 """The review tool staff work in. Every action goes through the services layer."""
 
 import contextlib
+import dataclasses
 import uuid
+from collections.abc import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
@@ -15,21 +17,99 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from . import mirror, services, signing
+from . import selectors, services
 from .models import Upload, UploadEvent
+from .validation import INLINE_SAFE_TYPES
 
-INLINE_TYPES = {t for t in signing.INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
+INLINE_TYPES = {t for t in INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
 PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
-TYPE_BADGE = (
-    '<span title="{}" style="display:inline-block;width:44px;padding:12px 0;text-align:center;'
-    'border-radius:4px;background:#e5e7ee;color:#1d2330;font:600 11px sans-serif">{}</span>'
-)
+TYPE_BADGE = '<span class="type-badge" title="{}">{}</span>'
 
 
 def _type_label(content_type):
     """A short label standing in for a thumbnail: PDF, ZIP, MP4, ..."""
     subtype = content_type.rsplit("/", 1)[-1].split(";")[0].split("+")[0]
     return {"quicktime": "MOV", "mpeg": "MP3", "plain": "TXT"}.get(subtype, subtype[:4].upper() or "FILE")
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """One thing staff can do to an upload, offered both as a list action (on the selected
+    uploads) and as a button on an upload's page. `run(upload, request)` calls the service."""
+
+    name: str  # the button's URL: …/<id>/do/<name>/
+    button: str
+    permission: str  # "review" or "reprocess": has_<permission>_permission decides
+    run: Callable[[Upload, HttpRequest], object]
+    bulk: str = ""  # the list action's description; none when empty
+    done: Callable[[int], str] = lambda n: ""  # the list action's report, with %(count)s
+    offered: Callable[[Upload], bool] = lambda upload: True  # shown on this upload's page?
+
+    def bulk_action(self):
+        operation = self
+
+        def act(modeladmin, request, queryset):
+            modeladmin._each(request, queryset, operation.done, lambda upload: operation.run(upload, request))
+
+        act.__name__ = f"{self.name.replace('-', '_')}_selected"
+        return admin.action(description=self.bulk, permissions=[self.permission])(act)
+
+
+def _reason(request):
+    return request.POST.get("reason", "")
+
+
+OPERATIONS = {
+    op.name: op
+    for op in [
+        Operation(
+            "approve",
+            gettext_lazy("Approve"),
+            "review",
+            lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=True),
+            bulk=gettext_lazy("Approve selected uploads"),
+            done=lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
+        ),
+        Operation(
+            "reject",
+            gettext_lazy("Reject"),
+            "review",
+            lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=False, reason=_reason(r)),
+            bulk=gettext_lazy("Reject selected uploads (give a reason)"),
+            done=lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
+        ),
+        Operation(
+            "reprocess",
+            gettext_lazy("Run the checks again"),
+            "reprocess",
+            lambda u, r: services.upload_reprocess(upload=u, actor=r.user),
+            bulk=gettext_lazy("Run the checks again"),
+            done=lambda n: ngettext("Queued checks for %(count)s upload.", "Queued checks for %(count)s uploads.", n),
+        ),
+        Operation(
+            "remirror",
+            gettext_lazy("Write again to DynamoDB"),
+            "reprocess",
+            lambda u, r: services.upload_remirror(upload=u, actor=r.user),
+            bulk=gettext_lazy("Write again to DynamoDB"),
+            done=lambda n: ngettext("Re-mirrored %(count)s upload.", "Re-mirrored %(count)s uploads.", n),
+        ),
+        Operation(
+            "make-public",
+            gettext_lazy("Make public-read"),
+            "reprocess",
+            lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=True),
+            offered=lambda u: u.visibility == Upload.Visibility.PRIVATE,
+        ),
+        Operation(
+            "make-private",
+            gettext_lazy("Make private"),
+            "reprocess",
+            lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False),
+            offered=lambda u: u.visibility != Upload.Visibility.PRIVATE,
+        ),
+    ]
+}
 
 
 class ReviewActionForm(ActionForm):
@@ -61,7 +141,7 @@ class UploadAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     action_form = ReviewActionForm
-    actions = ["approve_selected", "reject_selected", "reprocess_selected", "remirror_selected", "delete_selected"]
+    actions = [*(op.bulk_action() for op in OPERATIONS.values() if op.bulk), "delete_selected"]
     change_form_template = "admin/uploader/upload/change_form.html"
     fieldsets = [
         (
@@ -97,21 +177,31 @@ class UploadAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (gettext_lazy("Mirror"), {"fields": ["mirror_state"]}),
+        (gettext_lazy("Mirror"), {"fields": ["mirror_check"]}),
         (gettext_lazy("Audit trail"), {"fields": ["audit_trail"]}),
         (gettext_lazy("Times"), {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),
     ]
-    readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
+    readonly_fields = [*(f for fs in fieldsets for f in fs[1]["fields"]), "mirror_state"]
+
+    class Media:
+        css = {"all": ["uploader/admin.css"]}
+
+    def get_fieldsets(self, request, obj=None):
+        """The DynamoDB state is read only when asked for (?mirror=1): it costs a call to AWS."""
+        if not request.GET.get("mirror"):
+            return self.fieldsets
+        return [
+            (name, {"fields": ["mirror_state" if f == "mirror_check" else f for f in opts["fields"]]})
+            for name, opts in self.fieldsets
+        ]
 
     # --- the list ---
 
     @admin.display(description="")
     def thumbnail(self, upload):
         if upload.status == Upload.Status.AVAILABLE and upload.content_type in INLINE_TYPES:
-            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
-            return format_html(
-                '<img src="{}" alt="" style="width:48px;height:48px;object-fit:cover" loading="lazy">', url
-            )
+            url = selectors.upload_view_url(upload=upload)
+            return format_html('<img class="list-thumb" src="{}" alt="" loading="lazy">', url)
         return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
 
     @admin.display(description=gettext_lazy("size"), ordering="size")
@@ -130,26 +220,18 @@ class UploadAdmin(admin.ModelAdmin):
     def preview(self, upload):
         if upload.status != Upload.Status.AVAILABLE:
             return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
-        download = signing.presign_get(
-            bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=True
-        )
+        download = selectors.upload_download_url(upload=upload, attachment=True)
         link = format_html(
             '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
         )
         if upload.content_type in INLINE_TYPES:
-            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
-            return format_html(
-                '<img class="upload-preview" src="{}" alt="" style="max-width:480px;max-height:360px">{}', url, link
-            )
+            url = selectors.upload_view_url(upload=upload)
+            return format_html('<img class="upload-preview" src="{}" alt="">{}', url, link)
         if upload.content_type in PLAYABLE:
-            url = signing.presign_get(bucket=upload.bucket, key=upload.key)
+            url = selectors.upload_view_url(upload=upload)
             tag = PLAYABLE[upload.content_type]
             return format_html(
-                '<{} class="upload-preview" controls preload="metadata" src="{}" style="max-width:480px"></{}>{}',
-                tag,
-                url,
-                tag,
-                link,
+                '<{} class="upload-preview" controls preload="metadata" src="{}"></{}>{}', tag, url, tag, link
             )
         return link
 
@@ -164,14 +246,18 @@ class UploadAdmin(admin.ModelAdmin):
         return _("declared %(declared)s, stored %(stored)s") % {"declared": declared, "stored": stored}
 
     @admin.display(description="DynamoDB")
+    def mirror_check(self, upload):
+        """A link, so that the page costs DynamoDB a read only when someone asks."""
+        return format_html('<a href="?mirror=1">{}</a>', _("Compare with DynamoDB"))
+
+    @admin.display(description="DynamoDB")
     def mirror_state(self, upload):
-        try:
-            item = mirror.get(upload.pk)
-        except (BotoCoreError, ClientError) as exc:
-            return _("DynamoDB unreachable (%(error)s)") % {"error": exc.__class__.__name__}
-        if item is None:
+        state = selectors.upload_mirror_state(upload=upload)
+        if state.error:
+            return _("DynamoDB unreachable (%(error)s)") % {"error": state.error}
+        if state.mirrored is None:
             return _("missing (database at version %(version)s)") % {"version": upload.version}
-        mirrored = int(item["version"]["N"])
+        mirrored = state.mirrored
         state = (
             _("in sync")
             if mirrored == upload.version
@@ -185,7 +271,7 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Changes"))
     def audit_trail(self, upload):
-        entries = UploadEvent.objects.filter(upload_id=upload.pk).order_by("created_at", "id")
+        entries = selectors.upload_audit_trail(upload_id=upload.pk)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
@@ -237,43 +323,6 @@ class UploadAdmin(admin.ModelAdmin):
             self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
         return done, failed
 
-    @admin.action(description=gettext_lazy("Approve selected uploads"), permissions=["review"])
-    def approve_selected(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
-            lambda u: services.upload_review(upload=u, reviewer=request.user, approve=True),
-        )
-
-    @admin.action(description=gettext_lazy("Reject selected uploads (give a reason)"), permissions=["review"])
-    def reject_selected(self, request, queryset):
-        reason = request.POST.get("reason", "")
-        self._each(
-            request,
-            queryset,
-            lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
-            lambda u: services.upload_review(upload=u, reviewer=request.user, approve=False, reason=reason),
-        )
-
-    @admin.action(description=gettext_lazy("Run the checks again"), permissions=["reprocess"])
-    def reprocess_selected(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda n: ngettext("Queued checks for %(count)s upload.", "Queued checks for %(count)s uploads.", n),
-            lambda u: services.upload_reprocess(upload=u, actor=request.user),
-        )
-
-    @admin.action(description=gettext_lazy("Write again to DynamoDB"), permissions=["reprocess"])
-    def remirror_selected(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda n: ngettext("Re-mirrored %(count)s upload.", "Re-mirrored %(count)s uploads.", n),
-            lambda u: services.upload_remirror(upload=u, actor=request.user),
-        )
-
     def delete_model(self, request, obj):
         services.upload_delete(upload=obj, actor=request.user)
 
@@ -287,52 +336,26 @@ class UploadAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view(self.object_action)
         return [path("<uuid:object_id>/do/<str:action>/", view, name="uploader_upload_do"), *super().get_urls()]
 
-    OBJECT_ACTIONS = {
-        "approve": ("review", lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=True)),
-        "reject": (
-            "review",
-            lambda u, r: services.upload_review(
-                upload=u, reviewer=r.user, approve=False, reason=r.POST.get("reason", "")
-            ),
-        ),
-        "reprocess": ("reprocess", lambda u, r: services.upload_reprocess(upload=u, actor=r.user)),
-        "remirror": ("reprocess", lambda u, r: services.upload_remirror(upload=u, actor=r.user)),
-        "make-public": ("reprocess", lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=True)),
-        "make-private": (
-            "reprocess",
-            lambda u, r: services.upload_set_visibility(upload=u, actor=r.user, public=False),
-        ),
-    }
-
-    ACTION_LABELS = {
-        "approve": gettext_lazy("Approve"),
-        "reject": gettext_lazy("Reject"),
-        "reprocess": gettext_lazy("Reprocess"),
-        "remirror": gettext_lazy("Remirror"),
-        "make-public": gettext_lazy("Make public"),
-        "make-private": gettext_lazy("Make private"),
-    }
-
     def object_action(self, request, object_id, action):
-        if request.method != "POST" or action not in self.OBJECT_ACTIONS:
+        operation = OPERATIONS.get(action)
+        if request.method != "POST" or operation is None:
             raise PermissionDenied
-        permission, call = self.OBJECT_ACTIONS[action]
-        if not getattr(self, f"has_{permission}_permission")(request):
+        if not getattr(self, f"has_{operation.permission}_permission")(request):
             raise PermissionDenied
         upload = get_object_or_404(Upload, pk=object_id)
         try:
-            call(upload, request)
-            self.message_user(
-                request, _("%(action)s: done.") % {"action": self.ACTION_LABELS[action]}, messages.SUCCESS
-            )
+            operation.run(upload, request)
+            self.message_user(request, _("%(action)s: done.") % {"action": operation.button}, messages.SUCCESS)
         except services.DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return redirect(reverse("admin:uploader_upload_change", args=[object_id]))
 
-    def render_change_form(self, request, context, *args, **kwargs):
-        context["can_review"] = self.has_review_permission(request)
-        context["can_reprocess"] = self.has_reprocess_permission(request)
-        return super().render_change_form(request, context, *args, **kwargs)
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        allowed = {p for p in ("review", "reprocess") if getattr(self, f"has_{p}_permission")(request)}
+        context["operations"] = [
+            op for op in OPERATIONS.values() if op.permission in allowed and obj is not None and op.offered(obj)
+        ]
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
 
 @admin.register(UploadEvent)

@@ -12,7 +12,10 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from . import liveness
+from django.conf import settings
+from django.db import close_old_connections
+
+from . import aws, events, liveness, outbox, services
 from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
@@ -21,8 +24,6 @@ log = logging.getLogger(__name__)
 def handle_message(body):
     """Apply every event in one SQS message body. Raises EventParseError for a poison body. What
     each change owes (its mirror write) is delivered right after it commits, by this thread."""
-    from . import events, outbox, services
-
     with outbox.delivered_inline():
         for event in events.parse_message(body):
             services.upload_record_event(event=event)
@@ -30,10 +31,6 @@ def handle_message(body):
 
 class EventQueueConsumer:
     def __init__(self):
-        from django.conf import settings
-
-        from . import aws
-
         self._sqs = aws.sqs()
         self._queue = aws.queue_url(settings.UPLOADER_EVENTS_QUEUE)
         self._dlq = aws.queue_url(settings.UPLOADER_EVENTS_DLQ)
@@ -89,10 +86,6 @@ class EventQueueConsumer:
 
     def _apply(self, message, working):
         """1 when the message may be deleted (applied, or moved to the dead-letter queue), else 0."""
-        from django.db import close_old_connections
-
-        from . import events
-
         try:
             handle_message(message["Body"])
         except events.EventParseError as exc:

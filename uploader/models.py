@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .errors import WrongState
+from .units import ceil_div
 
 
 class InvalidTransition(WrongState):
@@ -24,8 +25,11 @@ class Upload(models.Model):
         EXPIRED = "expired", _("expired")
         DELETED = "deleted", _("deleted")
 
-    # Statuses whose bytes count against the owner's quota.
+    # Status groups, named once. OPEN: not decided yet. HOLDING: bytes that count against the
+    # owner's quota. NO_OBJECT: the bucket should hold nothing under the key.
+    Status.OPEN = (Status.PENDING, Status.PROCESSING)
     Status.HOLDING = (Status.PENDING, Status.PROCESSING, Status.AVAILABLE)
+    Status.NO_OBJECT = (Status.REJECTED, Status.EXPIRED, Status.DELETED)
 
     class ReviewStatus(models.TextChoices):
         UNREVIEWED = "unreviewed", _("unreviewed")
@@ -136,7 +140,7 @@ class Upload(models.Model):
 
     @property
     def part_count(self):
-        return -(-self.size // self.part_size) if self.part_size and self.size else 1
+        return ceil_div(self.size, self.part_size) if self.part_size and self.size else 1
 
 
 class ExternalIdentity(models.Model):

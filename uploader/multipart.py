@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from . import aws, reasons
+from .units import MiB, ceil_div
 
-MiB = 1024 * 1024
 MIN_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 64 * MiB  # above this, a file gets more parts instead (a browser holds 4 in memory)
 TARGET_PARTS = 64
@@ -21,9 +21,9 @@ def plan(size):
     than S3's 10,000. The web process signs, lists and completes every part, so its CPU per GB
     follows the part count (README, Benchmarks); 64 parts keep a resumed upload's loss and a
     browser's memory small."""
-    part_size = min(max(MIN_PART_SIZE, -(-size // TARGET_PARTS // MiB) * MiB), MAX_PART_SIZE)
-    part_size = max(part_size, -(-size // MAX_PARTS))
-    return part_size, -(-size // part_size)
+    part_size = min(max(MIN_PART_SIZE, ceil_div(size, TARGET_PARTS * MiB) * MiB), MAX_PART_SIZE)
+    part_size = max(part_size, ceil_div(size, MAX_PARTS))
+    return part_size, ceil_div(size, part_size)
 
 
 def part_length(part_number, *, size, part_size):
@@ -61,7 +61,7 @@ def check_parts(stored, *, size, part_size, claimed=None):
 
     `claimed` is the client's [(part_number, etag)] if it sent one: it must match S3.
     """
-    part_count = -(-size // part_size)
+    part_count = ceil_div(size, part_size)
     by_number = {p.number: p for p in stored}
     extra = sorted(n for n in by_number if n > part_count)
     wrong = [

@@ -29,6 +29,9 @@ PARTS_TWICE = gettext_noop("A part number is listed twice.")
 NO_PARTS = gettext_noop("No parts were uploaded.")
 PARTS_TOO_LARGE = gettext_noop("The parts add up to %(total)s bytes, more than the %(max)s allowed.")
 ABORTED = gettext_noop("Aborted by the client.")
+OBJECT_REMOVED = gettext_noop("The object was removed from the bucket.")
+OBJECT_REPLACED = gettext_noop("The object was replaced after it was verified.")
+OBJECT_MISSING = gettext_noop("The object is missing from the bucket.")
 DEADLINE = gettext_noop("The upload was not finished before its deadline.")
 
 # The specific before the general: "binary data" is also "%(found)s".
@@ -53,6 +56,9 @@ _TEMPLATES = [
     PARTS_TOO_LARGE,
     ABORTED,
     DEADLINE,
+    OBJECT_REMOVED,
+    OBJECT_REPLACED,
+    OBJECT_MISSING,
 ]
 
 

@@ -8,17 +8,14 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 
 from . import aws, mirror
 from .models import Upload
-from .services import upload_verify
-from .services.common import commit_change, locked
+from .services import upload_mark_object_missing, upload_verify
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
 HAS_OBJECT = (Status.AVAILABLE,)
-NO_OBJECT = (Status.REJECTED, Status.EXPIRED, Status.DELETED)
 
 
 @dataclass
@@ -60,11 +57,11 @@ def reconcile(*, repair=False):
             s3.delete_object(Bucket=bucket, Key=key)
     for key in sorted(keys & rows.keys()):
         upload = rows[key]
-        if upload.status in NO_OBJECT:
+        if upload.status in Status.NO_OBJECT:
             report.add("object_of_finished_upload", upload.pk, f"delete object ({upload.status})")
             if repair:
                 s3.delete_object(Bucket=bucket, Key=key)
-        elif upload.status in (Status.PENDING, Status.PROCESSING):
+        elif upload.status in Status.OPEN:
             report.add("unverified_object", upload.pk, "verify")
             if repair:
                 upload_verify(upload_id=upload.pk)
@@ -72,11 +69,7 @@ def reconcile(*, repair=False):
         if upload.status in HAS_OBJECT and key not in keys:
             report.add("row_without_object", upload.pk, "mark deleted")
             if repair:
-                with transaction.atomic():
-                    current = locked(upload.pk)
-                    if current.status in HAS_OBJECT:
-                        current.transition(Status.DELETED, reason="The object is missing from the bucket.")
-                        commit_change(current, action="deleted", detail="reconcile: object missing")
+                upload_mark_object_missing(upload_id=upload.pk, detail="reconcile: object missing")
 
     mirrored = dict(_mirror_items())
     versions = dict(Upload.objects.values_list("id", "version"))

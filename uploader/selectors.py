@@ -1,10 +1,14 @@
 """Reads."""
 
-from django.db.models import Sum, Value
+import dataclasses
+import datetime as dt
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.db.models import QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import signing, validation
-from .models import Upload
+from . import mirror, signing, validation
+from .models import Upload, UploadEvent
 
 
 def upload_list(*, user):
@@ -23,10 +27,42 @@ def upload_download_url(*, upload, attachment=None):
     if upload.status != Upload.Status.AVAILABLE:
         return None
     if attachment is None:
-        attachment = upload.content_type not in signing.INLINE_SAFE_TYPES
+        attachment = upload.content_type not in validation.INLINE_SAFE_TYPES
     return signing.presign_get(
         bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=attachment
     )
+
+
+def upload_view_url(*, upload: Upload) -> str:
+    """A short-lived GET that shows the object in the browser (thumbnails, previews); callers
+    use it only for types that are safe to render."""
+    return signing.presign_get(bucket=upload.bucket, key=upload.key)
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorState:
+    mirrored: int | None  # the version DynamoDB holds; None when it has no item
+    error: str = ""  # why DynamoDB could not be read
+
+
+def upload_mirror_state(*, upload: Upload) -> MirrorState:
+    """What the DynamoDB mirror holds for the upload (one read from DynamoDB)."""
+    try:
+        item = mirror.get(upload.pk)
+    except (BotoCoreError, ClientError) as exc:
+        return MirrorState(None, exc.__class__.__name__)
+    return MirrorState(int(item["version"]["N"]) if item else None)
+
+
+def upload_audit_trail(*, upload_id) -> QuerySet[UploadEvent]:
+    """The upload's changes, oldest first."""
+    return UploadEvent.objects.filter(upload_id=upload_id).order_by("created_at", "id")
+
+
+def upload_stale_pending_ids(*, now: dt.datetime, limit: int) -> list:
+    """Pending uploads past their deadline (at most `limit`), for the expiry task."""
+    stale = Upload.objects.filter(status=Upload.Status.PENDING, expires_at__lt=now)
+    return list(stale.values_list("pk", flat=True)[:limit])
 
 
 def upload_get_by_key(*, user, key, multipart_upload_id=None):

@@ -9,21 +9,7 @@ from django.conf import settings
 from django.utils.http import content_disposition_header
 
 from . import aws
-
-# Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
-INLINE_SAFE_TYPES = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/webp",
-        "application/pdf",
-        "text/plain",
-        "video/mp4",
-        "video/quicktime",
-        "audio/mpeg",
-    }
-)
+from .validation import INLINE_SAFE_TYPES  # noqa: F401  (where it was defined before)
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):

@@ -7,16 +7,18 @@ from . import services
 from .models import Upload
 
 _TRANSIENT = (BotoCoreError, ClientError)
+# How every task that reaches AWS is retried: acknowledged after it ran (a killed worker's task
+# comes back), and retried with backoff on transient AWS errors only. Defined once.
+RETRIED = {
+    "acks_late": True,
+    "autoretry_for": _TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 8,
+}
 
 
-@shared_task(
-    name="uploader.verify_upload",
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+@shared_task(name="uploader.verify_upload", **RETRIED)
 def verify_upload(upload_id):
     try:
         services.upload_verify(upload_id=upload_id)
@@ -24,7 +26,7 @@ def verify_upload(upload_id):
         return
 
 
-@shared_task(name="uploader.mirror_upload", acks_late=True)
+@shared_task(name="uploader.mirror_upload", **RETRIED)
 def mirror_upload(upload_id):
     """No longer queued: the outbox relay writes the mirror, retrying with backoff. Kept so that
     messages an earlier version queued are still consumed."""
@@ -34,6 +36,6 @@ def mirror_upload(upload_id):
         return
 
 
-@shared_task(name="uploader.expire_stale_uploads", acks_late=True)
+@shared_task(name="uploader.expire_stale_uploads", **RETRIED)
 def expire_stale_uploads():
     return services.upload_expire_stale()

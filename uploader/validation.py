@@ -24,6 +24,22 @@ _TEXT_TYPES = {"text/plain", "text/csv"}
 _ALIASES = {"video/quicktime": {"video/quicktime", "video/mp4"}, "video/mp4": {"video/mp4", "video/quicktime"}}
 
 
+# Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
+INLINE_SAFE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "video/mp4",
+        "video/quicktime",
+        "audio/mpeg",
+    }
+)
+
+
 class PolicyError(DomainError):
     """The upload breaks a rule of the policy; its `code` decides the HTTP status."""
 

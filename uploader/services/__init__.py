@@ -17,7 +17,7 @@ from .lifecycle import (
     upload_start_legacy,
     upload_start_unsized,
 )
-from .processing import upload_mirror, upload_record_event, upload_verify
+from .processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
 from .review import (
     upload_remirror,
     upload_reprocess,
@@ -37,6 +37,7 @@ __all__ = [
     "upload_complete",
     "upload_delete",
     "upload_expire_stale",
+    "upload_mark_object_missing",
     "upload_mirror",
     "upload_parts",
     "upload_record_event",

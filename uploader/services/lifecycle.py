@@ -402,9 +402,8 @@ def upload_expire_stale(*, now=None, batch=500):
     """Expire pending uploads past their deadline, aborting their multipart uploads. Returns how
     many were expired. The bucket's lifecycle rule is the safety net behind this."""
     now = now or timezone.now()
-    stale = list(Upload.objects.filter(status=Status.PENDING, expires_at__lt=now).values_list("pk", flat=True)[:batch])
     expired = 0
-    for upload_id in stale:
+    for upload_id in selectors.upload_stale_pending_ids(now=now, limit=batch):
         with transaction.atomic():
             upload = locked(upload_id)
             if upload.status == Status.PENDING and upload.expires_at < now:

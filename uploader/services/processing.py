@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from .. import events, mirror, objects, selectors, validation
+from .. import events, mirror, objects, reasons, selectors, validation
 from ..models import Upload
 from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
@@ -21,7 +21,7 @@ def upload_verify(*, upload_id):
     `rejected` with the reasons and the object deleted. Idempotent: an upload already decided is
     left as it is."""
     upload = Upload.objects.get(pk=upload_id)
-    if upload.status not in (Status.PENDING, Status.PROCESSING):
+    if upload.status not in Status.OPEN:
         return upload
     stored = objects.read(bucket=upload.bucket, key=upload.key)
     if stored is None:
@@ -29,7 +29,7 @@ def upload_verify(*, upload_id):
         return upload
     with transaction.atomic():
         upload = locked(upload_id)
-        if upload.status not in (Status.PENDING, Status.PROCESSING):
+        if upload.status not in Status.OPEN:
             return upload
         _judge(upload, stored)
     return _after_judging(upload)
@@ -104,7 +104,7 @@ def upload_record_event(*, event):
         if event.removed and not event.sequencer and objects.head(bucket=upload.bucket, key=upload.key) is not None:
             log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
         elif event.removed and upload.status == Status.AVAILABLE:
-            upload.transition(Status.DELETED, reason="The object was removed from the bucket.")
+            upload.transition(Status.DELETED, reason=reasons.OBJECT_REMOVED)
             commit_change(upload, action="deleted", detail=upload.status_reason)
             return upload
         elif (
@@ -113,11 +113,11 @@ def upload_record_event(*, event):
             and upload.status == Status.AVAILABLE
             and _object_changed(upload, event, stored)
         ):
-            upload.transition(Status.PROCESSING, reason="The object was replaced after it was verified.")
+            upload.transition(Status.PROCESSING, reason=reasons.OBJECT_REPLACED)
             commit_change(upload, action="changed", detail=upload.status_reason)
             _judge(upload, stored)
             judged = True
-        elif event.created and stored is not None and upload.status in (Status.PENDING, Status.PROCESSING):
+        elif event.created and stored is not None and upload.status in Status.OPEN:
             _judge(upload, stored)
             judged = True
         if not judged:
@@ -140,3 +140,15 @@ def upload_mirror(*, upload_id):
     """Write the current row to DynamoDB (a no-op if DynamoDB already holds this version)."""
     upload = Upload.objects.get(pk=upload_id)
     return mirror.put(upload)
+
+
+def upload_mark_object_missing(*, upload_id, detail: str = "") -> bool:
+    """The object of an available upload is gone from the bucket (found by reconcile): the record
+    follows it to `deleted`. Returns whether it changed."""
+    with transaction.atomic():
+        upload = locked(upload_id)
+        if upload.status != Status.AVAILABLE:
+            return False
+        upload.transition(Status.DELETED, reason=reasons.OBJECT_MISSING)
+        commit_change(upload, action="deleted", detail=detail)
+    return True

@@ -45,7 +45,7 @@ def upload_reprocess(*, upload, actor):
     """Run the worker's checks on the stored object again."""
     with transaction.atomic():
         upload = locked(upload.pk)
-        if upload.status not in (Status.PENDING, Status.PROCESSING, Status.AVAILABLE):
+        if upload.status not in Status.HOLDING:
             raise WrongState(gettext("A %(status)s upload has no object left to check.") % {"status": upload.status})
         if upload.status == Status.AVAILABLE:
             upload.transition(Status.PROCESSING)
