@@ -47,10 +47,12 @@ $(NPM_DEPS)/dist/uppy.js: $(NPM_DEPS)/package.json $(NPM_DEPS)/package-lock.json
 		npm ci --prefix $(NPM_DEPS) --no-audit --no-fund --silent && npm run --prefix $(NPM_DEPS) --silent build; \
 	else echo "npm not found: the Uppy and accessibility browser tests cannot run (apt-get install -y npm)"; fi
 
-# Lint and format check (ruff, configured in pyproject.toml); `ruff format .` fixes the format.
+# Lint and format check (ruff) and the type check of services and selectors (mypy with
+# django-stubs), all configured in pyproject.toml; `ruff format .` fixes the format.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: lint $(MO) $(NPM_DEPS)/dist/uppy.js
 	$(PY) -m pytest

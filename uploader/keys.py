@@ -9,7 +9,7 @@ _JOINERS = {"\u200c", "\u200d"}  # ZWNJ (Persian and Indic words) and ZWJ (emoji
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,16}")
 
 
-def display_name(filename, *, max_length=255):
+def display_name(filename: str, *, max_length: int = 255) -> str:
     """The client's name for display only, as given in any script (NFC): its last path component,
     without control or text-direction characters."""
     name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])
@@ -17,7 +17,7 @@ def display_name(filename, *, max_length=255):
     return _truncate(name.strip(), max_length) or "file"
 
 
-def safe_name(filename, *, max_length=100):
+def safe_name(filename: str, *, max_length: int = 100) -> str:
     """An ASCII name safe in a key and a URL (letters, digits, dot, dash, underscore) that keeps the
     extension whatever the script: `사진.jpg` becomes `file.jpg`, never `jpg`."""
     full = display_name(filename, max_length=len(filename or "") + 1)
@@ -30,7 +30,7 @@ def safe_name(filename, *, max_length=100):
     return _truncate(f"{stem}.{extension}" if extension else stem, max_length)
 
 
-def _truncate(name, max_length):
+def _truncate(name: str, max_length: int) -> str:
     """Shorten a name to max_length, keeping a short extension."""
     if len(name) <= max_length:
         return name
@@ -40,5 +40,5 @@ def _truncate(name, max_length):
     return stem[: max_length - len(ext) - 1] + "." + ext
 
 
-def object_key(*, owner_id, upload_id, filename):
+def object_key(*, owner_id: int, upload_id: object, filename: str) -> str:
     return f"uploads/{owner_id}/{upload_id}/{safe_name(filename)}"

@@ -1,6 +1,7 @@
 """The Upload record and its state machine: `Upload.transition` is the only way status changes."""
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -25,6 +26,11 @@ class Upload(models.Model):
         EXPIRED = "expired", _("expired")
         DELETED = "deleted", _("deleted")
 
+        # Groups (assigned below the class: an annotation alone makes no enum member).
+        OPEN: ClassVar[tuple[str, ...]]
+        HOLDING: ClassVar[tuple[str, ...]]
+        NO_OBJECT: ClassVar[tuple[str, ...]]
+
     # Status groups, named once. OPEN: not decided yet. HOLDING: bytes that count against the
     # owner's quota. NO_OBJECT: the bucket should hold nothing under the key.
     Status.OPEN = (Status.PENDING, Status.PROCESSING)
@@ -48,6 +54,9 @@ class Upload(models.Model):
         Status.EXPIRED: {Status.DELETED},
         Status.DELETED: set(),
     }
+
+    # (status, review_status) as loaded from the database: what a change moved from (from_db).
+    saved_state: tuple[str | None, str | None]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

@@ -62,7 +62,7 @@ _TEMPLATES = [
 ]
 
 
-def _pattern(template):
+def _pattern(template: str) -> re.Pattern[str]:
     pieces = re.split(r"%\((\w+)\)s", template)
     body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(pieces))
     return re.compile(body + r"(?= |$)")
@@ -71,12 +71,12 @@ def _pattern(template):
 _PATTERNS = [(template, _pattern(template)) for template in _TEMPLATES]
 
 
-def say(*sentences):
+def say(*sentences: str) -> str:
     """The recorded form: English sentences joined by spaces."""
     return " ".join(sentences)
 
 
-def translate(text):
+def translate(text: str) -> str:
     """`text` (recorded reasons) in the active language; what no template knows stays as it is."""
     if not text:
         return text

@@ -2,8 +2,10 @@
 
 import dataclasses
 import datetime as dt
+from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.contrib.auth.models import User
 from django.db.models import QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -11,17 +13,17 @@ from . import mirror, signing, validation
 from .models import Upload, UploadEvent
 
 
-def upload_list(*, user):
+def upload_list(*, user: User) -> QuerySet[Upload]:
     """The user's uploads, newest first; deleted ones are gone for them."""
     return Upload.objects.filter(owner=user).exclude(status=Upload.Status.DELETED).order_by("-created_at")
 
 
-def upload_get_for_user(*, user, upload_id):
+def upload_get_for_user(*, user: User, upload_id: UUID | str) -> Upload | None:
     """The caller's upload, or None: another user's upload is indistinguishable from none."""
     return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
 
 
-def upload_download_url(*, upload, attachment=None):
+def upload_download_url(*, upload: Upload, attachment: bool | None = None) -> str | None:
     """A short-lived GET of an available upload saving under its display name, or None. Inline
     (shown in the browser) only for types that are safe to render, unless an attachment is asked."""
     if upload.status != Upload.Status.AVAILABLE:
@@ -54,18 +56,18 @@ def upload_mirror_state(*, upload: Upload) -> MirrorState:
     return MirrorState(int(item["version"]["N"]) if item else None)
 
 
-def upload_audit_trail(*, upload_id) -> QuerySet[UploadEvent]:
+def upload_audit_trail(*, upload_id: UUID | str) -> QuerySet[UploadEvent]:
     """The upload's changes, oldest first."""
     return UploadEvent.objects.filter(upload_id=upload_id).order_by("created_at", "id")
 
 
-def upload_stale_pending_ids(*, now: dt.datetime, limit: int) -> list:
+def upload_stale_pending_ids(*, now: dt.datetime, limit: int) -> list[UUID]:
     """Pending uploads past their deadline (at most `limit`), for the expiry task."""
     stale = Upload.objects.filter(status=Upload.Status.PENDING, expires_at__lt=now)
     return list(stale.values_list("pk", flat=True)[:limit])
 
 
-def upload_get_by_key(*, user, key, multipart_upload_id=None):
+def upload_get_by_key(*, user: User, key: str, multipart_upload_id: str | None = None) -> Upload | None:
     """The caller's upload stored under `key` (and, when given, that multipart upload), or None."""
     found = upload_list(user=user).filter(key=key).order_by()
     if multipart_upload_id is not None:
@@ -73,7 +75,7 @@ def upload_get_by_key(*, user, key, multipart_upload_id=None):
     return found.first()
 
 
-def upload_bytes_held(*, owner_id: int, exclude_id=None) -> int:
+def upload_bytes_held(*, owner_id: int, exclude_id: UUID | str | None = None) -> int:
     """Bytes counted against a user's quota: every pending, processing or available upload by its
     declared size, else what is stored, else (a legacy upload whose bytes have not arrived) the
     legacy reservation."""

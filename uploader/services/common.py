@@ -1,6 +1,9 @@
 import contextlib
+from collections.abc import Iterator
+from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
 from .. import outbox
@@ -13,7 +16,7 @@ class InvalidParts(InvalidInput):
 
 
 @contextlib.contextmanager
-def storage_errors():
+def storage_errors() -> Iterator[None]:
     """Turn an AWS failure into ServiceUnavailable (a 503 for the API)."""
     try:
         yield
@@ -23,11 +26,11 @@ def storage_errors():
         ) from exc
 
 
-def locked(upload_id):
+def locked(upload_id: UUID | str) -> Upload:
     return Upload.objects.select_for_update().get(pk=upload_id)
 
 
-def commit_change(upload, *, action, actor=None, detail=""):
+def commit_change(upload: Upload, *, action: str, actor: User | None = None, detail: str = "") -> None:
     """Save a changed upload, record who changed what in the audit trail, and owe the mirror its
     write (the outbox, in the same transaction). The one way services persist a change, so no
     change goes unaudited or unmirrored."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -53,7 +53,7 @@ class Started:
 
 def upload_start(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     filename: str,
     content_type: str,
     size: int | None,
@@ -88,7 +88,7 @@ def upload_start(
     return Started(upload, instruction, upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES))
 
 
-def upload_start_legacy(*, owner: AbstractBaseUser, content_type: str, size: int | None) -> Started:
+def upload_start_legacy(*, owner: User, content_type: str, size: int | None) -> Started:
     """The original serverless design's call: the client names no file, so the object gets a
     random name with the type's usual extension."""
     extension = mimetypes.guess_extension(validation.normalise_content_type(content_type)) or ""
@@ -97,7 +97,7 @@ def upload_start_legacy(*, owner: AbstractBaseUser, content_type: str, size: int
     )
 
 
-def _begin_multipart(upload, parts):
+def _begin_multipart(upload: Upload, parts: Sequence[Mapping]) -> dict:
     """Create the multipart upload in S3 and sign the parts asked for now."""
     upload.part_size, _count = multipart.plan(upload.size)
     _check_part_requests(upload, parts)  # before S3 is asked for anything
@@ -115,7 +115,7 @@ def _begin_multipart(upload, parts):
     }
 
 
-def _sign_single(upload, method, checksum_sha256):
+def _sign_single(upload: Upload, method: Method, checksum_sha256: str) -> dict:
     """One presigned request (local: no network call)."""
     if method == Method.POST and upload.size is not None:
         return {
@@ -136,7 +136,7 @@ def _sign_single(upload, method, checksum_sha256):
     }
 
 
-def upload_start_unsized(*, owner, filename, content_type, in_parts):
+def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_parts: bool) -> tuple[Upload, dict]:
     """Start an upload whose size the client does not tell (Uppy's Companion routes): a presigned
     POST that admits 1 to `unsized_limit()` bytes, or a multipart upload whose parts pin neither
     length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
@@ -164,7 +164,7 @@ def upload_start_unsized(*, owner, filename, content_type, in_parts):
     return upload, instruction
 
 
-def _new_upload(owner, filename, content_type, size):
+def _new_upload(owner: User, filename: str, content_type: str, size: int | None) -> Upload:
     upload_id = uuid.uuid4()
     now = timezone.now()
     return Upload(
@@ -180,7 +180,7 @@ def _new_upload(owner, filename, content_type, size):
     )
 
 
-def _record_start(upload, owner, reserved):
+def _record_start(upload: Upload, owner: User, reserved: int) -> None:
     """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
     S3 was asked to create and raise the PolicyError."""
     try:
@@ -198,7 +198,7 @@ def _record_start(upload, owner, reserved):
         raise
 
 
-def _check_quota(owner, reserved):
+def _check_quota(owner: User, reserved: int) -> None:
     """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
     deleted."""
     quota = settings.UPLOADER_USER_QUOTA
@@ -213,7 +213,7 @@ def _check_quota(owner, reserved):
         )
 
 
-def _check_part_requests(upload, parts):
+def _check_part_requests(upload: Upload, parts: Sequence[Mapping]) -> None:
     if len(parts) > MAX_PARTS_PER_REQUEST:
         raise InvalidParts(
             gettext("Ask for at most %(max)s parts at a time.") % {"max": MAX_PARTS_PER_REQUEST}, code="too_many_parts"
@@ -229,7 +229,7 @@ def _check_part_requests(upload, parts):
         raise InvalidParts(gettext("A part number is listed twice."), code="invalid_part_number")
 
 
-def _sign_parts(upload, parts):
+def _sign_parts(upload: Upload, parts: Sequence[Mapping]) -> list[dict]:
     return signing.presign_parts(
         bucket=upload.bucket,
         key=upload.key,
@@ -245,7 +245,7 @@ def _sign_parts(upload, parts):
     )
 
 
-def _require_pending_multipart(upload):
+def _require_pending_multipart(upload: Upload) -> None:
     if not upload.is_multipart:
         raise WrongState(gettext("This upload is a single PUT; it has no parts."))
     if upload.status != Status.PENDING:
@@ -254,7 +254,7 @@ def _require_pending_multipart(upload):
         )
 
 
-def upload_sign_parts(*, upload, parts):
+def upload_sign_parts(*, upload: Upload, parts: Sequence[Mapping]) -> list[dict]:
     """Fresh part URLs, e.g. to resume or to replace one that expired mid-upload. Each part's
     SHA-256 is part of its signature, so S3 refuses a part whose bytes differ."""
     _require_pending_multipart(upload)
@@ -265,7 +265,7 @@ def upload_sign_parts(*, upload, parts):
         return _sign_parts(upload, parts)
 
 
-def upload_sign_open_part(*, upload, part_number):
+def upload_sign_open_part(*, upload: Upload, part_number: int) -> dict:
     """A part URL for an upload of undeclared size (Uppy's Companion routes). Part numbers are
     bounded by what `unsized_limit()` bytes can hold in S3's smallest parts."""
     _require_pending_multipart(upload)
@@ -283,14 +283,14 @@ def upload_sign_open_part(*, upload, part_number):
         )
 
 
-def upload_parts(*, upload):
+def upload_parts(*, upload: Upload) -> list[multipart.Part]:
     """The parts S3 already holds: what a resuming client need not send again."""
     _require_pending_multipart(upload)
     with storage_errors():
         return multipart.list_parts(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
 
 
-def upload_complete(*, upload, parts=None):
+def upload_complete(*, upload: Upload, parts: Sequence[tuple[int, str]] | None = None) -> Upload:
     """The client says its bytes are in; verification is queued. Safe to call any number of times:
     only the call that moves the upload from `pending` to `processing` queues a check, and a
     single PUT whose object has not arrived queues nothing (its S3 event will).
@@ -305,7 +305,7 @@ def upload_complete(*, upload, parts=None):
     return _complete_multipart(upload, parts) if upload.is_multipart else _complete_single(upload)
 
 
-def _complete_single(upload):
+def _complete_single(upload: Upload) -> Upload:
     with storage_errors():
         if objects.head(bucket=upload.bucket, key=upload.key) is None:
             return upload
@@ -318,7 +318,7 @@ def _complete_single(upload):
     return upload
 
 
-def _require_completable(upload):
+def _require_completable(upload: Upload) -> None:
     if upload.status in (Status.EXPIRED, Status.DELETED):
         raise WrongState(gettext("The upload is %(status)s.") % {"status": upload.status})
     if upload.status == Status.REJECTED:
@@ -327,7 +327,7 @@ def _require_completable(upload):
         )
 
 
-def _complete_multipart(upload, claimed):
+def _complete_multipart(upload: Upload, claimed: Sequence[tuple[int, str]] | None) -> Upload:
     rejected = None
     with transaction.atomic():
         upload = locked(upload.pk)  # a concurrent complete waits here, then finds it processing
@@ -376,7 +376,7 @@ def _complete_multipart(upload, claimed):
     return upload
 
 
-def upload_abort(*, upload):
+def upload_abort(*, upload: Upload) -> Upload:
     """Abort a pending upload (and its multipart upload in S3): status `expired`. Repeatable."""
     with transaction.atomic():
         upload = locked(upload.pk)
@@ -390,7 +390,7 @@ def upload_abort(*, upload):
     return upload
 
 
-def _expire(upload, reason, actor=None):
+def _expire(upload: Upload, reason: str, actor: User | None = None) -> None:
     if upload.is_multipart:
         with storage_errors():
             multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
@@ -398,7 +398,7 @@ def _expire(upload, reason, actor=None):
     commit_change(upload, action="expired", actor=actor, detail=reason)
 
 
-def upload_expire_stale(*, now=None, batch=500):
+def upload_expire_stale(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     """Expire pending uploads past their deadline, aborting their multipart uploads. Returns how
     many were expired. The bucket's lifecycle rule is the safety net behind this."""
     now = now or timezone.now()
@@ -412,7 +412,7 @@ def upload_expire_stale(*, now=None, batch=500):
     return expired
 
 
-def upload_delete(*, upload, actor=None):
+def upload_delete(*, upload: Upload, actor: User | None = None) -> Upload:
     """Delete the object and tombstone the record; the mirror follows."""
     with storage_errors():
         if upload.is_multipart and upload.status == Status.PENDING:

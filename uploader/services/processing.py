@@ -1,6 +1,7 @@
 """What the worker does: apply S3 events, verify stored objects, write the DynamoDB mirror."""
 
 import logging
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +17,7 @@ Status = Upload.Status
 _CLOSED = (Status.EXPIRED, Status.REJECTED, Status.DELETED)
 
 
-def upload_verify(*, upload_id):
+def upload_verify(*, upload_id: UUID | str) -> Upload:
     """Check the stored object against the declaration and the owner's quota: `available`, or
     `rejected` with the reasons and the object deleted. Idempotent: an upload already decided is
     left as it is."""
@@ -35,7 +36,7 @@ def upload_verify(*, upload_id):
     return _after_judging(upload)
 
 
-def _judge(upload, stored):
+def _judge(upload: Upload, stored: validation.StoredObject) -> None:
     """Under the row lock: decide `available` or `rejected` from the stored object. Judged against
     the row as locked: a concurrent multipart complete may have just set the composite checksum."""
     reasons = validation.verify_stored(
@@ -61,7 +62,7 @@ def _judge(upload, stored):
         commit_change(upload, action="available")
 
 
-def _after_judging(upload):
+def _after_judging(upload: Upload) -> Upload:
     """Once committed: a rejected upload's object goes."""
     if upload.status == Status.REJECTED:
         log.info("verify: %s rejected: %s", upload.pk, upload.status_reason)
@@ -69,7 +70,7 @@ def _after_judging(upload):
     return upload
 
 
-def _over_quota(upload, stored_size):
+def _over_quota(upload: Upload, stored_size: int) -> list[str]:
     """The bytes this object holds may not take its owner over the quota (the quota may have been
     lowered since presign, and a legacy upload declared no size)."""
     quota = settings.UPLOADER_USER_QUOTA
@@ -81,7 +82,7 @@ def _over_quota(upload, stored_size):
     return [OVER_QUOTA % {"size": stored_size, "held": others, "quota": quota}]
 
 
-def upload_record_event(*, event):
+def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
     """Apply one S3 object event. Duplicates and events older than the newest applied are no-ops;
     an event for a key we never issued is logged and dropped. An object written under an upload
     already decided is never ignored: a changed `available` one is checked again, and one under an
@@ -129,20 +130,20 @@ def upload_record_event(*, event):
     return _after_judging(upload) if judged else upload
 
 
-def _object_changed(upload, event, stored):
+def _object_changed(upload: Upload, event: events.ObjectEvent, stored: validation.StoredObject) -> bool:
     """Whether the object is no longer the one verified: by the event's ETag, else by the one just
     read (no second HEAD, and none under the row lock)."""
     etag = event.etag or stored.etag
     return bool(etag) and etag != upload.etag
 
 
-def upload_mirror(*, upload_id):
+def upload_mirror(*, upload_id: UUID | str) -> bool:
     """Write the current row to DynamoDB (a no-op if DynamoDB already holds this version)."""
     upload = Upload.objects.get(pk=upload_id)
     return mirror.put(upload)
 
 
-def upload_mark_object_missing(*, upload_id, detail: str = "") -> bool:
+def upload_mark_object_missing(*, upload_id: UUID | str, detail: str = "") -> bool:
     """The object of an available upload is gone from the bucket (found by reconcile): the record
     follows it to `deleted`. Returns whether it changed."""
     with transaction.atomic():

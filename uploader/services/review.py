@@ -2,6 +2,7 @@
 calls these, never the models directly, so the admin and the API cannot disagree."""
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -14,7 +15,7 @@ Status = Upload.Status
 Review = Upload.ReviewStatus
 
 
-def upload_review(*, upload, reviewer, approve, reason=""):
+def upload_review(*, upload: Upload, reviewer: User, approve: bool, reason: str = "") -> Upload:
     """Approve or reject an available upload. A rejection needs a reason: the owner sees it.
     A decision can be revised; each one is audited."""
     if not approve and not reason.strip():
@@ -41,7 +42,7 @@ def upload_review(*, upload, reviewer, approve, reason=""):
     return upload
 
 
-def upload_reprocess(*, upload, actor):
+def upload_reprocess(*, upload: Upload, actor: User) -> Upload:
     """Run the worker's checks on the stored object again."""
     with transaction.atomic():
         upload = locked(upload.pk)
@@ -54,7 +55,7 @@ def upload_reprocess(*, upload, actor):
     return upload
 
 
-def upload_remirror(*, upload, actor):
+def upload_remirror(*, upload: Upload, actor: User) -> Upload:
     """Write the upload to DynamoDB again, at a new version, whatever the mirror holds now."""
     with transaction.atomic():
         upload = locked(upload.pk)
@@ -63,7 +64,7 @@ def upload_remirror(*, upload, actor):
     return upload
 
 
-def public_access_blocked(bucket):
+def public_access_blocked(bucket: str) -> bool:
     """True when the bucket's Block Public Access would refuse a public-read ACL."""
     from botocore.exceptions import ClientError
 
@@ -76,7 +77,7 @@ def public_access_blocked(bucket):
     return bool(block.get("BlockPublicAcls") or block.get("IgnorePublicAcls"))
 
 
-def upload_set_visibility(*, upload, actor, public):
+def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Upload:
     """Make an available upload publicly readable, or private again. Public only where
     UPLOADER_ALLOW_PUBLIC is on and the bucket allows public ACLs."""
     visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
