@@ -40,7 +40,7 @@ run: migrate
 
 # What the browser tests load from npm: stock Uppy, bundled (tests/e2e/test_uppy.py), and axe-core
 # (tests/e2e/test_accessibility.py). Without npm they are missing and those tests say how to get
-# them (and fail under UPLOADER_REQUIRE_BROWSER).
+# them (they fail; UPLOADER_SKIP_BROWSER=1 skips them instead).
 NPM_DEPS := tests/e2e/npm
 $(NPM_DEPS)/dist/uppy.js: $(NPM_DEPS)/package.json $(NPM_DEPS)/package-lock.json $(NPM_DEPS)/entry.js
 	if command -v npm >/dev/null 2>&1; then \

@@ -87,6 +87,8 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
     from config.celery import app
 
     settings.UPLOADER_OUTBOX_EAGER = False
+    # A task left by an earlier test (a retry, say) must not be taken for this test's work.
+    purge_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
     workers = []
 
     def start(concurrency=1, **env):

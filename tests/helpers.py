@@ -23,6 +23,36 @@ def wait_for(predicate, *, timeout=30.0, interval=0.2, what="the condition", pag
             time.sleep(interval)
 
 
+def browser_part_missing(message):
+    """A browser test cannot run (Chromium, or an npm package, is missing): a failure, never a
+    silent skip, unless UPLOADER_SKIP_BROWSER=1 asks for the skip out loud."""
+    import os
+
+    import pytest
+
+    if os.environ.get("UPLOADER_SKIP_BROWSER"):
+        pytest.skip(f"{message} (UPLOADER_SKIP_BROWSER is set)")
+    pytest.fail(f"{message}; or set UPLOADER_SKIP_BROWSER=1 to skip the browser tests")
+
+
+def wait_past_expiry(url):
+    """Wait until a presigned URL has expired by its own X-Amz-Date and X-Amz-Expires (plus the
+    second S3 rounds to), not for a guessed while."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(url).query)
+    signed = dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    expires = signed.timestamp() + int(query["X-Amz-Expires"][0]) + 1
+    time.sleep(max(0.0, expires - time.time()))
+
+
+def api_start(api, **overrides):
+    """POST /api/v1/uploads/ through a DRF test client: a 1234-byte cat.jpg unless overridden."""
+    body = {"filename": "cat.jpg", "content_type": "image/jpeg", "size": 1234, **overrides}
+    return api.post("/api/v1/uploads/", body, format="json")
+
+
 def start_upload(owner, body, *, name="photo.jpg", content_type="image/jpeg"):
     """A pending upload started through the service, as the API would: (upload, its PUT)."""
     from uploader import services
@@ -99,8 +129,11 @@ class ApiUser:
 
 
 def log_in(page, base_url, username, password):
+    """Sign in through the form, then wait until the upload page's script has set it up (a file
+    chosen before that would go unnoticed, as it would for a person)."""
     page.goto(f"{base_url}/accounts/login/")
     page.fill("input[name=login]", username)
     page.fill("input[name=password]", password)
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+    page.locator("#uploader[data-ready]").wait_for()

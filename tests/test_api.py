@@ -8,18 +8,13 @@ from rest_framework.test import APIClient
 from uploader.models import Upload
 
 from .factories import jpeg_bytes
-from .helpers import put_object
+from .helpers import api_start, put_object
 
 pytestmark = pytest.mark.django_db
 
 
-def _start(api, **overrides):
-    body = {"filename": "cat.jpg", "content_type": "image/jpeg", "size": 1234, **overrides}
-    return api.post("/api/v1/uploads/", body, format="json")
-
-
 def test_start_creates_a_pending_record_and_a_presigned_put(api, user, aws_resources):
-    response = _start(api, filename="My Cat.jpg")
+    response = api_start(api, filename="My Cat.jpg")
     assert response.status_code == 201, response.json()
     data = response.json()
     upload = Upload.objects.get(pk=data["id"])
@@ -34,7 +29,7 @@ def test_start_creates_a_pending_record_and_a_presigned_put(api, user, aws_resou
 
 def test_disallowed_type_is_415_before_anything_is_signed(api, settings):
     settings.UPLOADER_ALLOWED_TYPES = ["image/jpeg"]
-    response = _start(api, content_type="text/html", filename="x.html")
+    response = api_start(api, content_type="text/html", filename="x.html")
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_type"
     assert "text/html" in response.json()["detail"]
@@ -43,7 +38,7 @@ def test_disallowed_type_is_415_before_anything_is_signed(api, settings):
 
 def test_too_large_is_413_before_anything_is_signed(api, settings):
     settings.UPLOADER_MAX_SIZE = 1000
-    response = _start(api, size=1001)
+    response = api_start(api, size=1001)
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert not Upload.objects.exists()
@@ -60,7 +55,7 @@ def test_too_large_is_413_before_anything_is_signed(api, settings):
     ],
 )
 def test_bad_input_is_400_with_a_clear_message(api, overrides, field):
-    response = _start(api, **overrides)
+    response = api_start(api, **overrides)
     assert response.status_code == 400
     body = response.json()
     assert body["detail"] and body["code"]
@@ -89,7 +84,7 @@ def test_session_calls_need_csrf(user, aws_resources):
 def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
     theirs = APIClient()
     theirs.force_authenticate(other_user)
-    upload_id = _start(theirs).json()["id"]
+    upload_id = api_start(theirs).json()["id"]
     for method, path in [
         ("get", f"/api/v1/uploads/{upload_id}/"),
         ("delete", f"/api/v1/uploads/{upload_id}/"),
@@ -115,9 +110,9 @@ def _ids(api, query=""):
 
 
 def test_list_is_the_callers_own_filterable_by_status_and_type(api, aws_resources):
-    cat = _start(api).json()["id"]
-    doc = _start(api, filename="doc.pdf", content_type="application/pdf").json()["id"]
-    aborted = _start(api, filename="b.png", content_type="image/png").json()["id"]
+    cat = api_start(api).json()["id"]
+    doc = api_start(api, filename="doc.pdf", content_type="application/pdf").json()["id"]
+    aborted = api_start(api, filename="b.png", content_type="image/png").json()["id"]
     api.post(f"/api/v1/uploads/{aborted}/abort/")
     assert _ids(api) == [aborted, doc, cat]  # newest first
     assert _ids(api, "?status=expired") == [aborted]
@@ -128,7 +123,7 @@ def test_list_is_the_callers_own_filterable_by_status_and_type(api, aws_resource
 
 
 def test_abort_expires_a_pending_upload_and_then_complete_is_409(api, aws_resources):
-    upload_id = _start(api).json()["id"]
+    upload_id = api_start(api).json()["id"]
     response = api.post(f"/api/v1/uploads/{upload_id}/abort/")
     assert response.status_code == 200 and response.json()["status"] == "expired"
     assert api.post(f"/api/v1/uploads/{upload_id}/abort/").status_code == 200  # repeatable
@@ -139,7 +134,7 @@ def test_abort_expires_a_pending_upload_and_then_complete_is_409(api, aws_resour
 
 def test_complete_verifies_and_is_safe_to_repeat(api, aws_resources, django_capture_on_commit_callbacks):
     body = jpeg_bytes()
-    data = _start(api, size=len(body)).json()
+    data = api_start(api, size=len(body)).json()
     assert put_object(data["upload"], body).status_code == 200
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -153,7 +148,7 @@ def test_complete_verifies_and_is_safe_to_repeat(api, aws_resources, django_capt
 
 
 def test_complete_before_the_bytes_arrive_leaves_it_pending(api, aws_resources, django_capture_on_commit_callbacks):
-    upload_id = _start(api).json()["id"]
+    upload_id = api_start(api).json()["id"]
     with django_capture_on_commit_callbacks(execute=True):
         assert api.post(f"/api/v1/uploads/{upload_id}/complete/").status_code == 202
     assert Upload.objects.get(pk=upload_id).status == "pending"
@@ -178,7 +173,7 @@ def test_list_filters_by_date_and_pages_with_a_cursor(api, user, aws_resources):
 
     from django.utils import timezone
 
-    ids = [_start(api, filename=f"{i}.jpg").json()["id"] for i in range(5)]
+    ids = [api_start(api, filename=f"{i}.jpg").json()["id"] for i in range(5)]
     old = timezone.now() - dt.timedelta(days=3)
     Upload.objects.filter(pk=ids[0]).update(created_at=old)
     cutoff = (old + dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
@@ -195,9 +190,9 @@ def test_presign_is_throttled_per_user(api, settings, aws_resources):
 
     cache.clear()
     settings.UPLOADER_PRESIGN_RATE = "2/min"
-    assert _start(api).status_code == 201
-    assert _start(api).status_code == 201
-    response = _start(api)
+    assert api_start(api).status_code == 201
+    assert api_start(api).status_code == 201
+    response = api_start(api)
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
     assert api.get("/api/v1/uploads/").status_code == 200  # reading is not throttled
@@ -208,7 +203,7 @@ def test_delete_removes_the_object_the_record_and_the_mirror(api, aws_resources,
     from uploader import aws, mirror
 
     body = jpeg_bytes()
-    data = _start(api, size=len(body)).json()
+    data = api_start(api, size=len(body)).json()
     put_object(data["upload"], body)
     with django_capture_on_commit_callbacks(execute=True):
         assert api.delete(f"/api/v1/uploads/{data['id']}/").status_code == 204
@@ -221,7 +216,7 @@ def test_download_redirects_to_a_short_lived_url_that_saves_under_the_display_na
     api, aws_resources, django_capture_on_commit_callbacks
 ):
     body = jpeg_bytes()
-    data = _start(api, filename="여름 사진.jpg", size=len(body)).json()
+    data = api_start(api, filename="여름 사진.jpg", size=len(body)).json()
     pending = api.get(f"/api/v1/uploads/{data['id']}/download/")
     assert (pending.status_code, pending.json()["code"]) == (409, "wrong_state")
     put_object(data["upload"], body)
@@ -291,7 +286,7 @@ def test_a_form_upload_with_a_presigned_post(api, aws_resources, django_capture_
     import requests
 
     body = jpeg_bytes()
-    data = _start(api, size=len(body), method="POST").json()
+    data = api_start(api, size=len(body), method="POST").json()
     form = data["upload"]
     assert form["method"] == "POST" and form["fields"]["key"] == data["key"]
     sent = requests.post(form["url"], data=form["fields"], files={"file": ("cat.jpg", body)}, timeout=30)

@@ -87,7 +87,9 @@ def test_without_login_it_says_so(live_server, tmp_path):
         "UPLOADER_SERVER": live_server.url,
         "PYTHONPATH": PROJECT,
     }
-    result = subprocess.run([sys.executable, "-m", "uploader.client", "list"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "uploader.client", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1 and "login" in result.stderr
 
 

@@ -9,13 +9,9 @@ from uploader.models import Upload
 from uploader.validation import StoredObject, verify_stored
 
 from .factories import jpeg_bytes
+from .helpers import api_start
 
 pytestmark = pytest.mark.django_db
-
-
-def _start(api, **overrides):
-    body = {"filename": "cat.jpg", "content_type": "image/jpeg", "size": 1234, **overrides}
-    return api.post("/api/v1/uploads/", body, format="json")
 
 
 @pytest.mark.parametrize(
@@ -34,7 +30,7 @@ def _start(api, **overrides):
     ],
 )
 def test_hostile_filenames_are_refused_before_anything_is_stored(api, aws_resources, filename, why):
-    response = _start(api, filename=filename)
+    response = api_start(api, filename=filename)
     assert response.status_code == 400, response.json()
     assert response.json()["code"] in ("invalid_filename", "null_characters_not_allowed", "blank")
     assert why in response.json()["detail"]
@@ -43,7 +39,7 @@ def test_hostile_filenames_are_refused_before_anything_is_stored(api, aws_resour
 
 @pytest.mark.parametrize("filename", ["IMG_2041", "cat.JPG", "holiday photo (1).jpeg", "ünïcödé.jpg"])
 def test_ordinary_filenames_are_accepted(api, aws_resources, filename):
-    assert _start(api, filename=filename).status_code == 201
+    assert api_start(api, filename=filename).status_code == 201
 
 
 MARKUP_NAME = '<img src=x onerror="alert(1)">.jpg'
@@ -71,20 +67,20 @@ def test_markup_in_a_name_is_escaped_on_the_page_in_the_admin_and_in_the_api(cli
     "size, status, code", [(0, 400, "invalid_size"), (-1, 400, "invalid_size"), (10**13, 413, "too_large")]
 )
 def test_bad_sizes(api, aws_resources, size, status, code):
-    response = _start(api, size=size)
+    response = api_start(api, size=size)
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert not Upload.objects.exists()
 
 
 def test_quota_is_reserved_at_presign_and_released_on_abort(api, settings, aws_resources):
     settings.UPLOADER_USER_QUOTA = 3000
-    first = _start(api, size=2000).json()
-    response = _start(api, size=1001)
+    first = api_start(api, size=2000).json()
+    response = api_start(api, size=1001)
     assert response.status_code == 413 and response.json()["code"] == "quota_exceeded"
     assert "2000 of 3000" in response.json()["detail"]
-    assert _start(api, size=1000).status_code == 201  # exactly to the limit
+    assert api_start(api, size=1000).status_code == 201  # exactly to the limit
     api.post(f"/api/v1/uploads/{first['id']}/abort/")
-    assert _start(api, size=2000).status_code == 201  # the aborted upload's bytes were released
+    assert api_start(api, size=2000).status_code == 201  # the aborted upload's bytes were released
 
 
 def _verify(head, declared="image/jpeg"):
@@ -100,8 +96,9 @@ def test_a_jpeg_carrying_script_is_a_rejected_polyglot():
 
 
 def test_wrong_magic_bytes_are_rejected():
-    assert _verify(b"\xff\xd8\xff" + b"\x00" * 50)  # a JPEG signature with no readable image behind it
-    assert _verify(b"GIF89a" + b"\x00" * 50)  # a GIF declared as JPEG
+    # A JPEG signature with no readable image behind it, and a GIF declared as JPEG.
+    assert _verify(b"\xff\xd8\xff" + b"\x00" * 50) == ["The image header cannot be read."]
+    assert _verify(b"GIF89a" + b"\x00" * 50) == ["Content looks like image/gif, not image/jpeg."]
 
 
 def test_svg_and_html_are_never_served_inline(api, user, settings, aws_resources):

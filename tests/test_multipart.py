@@ -3,7 +3,6 @@ import hashlib
 import os
 
 import pytest
-from django.conf import settings
 
 from uploader import aws, multipart, services
 from uploader.models import Upload
@@ -71,7 +70,7 @@ def test_check_parts_refuses(stored, claimed, code, fatal):
 
 @pytest.fixture(scope="module")
 def blob():
-    return os.urandom(17 * MiB)  # three parts: 8 + 8 + 1 MiB
+    return _zip_blob(os.urandom(17 * MiB))  # three parts: 8 + 8 + 1 MiB, starting like a zip
 
 
 def _chunks(blob, part_size=8 * MiB):
@@ -180,10 +179,15 @@ def test_missing_parts_leave_it_resumable(api, started, blob):
     response = api.post(f"/api/v1/uploads/{started['id']}/complete/")
     assert response.status_code == 400
     assert response.json()["code"] == "parts_missing"
-    assert "2" in response.json()["detail"]
+    assert response.json()["detail"] == "Parts not uploaded yet: 2."
     assert Upload.objects.get(pk=started["id"]).status == "pending"
     _send_parts(api, started, blob, [2])
-    assert api.post(f"/api/v1/uploads/{started['id']}/complete/").status_code == 202
+    completed = api.post(f"/api/v1/uploads/{started['id']}/complete/")
+    assert completed.status_code == 202
+    # Finished in S3, whole, and through the worker's checks.
+    upload = Upload.objects.get(pk=started["id"])
+    assert (upload.status, upload.stored_size) == ("available", len(blob))
+    assert aws.s3().head_object(Bucket=upload.bucket, Key=upload.key)["ContentLength"] == len(blob)
 
 
 def test_a_wrong_part_list_is_400_and_changes_nothing(api, started, blob):
@@ -270,11 +274,14 @@ def _multipart_uploads(upload):
     return [u["UploadId"] for u in listed.get("Uploads", [])]
 
 
-def test_threshold_is_a_setting(api, aws_resources):
-    settings.UPLOADER_MULTIPART_THRESHOLD  # noqa: B018 - documented default
-    response = api.post(
-        "/api/v1/uploads/",
-        {"filename": "a.zip", "content_type": "application/zip", "size": settings.UPLOADER_MULTIPART_THRESHOLD},
-        format="json",
-    )
-    assert "upload" in response.json() and "multipart" not in response.json()
+def test_threshold_is_a_setting(api, aws_resources, settings):
+    settings.UPLOADER_MULTIPART_THRESHOLD = 20 * 1024 * 1024
+
+    def start(size):
+        body = {"filename": "a.zip", "content_type": "application/zip", "size": size}
+        return api.post("/api/v1/uploads/", body, format="json").json()
+
+    at = start(settings.UPLOADER_MULTIPART_THRESHOLD)
+    assert "upload" in at and "multipart" not in at  # at the threshold: one PUT
+    above = start(settings.UPLOADER_MULTIPART_THRESHOLD + 1)
+    assert "multipart" in above and "upload" not in above

@@ -2,7 +2,6 @@
 
 import base64
 import hashlib
-import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +9,7 @@ import pytest
 
 from uploader import aws, signing
 
-from .helpers import put_object
+from .helpers import put_object, wait_past_expiry
 
 BODY = b"exactly these bytes"
 
@@ -62,7 +61,7 @@ def test_the_url_writes_only_its_own_key(aws_resources, key):
 def test_an_expired_url_is_refused(aws_resources, key, settings):
     settings.UPLOADER_URL_EXPIRES = 1
     instruction = _presign(aws_resources, key)
-    time.sleep(2.1)
+    wait_past_expiry(instruction["url"])
     assert put_object(instruction, BODY).status_code == 403
 
 

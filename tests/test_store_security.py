@@ -1,7 +1,6 @@
 """The upload rules are enforced by the store itself, proven on two independent S3 servers: the
 local emulator (AUTH=true) and SeaweedFS. Each request below is refused by the store, not by us."""
 
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -11,7 +10,7 @@ import requests
 from uploader import aws, signing
 
 from . import seaweed
-from .helpers import put_object
+from .helpers import put_object, wait_past_expiry
 
 BODY = b"exactly these bytes"
 
@@ -70,7 +69,7 @@ def test_an_expired_url_is_refused(store):
     store.settings.UPLOADER_URL_EXPIRES = 1
     key = _key()
     instruction = _put_url(store, key)
-    time.sleep(2.1)
+    wait_past_expiry(instruction["url"])
     assert put_object(instruction, BODY).status_code == 403
     assert _stored(store, key) is None
 

@@ -164,4 +164,5 @@ export function mountUploader(root) {
     start([...event.dataTransfer.files]);
   });
   showUnfinished(apiBase, unfinished);
+  root.dataset.ready = "true"; // every control works from here on (tests wait for it)
 }

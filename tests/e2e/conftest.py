@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from ..helpers import browser_part_missing
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -20,9 +22,7 @@ CHROMIUM_ARGS = [
 def browser():
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("UPLOADER_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+        browser_part_missing(message)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made here are sync.

@@ -1,7 +1,6 @@
 """Accessible: no serious or critical axe-core violation on the pages people land on, in either
 language, and the uploader works from the keyboard alone with its progress announced."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import log_in
+from ..helpers import browser_part_missing, log_in
 from .test_upload_page import MiB, _throttle
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +25,7 @@ RUN_AXE = """async () => {
 def axe_page(browser, request):
     if not AXE.exists():
         message = f"{AXE} is missing: make test builds it with npm (apt-get install -y npm)"
-        if os.environ.get("UPLOADER_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+        browser_part_missing(message)
     # axe is injected as an inline script, which the site's CSP (rightly) forbids.
     context = browser.new_context(bypass_csp=True, locale=request.param)
     yield context.new_page()

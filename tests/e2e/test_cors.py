@@ -2,7 +2,7 @@
 
 import pytest
 
-from uploader import signing
+from uploader import aws, signing
 
 from ..static_server import serving
 
@@ -30,14 +30,22 @@ def _instruction(bucket, name):
 
 
 def test_only_the_configured_origin_may_put(browser, live_server, other_origin, aws_resources):
-    page = browser.new_context().new_page()
+    context = browser.new_context()
+    page = context.new_page()
+    said = []
+    page.on("console", lambda message: said.append(message.text))
     page.goto(f"{other_origin}/")
     put = _instruction(aws_resources, "elsewhere")
     assert page.evaluate(PUT_FROM_PAGE, [put["url"], put["headers"]]) == "blocked"
+    # Blocked by the bucket's CORS rule (the preflight), not by any network error.
+    assert any("blocked by CORS policy" in text for text in said), said
+    with pytest.raises(aws.s3().exceptions.ClientError):
+        aws.s3().head_object(Bucket=aws_resources, Key="uploads/9/elsewhere/a.txt")
 
     page.goto(f"{live_server.url}/accounts/login/")  # the origin the bucket admits
     put = _instruction(aws_resources, "here")
     assert page.evaluate(PUT_FROM_PAGE, [put["url"], put["headers"]]) == "status 200"
+    context.close()
 
 
 ORIGINAL_DESIGN_PAGE = """async ([api, token, bytes]) => {

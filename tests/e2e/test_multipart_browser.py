@@ -107,10 +107,11 @@ def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(page, liv
     before = PartLog(page)
     _refuse_parts_from(page, 5)  # the connection "drops" after the first four parts
     page.set_input_files("#file-input", str(big_file))
-    wait_for(page=page, predicate=lambda: sorted(before.stored) == [1, 2, 3, 4], what="the first four parts")
+    wait_for(lambda: sorted(before.stored) == [1, 2, 3, 4], page=page, what="the first four parts")
 
     page.reload()  # still "offline" while the old page goes away
     page.unroute_all(behavior="ignoreErrors")
+    page.locator("#uploader[data-ready]").wait_for()
     notice = page.locator("li.unfinished")
     assert "footage.zip" in notice.inner_text() and "resume" in notice.inner_text()
     after = PartLog(page)
@@ -131,8 +132,8 @@ def test_cancel_aborts_the_multipart_upload_in_s3(page, live_server, worker, big
     transfer = page.locator("li.transfer")
     page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'uploading'")
     upload = Upload.objects.get(owner=dana)
-    page.wait_for_timeout(500)
-    assert _multipart_uploads(upload), "the multipart upload should exist while parts are in flight"
+    # The multipart upload exists in S3 while parts are in flight.
+    wait_for(lambda: _multipart_uploads(upload), page=page, what="the multipart upload in S3")
     transfer.locator("button.cancel").click()
     page.wait_for_function("() => document.querySelector('li.transfer').dataset.state === 'cancelled'")
     page.wait_for_function("() => !Object.keys(localStorage).some(k => k.startsWith('uploader:resume:'))")

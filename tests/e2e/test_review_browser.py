@@ -11,7 +11,9 @@ from ..test_admin import available_upload
 pytestmark = pytest.mark.e2e
 
 
-def test_a_reviewer_approves_an_upload_and_the_owner_sees_it(browser, live_server, transactional_db, aws_resources):
+def test_a_reviewer_approves_an_upload_and_the_owner_sees_it(
+    browser, live_server, transactional_db, aws_resources, request
+):
     from django.contrib.auth.models import Group
 
     owner = make_user("olga", "pw-olga-12345")
@@ -19,7 +21,10 @@ def test_a_reviewer_approves_an_upload_and_the_owner_sees_it(browser, live_serve
     reviewer = make_user("rita", "pw-rita-12345", is_staff=True)
     reviewer.groups.add(Group.objects.get(name="Reviewers"))
 
-    staff = browser.new_context().new_page()
+    staff_context, owner_context = browser.new_context(), browser.new_context()
+    request.addfinalizer(staff_context.close)
+    request.addfinalizer(owner_context.close)
+    staff = staff_context.new_page()
     staff.goto(f"{live_server.url}/admin/login/")
     staff.fill("input[name=username]", "rita")
     staff.fill("input[name=password]", "pw-rita-12345")
@@ -35,7 +40,7 @@ def test_a_reviewer_approves_an_upload_and_the_owner_sees_it(browser, live_serve
     upload.refresh_from_db()
     assert (upload.review_status, upload.reviewed_by_id) == ("approved", reviewer.pk)
 
-    mine = browser.new_context().new_page()
+    mine = owner_context.new_page()
     log_in(mine, live_server.url, "olga", "pw-olga-12345")
     row = mine.locator(f'tr[data-id="{upload.pk}"]')
     row.wait_for()

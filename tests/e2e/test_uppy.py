@@ -2,7 +2,6 @@
 `companionEndpoint`, in a signed-in page of this site: a small file (presigned POST), a file above
 Uppy's 100 MiB multipart threshold, and a cancelled multipart upload."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import log_in, wait_for
+from ..helpers import browser_part_missing, log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 BUNDLE = Path(__file__).parent / "npm" / "dist" / "uppy.js"
@@ -44,9 +43,7 @@ CANCEL_WITH_UPPY = """async ([bigSize]) => {
 def uppy_page(browser, live_server):
     if not BUNDLE.exists():
         message = f"{BUNDLE} is missing: `make test` builds it with npm (apt-get install -y npm)"
-        if os.environ.get("UPLOADER_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+        browser_part_missing(message)
     make_user("uri", "pw-uri-123")
     context = browser.new_context(bypass_csp=True)  # the test injects Uppy's bundle into our page
     page = context.new_page()

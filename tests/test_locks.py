@@ -1,0 +1,69 @@
+"""Row locks that hold on the production database: the suite runs these on PostgreSQL in CI (where
+`select_for_update` takes a real row lock) and on SQLite locally (where the IMMEDIATE transaction
+takes the database's one write lock)."""
+
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+
+from uploader import selectors, services, validation
+from uploader.models import Upload, UploadEvent
+
+from .factories import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MiB = 1024 * 1024
+
+
+def _at_once(count, call):
+    """Run `call()` in `count` threads released together; returns each result or exception."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as exc:  # the caller looks at what each got
+            results[i] = exc
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_concurrent_presigns_of_one_user_never_pass_the_quota(settings, aws_resources):
+    settings.UPLOADER_USER_QUOTA = 3 * MiB
+    owner = make_user("quinn", "pw-quinn-123")
+
+    def start():
+        return services.upload_start(owner=owner, filename="a.jpg", content_type="image/jpeg", size=MiB).upload
+
+    results = _at_once(8, start)
+    granted = [r for r in results if isinstance(r, Upload)]
+    refused = [r for r in results if isinstance(r, validation.PolicyError)]
+    assert (len(granted), len(refused)) == (3, 5), (connection.vendor, results)
+    assert {r.code for r in refused} == {"quota_exceeded"}
+    assert selectors.upload_bytes_held(owner_id=owner.pk) == 3 * MiB
+
+
+def test_concurrent_reviews_of_one_upload_leave_one_decision(aws_resources):
+    owner = make_user("quinn", "pw-quinn-123")
+    reviewer = make_user("rita", "pw-rita-123", is_staff=True)
+    upload = services.upload_start(owner=owner, filename="a.jpg", content_type="image/jpeg", size=10).upload
+    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.AVAILABLE)
+
+    def review():
+        return services.upload_review(upload=Upload.objects.get(pk=upload.pk), reviewer=reviewer, approve=True)
+
+    results = _at_once(6, review)
+    assert all(isinstance(r, Upload) for r in results), results
+    # The first review under the lock decides; the others find it decided and change nothing.
+    assert UploadEvent.objects.filter(upload_id=upload.pk, action="approved").count() == 1
+    assert Upload.objects.get(pk=upload.pk).review_status == "approved"
