@@ -221,6 +221,34 @@ def test_reconcile_repairs_objects_without_rows_rows_without_objects_and_stray_i
     assert mirror.get(upload.pk)["version"] == {"N": str(upload.version)}
 
 
+def test_reconcile_verifies_an_object_whose_event_was_lost_and_deletes_one_left_by_a_finished_upload(
+    user, aws_resources
+):
+    from io import StringIO
+
+    lost, lost_put, lost_body = _start(user, name="lost.jpg")
+    put_object(lost_put, lost_body)
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)  # S3's event never arrives
+    late, _late_put, late_body = _start(user, name="late.jpg")
+    services.upload_abort(upload=late)
+    # Bytes written through a URL handed out before the abort, their event lost as well.
+    aws.s3().put_object(Bucket=late.bucket, Key=late.key, Body=late_body, ContentType="image/jpeg")
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+
+    out = StringIO()
+    call_command("reconcile", "--dry-run", stdout=out)
+    report = out.getvalue()
+    assert f"unverified_object            {lost.pk}" in report, report
+    assert f"object_of_finished_upload    {late.pk}" in report, report
+    assert _status(lost) == "pending"  # a dry run changes nothing
+
+    call_command("reconcile", stdout=StringIO())
+    assert _status(lost) == "available"
+    assert _status(late) == "expired"
+    with pytest.raises(aws.s3().exceptions.ClientError):
+        aws.s3().head_object(Bucket=late.bucket, Key=late.key)
+
+
 @pytest.fixture
 def broker_down():
     """Point Celery's producer at a port where nothing listens; yields a function that brings it back."""

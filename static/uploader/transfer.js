@@ -249,6 +249,7 @@ export class Transfer {
           const etag = await retrying(async () => {
             await this.gate();
             const target = await signer.sign(n, checksum);
+            await this.gate(); // paused while the URL was being signed: nothing goes out until resumed
             return put(target, blob, (loaded) => { inflight.set(n, loaded); report(); }, this);
           }, { ...this.policy, isRetriable: partRetriable, onRetry: () => { inflight.delete(n); report(); } });
           inflight.delete(n);

@@ -1,0 +1,120 @@
+"""What the README promises about transfers, each shown in the browser: an expired part URL is
+signed again, four parts at a time, a failed single PUT is tried again, and the page gives up (and
+says so) after the last attempt."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from uploader.models import Upload
+
+from ..factories import jpeg_bytes, make_user
+from ..helpers import log_in, wait_for
+from .test_upload_page import MiB, _file, _throttle
+
+pytestmark = pytest.mark.e2e
+
+
+def _part_number(url):
+    return int(parse_qs(urlsplit(url).query).get("partNumber", ["0"])[0])
+
+
+def _is_store_put(request, base_url):
+    return request.method == "PUT" and not request.url.startswith(base_url)
+
+
+def test_an_expired_part_url_is_signed_again(page, live_server, worker, tmp_path):
+    """The store answers 403 to a URL past its expiry; the page asks the API for a fresh one."""
+    make_user("eve", "pw-eve-12345")
+    big = _file(tmp_path, "clip.zip", 20 * MiB)  # three parts
+    log_in(page, live_server.url, "eve", "pw-eve-12345")
+    signatures = {}
+    page.on(
+        "request",
+        lambda r: (
+            signatures.setdefault(_part_number(r.url), []).append(parse_qs(urlsplit(r.url).query)["X-Amz-Signature"][0])
+            if _is_store_put(r, live_server.url) and _part_number(r.url)
+            else None
+        ),
+    )
+    refused = []
+
+    def expired_once(route):
+        if _part_number(route.request.url) == 2 and not refused:
+            refused.append(route.request.url)
+            return route.fulfill(
+                status=403, body="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+            )
+        return route.continue_()
+
+    page.route(lambda url: _part_number(url) > 0, expired_once)
+    page.set_input_files("#file-input", str(big))
+    page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
+    assert len(signatures[2]) == 2 and signatures[2][0] != signatures[2][1]  # a new URL, not the same one again
+    assert [len(signatures[n]) for n in (1, 3)] == [1, 1]
+
+
+def test_four_parts_at_a_time(page, live_server, worker, tmp_path):
+    make_user("eve", "pw-eve-12345")
+    big = _file(tmp_path, "long.zip", 64 * MiB)  # eight parts
+    log_in(page, live_server.url, "eve", "pw-eve-12345")
+    in_flight, most = set(), [0]
+
+    def started(request):
+        if _is_store_put(request, live_server.url):
+            in_flight.add(request.url)
+            most[0] = max(most[0], len(in_flight))
+
+    page.on("request", started)
+    page.on("requestfinished", lambda r: in_flight.discard(r.url))
+    page.on("requestfailed", lambda r: in_flight.discard(r.url))
+    _throttle(page, 16 * MiB)  # slow enough for the parts to overlap
+    page.set_input_files("#file-input", str(big))
+    page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
+    assert most[0] == 4
+
+
+def test_a_failed_single_put_is_tried_again(page, live_server, worker, tmp_path):
+    user = make_user("eve", "pw-eve-12345")
+    photo = tmp_path / "again.jpg"
+    photo.write_bytes(jpeg_bytes(30, 30))
+    log_in(page, live_server.url, "eve", "pw-eve-12345")
+    answered = []
+
+    def busy_once(route):
+        if route.request.method != "PUT":  # the thumbnail's GET, later
+            return route.continue_()
+        if not answered:
+            answered.append(503)
+            return route.fulfill(status=503, body="<Error><Code>SlowDown</Code></Error>")
+        answered.append("store")
+        return route.continue_()
+
+    page.route(lambda url: "X-Amz-Signature" in url, busy_once)
+    page.set_input_files("#file-input", str(photo))
+    page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
+    assert answered == [503, "store"]
+    assert Upload.objects.get(owner=user).stored_size == photo.stat().st_size
+
+
+def test_the_page_gives_up_after_the_last_attempt_and_says_why(page, live_server, aws_resources, tmp_path):
+    user = make_user("eve", "pw-eve-12345")
+    photo = tmp_path / "never.jpg"
+    photo.write_bytes(jpeg_bytes(30, 30))
+    log_in(page, live_server.url, "eve", "pw-eve-12345")
+    tries = []
+
+    def always_busy(route):
+        if route.request.method != "PUT":
+            return route.continue_()
+        tries.append(route.request.url)
+        return route.fulfill(status=503, body="<Error><Code>SlowDown</Code></Error>")
+
+    page.route(lambda url: "X-Amz-Signature" in url, always_busy)
+    page.set_input_files("#file-input", str(photo))
+    transfer = page.locator("li.transfer")
+    page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'failed'", timeout=60_000)
+    assert len(tries) == 6  # ATTEMPTS in static/uploader/retry.js
+    assert transfer.locator(".state").inner_text() == "The storage answered 503."
+    assert transfer.locator("button.resume").is_visible()  # the person may try again
+    wait_for(lambda: Upload.objects.filter(owner=user, status="pending").exists(), what="the pending record")
