@@ -3,6 +3,7 @@ worker's liveness reported by worker bootsteps, named here by their dotted paths
 imports no app code."""
 
 import os
+import sys
 
 from celery import Celery
 
@@ -16,3 +17,12 @@ app.autodiscover_tasks()
 app.steps["worker"].add("uploader.consumer:S3EventConsumerStep")
 app.steps["worker"].add("uploader.outbox:OutboxRelayStep")
 app.steps["worker"].add("uploader.liveness:LivenessStep")
+
+
+def worker_command(concurrency: int, *extra: str) -> list[str]:
+    """The `celery worker` command line of every worker this project starts (runlocal, the tests,
+    the bench): SQS has no broadcast, so gossip, mingle and heartbeats are off."""
+    return [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+        "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", *extra,
+    ]  # fmt: skip

@@ -1,7 +1,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from config.celery import worker_command
 from uploader import aws, provisioning
 from uploader.consumer import EventQueueConsumer
 
@@ -41,21 +41,7 @@ class Worker:
         }
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    str(concurrency),
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                worker_command(concurrency),
                 env=env,
                 cwd=BASE_DIR,
                 stdout=log,

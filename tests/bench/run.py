@@ -331,26 +331,12 @@ class _Worker:
     """A `celery worker` on the bench stack, started and ready (its event consumer and relay up)."""
 
     def __init__(self, stack, name):
+        from config.celery import worker_command as celery_worker_command
+
         self.log = Path(stack.tmp.name) / f"{name}.log"
         with open(self.log, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    "2",
-                    "--hostname",
-                    f"{name}@bench",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                celery_worker_command(2, "--hostname", f"{name}@bench"),
                 env=stack.env,
                 cwd=BASE_DIR,
                 stdout=log,

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from config.celery import worker_command as worker_command_line
 from uploader import localaws
 
 
@@ -38,25 +39,13 @@ class Command(BaseCommand):
             call_command("setup_aws", stdout=self.stdout)
             self._ensure_admin(admin_password)
             python = sys.executable
-            worker_command = [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+            worker_command = worker_command_line(
+                2,
                 # One local worker also runs the periodic expiry (celery beat).
                 "--beat",
                 "--schedule",
                 str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
-            ]
+            )
             procs.append(subprocess.Popen(worker_command))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
             self._wait_for_web(addr)
