@@ -4,6 +4,7 @@ import pytest
 
 from uploader import aws, signing
 
+from ..helpers import wait_for
 from ..static_server import serving
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,9 @@ def test_only_the_configured_origin_may_put(browser, live_server, other_origin, 
     put = _instruction(aws_resources, "elsewhere")
     assert page.evaluate(PUT_FROM_PAGE, [put["url"], put["headers"]]) == "blocked"
     # Blocked by the bucket's CORS rule (the preflight), not by any network error.
-    assert any("blocked by CORS policy" in text for text in said), said
+    wait_for(
+        lambda: any("blocked by CORS policy" in text for text in said), page=page, what=f"a CORS refusal in {said}"
+    )
     with pytest.raises(aws.s3().exceptions.ClientError):
         aws.s3().head_object(Bucket=aws_resources, Key="uploads/9/elsewhere/a.txt")
 
@@ -71,7 +74,6 @@ def test_a_page_on_another_allowed_origin_uploads_through_the_legacy_call(browse
     from uploader.models import Upload
 
     from ..factories import jpeg_bytes, make_user
-    from ..helpers import wait_for
 
     user = make_user("dana", "pw-dana-123")
     body = jpeg_bytes()
