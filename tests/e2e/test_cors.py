@@ -1,6 +1,9 @@
 """The bucket's CORS rules admit only the configured origin, as the browser enforces them."""
 
+import contextlib
+
 import pytest
+from django.conf import settings
 
 from uploader import aws, signing
 
@@ -22,7 +25,12 @@ PUT_FROM_PAGE = """async ([url, headers]) => {
 
 @pytest.fixture
 def other_origin():
-    with serving(PAGE, "text/html") as base_url:
+    """A page on an origin the bucket does not admit. The allowed third-party origin's port is
+    reserved but unbound until its test, so the OS may hand it out here: keep that one open and
+    take another."""
+    with contextlib.ExitStack() as servers:
+        while (base_url := servers.enter_context(serving(PAGE, "text/html"))) in settings.UPLOADER_CORS_ORIGINS:
+            pass
         yield base_url
 
 
