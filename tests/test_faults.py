@@ -14,7 +14,7 @@ from uploader import aws, consumer, localaws, mirror, outbox, services
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .factories import jpeg_bytes, s3_event_body
-from .helpers import purge_queue, put_object, queue_depth, start_upload, wait_for
+from .helpers import api_start, purge_queue, put_object, queue_depth, start_upload, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -302,3 +302,22 @@ def test_s3_down_at_a_multipart_presign_is_503_and_nothing_half_created(api, set
     assert response.status_code == 503
     assert "Object storage is unavailable" in response.json()["detail"]
     assert not Upload.objects.exists()
+
+
+def test_s3_down_at_complete_parts_and_delete_is_503_and_changes_nothing(api, settings, aws_resources):
+    body = jpeg_bytes()
+    single = api_start(api, size=len(body)).json()
+    assert put_object(single["upload"], body).status_code == 200
+    big = api_start(api, filename="a.zip", content_type="application/zip", size=100 * 1024 * 1024).json()
+    settings.AWS_ENDPOINT_URL_S3 = f"http://127.0.0.1:{localaws.free_port()}"  # S3 stops answering
+
+    for method, path in [
+        ("post", f"/api/v1/uploads/{single['id']}/complete/"),
+        ("get", f"/api/v1/uploads/{big['id']}/parts/"),
+        ("delete", f"/api/v1/uploads/{single['id']}/"),
+    ]:
+        answer = getattr(api, method)(path)
+        assert (answer.status_code, answer.json()["code"]) == (503, "service_unavailable"), (method, path)
+        assert "Object storage is unavailable" in answer.json()["detail"]
+    assert set(Upload.objects.values_list("status", flat=True)) == {"pending"}
+    assert not UploadEvent.objects.exclude(action="created").exists()

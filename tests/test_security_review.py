@@ -314,6 +314,7 @@ def issuer(settings):
             return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
 
         token.published = published
+        token.keys = {"k1": (key, jwk)}
         yield token
 
 
@@ -332,6 +333,28 @@ def test_a_key_removed_from_the_issuers_key_set_stops_working(live_server, issue
         interval=0.5,
         what="the removed key to be refused",
     )
+
+
+def test_an_issuers_token_without_a_subject_or_with_an_unknown_key_is_refused(live_server, issuer):
+    now = dt.datetime.now(dt.UTC)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + dt.timedelta(minutes=5)}
+    signing_key, _published = issuer.keys["k1"]
+    no_subject = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": "k1"})
+    answer = _bearer_get(live_server.url, no_subject)
+    assert answer.status_code == 401
+    assert answer.json() == {"detail": 'Invalid token: Token is missing the "sub" claim', "code": "token_not_valid"}
+    stranger, _jwk = _rsa_jwk("k9")  # a key the issuer never published
+    forged = jwt.encode({**claims, "sub": "user-42"}, stranger, algorithm="RS256", headers={"kid": "k9"})
+    answer = _bearer_get(live_server.url, forged)
+    assert (answer.status_code, answer.json()["code"]) == (401, "token_not_valid")
+    assert not ExternalIdentity.objects.exists()  # nobody was created from either
+
+
+def test_an_unreachable_key_set_refuses_the_issuers_tokens_and_says_why(live_server, issuer, settings):
+    settings.JWT_JWKS_URL = f"http://127.0.0.1:{localaws.free_port()}/.well-known/jwks.json"  # nobody listens
+    answer = _bearer_get(live_server.url, issuer())
+    assert answer.status_code == 401
+    assert answer.json()["detail"] == "The identity provider's keys could not be fetched."
 
 
 # --- Medium 5: refresh tokens, password changes, logout ---
