@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint bench migrate clean messages
+.PHONY: install run test lint browser-tools bench migrate clean messages
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -54,7 +54,20 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint $(MO) $(NPM_DEPS)/dist/uppy.js
+# The browser tests need Chromium and npm: installed here where we may (root with apt-get);
+# otherwise the browser tests fail and say what to run (UPLOADER_SKIP_BROWSER=1 skips them).
+browser-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ] && [ -z "$$UPLOADER_SKIP_BROWSER" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing$$missing for the browser tests"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "the browser tests need:$$missing (sudo apt-get install -y$$missing)"; fi; \
+	fi
+
+test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
 	$(PY) -m pytest
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.
