@@ -16,6 +16,7 @@ from uploader import aws
 from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
+from .helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS, PER_CLIENT = 20, 25  # 500 uploads
@@ -55,33 +56,30 @@ def test_500_uploads_from_20_clients_through_two_workers(live_server, start_work
         list(pool.map(client, users))
     assert not errors, errors[:3]
     total = CLIENTS * PER_CLIENT
-    deadline = time.monotonic() + DEADLINE
-    while Upload.objects.filter(status="available").count() < total:
-        assert time.monotonic() < deadline, (
-            f"uploads stuck: {dict(Upload.objects.values_list('status').annotate(Count('id')))}"
-        )
-        time.sleep(0.5)
+    wait_for(
+        lambda: Upload.objects.filter(status="available").count() == total,
+        timeout=DEADLINE,
+        interval=0.5,
+        what="every upload to be available",
+    )
     elapsed = time.monotonic() - began
 
     uploads = list(Upload.objects.all())
     assert len(uploads) == total == len({u.key for u in uploads})  # one row per object
     assert not Upload.objects.exclude(status="available").exists()  # none stuck
-    pages = aws.s3().get_paginator("list_objects_v2").paginate(Bucket=settings.UPLOADER_BUCKET, Prefix="uploads/")
-    assert {u.key for u in uploads} <= {o["Key"] for page in pages for o in page.get("Contents", [])}
+    # Each client's objects are exactly its rows (its own key prefix: no other test writes there).
+    listing = aws.s3().get_paginator("list_objects_v2")
+    for user in users:
+        pages = listing.paginate(Bucket=settings.UPLOADER_BUCKET, Prefix=f"uploads/{user.pk}/")
+        listed = {o["Key"] for page in pages for o in page.get("Contents", [])}
+        assert listed == {u.key for u in uploads if u.owner_id == user.pk}, user.username
     # Each change applied once, whichever worker took it: created, completed (or not), available.
     audit = UploadEvent.objects.filter(upload_id__in=[u.pk for u in uploads])
     for action in ("created", "available"):
         assert audit.filter(action=action).count() == total, action
     assert not audit.values("upload_id", "action").annotate(n=Count("id")).filter(n__gt=1).exists()
     expected = {str(u.pk): u.version for u in uploads}
-    while True:
-        mirrored = _mirrored_versions(list(expected))
-        if mirrored == expected:
-            break
-        assert time.monotonic() < deadline, (
-            f"mirror behind for {sum(mirrored.get(k) != v for k, v in expected.items())}"
-        )
-        time.sleep(1)
+    wait_for(lambda: _mirrored_versions(list(expected)) == expected, timeout=DEADLINE, interval=1, what="the mirror")
     lags = [u.uploaded_at.timestamp() - put_done[str(u.pk)] for u in uploads]
     with capsys.disabled():
         print(
