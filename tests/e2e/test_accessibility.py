@@ -84,9 +84,15 @@ def test_the_uploader_works_from_the_keyboard_and_announces_progress(page, live_
     photo = tmp_path / "keyboard.jpg"
     photo.write_bytes(jpeg_bytes(24, 24) + b"\0" * (2 * MiB))
     _throttle(page, MiB)  # long enough for progress to be told
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(photo))
+    # Enter on the button opens the file chooser (the hidden input's click). Counted in the page,
+    # not through Playwright's file-chooser interception, which can arm after the key press.
+    page.evaluate("""() => {
+        window.chooserOpened = 0;
+        document.getElementById('file-input').addEventListener('click', () => window.chooserOpened++);
+    }""")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.chooserOpened === 1")
+    page.set_input_files("#file-input", str(photo))  # what the person picks in the dialog
     row = page.locator('tr[data-status="available"]')
     row.wait_for(timeout=30_000)
     said = page.evaluate("window.said")

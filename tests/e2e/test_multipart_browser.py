@@ -132,8 +132,9 @@ def test_cancel_aborts_the_multipart_upload_in_s3(page, live_server, worker, big
     transfer = page.locator("li.transfer")
     page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'uploading'")
     upload = Upload.objects.get(owner=dana)
-    # The multipart upload exists in S3 while parts are in flight.
-    wait_for(lambda: _multipart_uploads(upload), page=page, what="the multipart upload in S3")
+    # Cancelled while parts are in flight, with the multipart upload open in S3.
+    wait_for(lambda: parts.sent, page=page, what="a first part on its way")
+    assert _multipart_uploads(upload), "the multipart upload should exist while parts are in flight"
     transfer.locator("button.cancel").click()
     page.wait_for_function("() => document.querySelector('li.transfer').dataset.state === 'cancelled'")
     page.wait_for_function("() => !Object.keys(localStorage).some(k => k.startsWith('uploader:resume:'))")
