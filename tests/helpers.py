@@ -1,7 +1,11 @@
 """Helpers the tests import (pytest advises against importing from conftest.py)."""
 
+import datetime as dt
+import os
 import time
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from django.db import connection
 
@@ -23,13 +27,49 @@ def wait_for(predicate, *, timeout=30.0, interval=0.2, what="the condition", pag
             time.sleep(interval)
 
 
+MiB = 1024 * 1024
+
+
+def part_number(url):
+    """The part number a multipart part URL writes; 0 for any other URL."""
+    return int(parse_qs(urlsplit(url).query).get("partNumber", ["0"])[0])
+
+
+def sparse_file(directory, name, size, head=b"PK\x03\x04"):
+    """A file of `size` bytes that starts like a zip (what the worker's sniffing accepts)."""
+    path = directory / name
+    with open(path, "wb") as out:
+        out.write(head)
+        out.truncate(size)
+    return path
+
+
+class UploadThrottle:
+    """Chromium's own network emulation: uploads leave the page no faster than the rate set."""
+
+    def __init__(self, page, bytes_per_second):
+        self._cdp = page.context.new_cdp_session(page)
+        self._cdp.send("Network.enable")
+        self.set(bytes_per_second)
+
+    def set(self, bytes_per_second):
+        conditions = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second}
+        self._cdp.send("Network.emulateNetworkConditions", conditions)
+
+    def lift(self):
+        self.set(-1)
+
+
+def built_by_npm(path):
+    """A file `make test` builds with npm for the browser tests; missing, the test cannot run."""
+    if not path.exists():
+        browser_part_missing(f"{path} is missing: `make test` builds it with npm (apt-get install -y npm)")
+    return path
+
+
 def browser_part_missing(message):
     """A browser test cannot run (Chromium, or an npm package, is missing): a failure, never a
     silent skip, unless UPLOADER_SKIP_BROWSER=1 asks for the skip out loud."""
-    import os
-
-    import pytest
-
     if os.environ.get("UPLOADER_SKIP_BROWSER"):
         pytest.skip(f"{message} (UPLOADER_SKIP_BROWSER is set)")
     pytest.fail(f"{message}; or set UPLOADER_SKIP_BROWSER=1 to skip the browser tests")
@@ -38,9 +78,6 @@ def browser_part_missing(message):
 def wait_past_expiry(url):
     """Wait until a presigned URL has expired by its own X-Amz-Date and X-Amz-Expires (plus the
     second S3 rounds to), not for a guessed while."""
-    import datetime as dt
-    from urllib.parse import parse_qs, urlsplit
-
     query = parse_qs(urlsplit(url).query)
     signed = dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     expires = signed.timestamp() + int(query["X-Amz-Expires"][0]) + 1

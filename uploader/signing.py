@@ -9,7 +9,6 @@ from django.conf import settings
 from django.utils.http import content_disposition_header
 
 from . import aws
-from .validation import INLINE_SAFE_TYPES  # noqa: F401  (where it was defined before)
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):

@@ -8,8 +8,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import browser_part_missing, log_in
-from .test_upload_page import MiB, _throttle
+from ..helpers import MiB, UploadThrottle, built_by_npm, log_in
 
 pytestmark = pytest.mark.e2e
 AXE = Path(__file__).parent / "npm" / "dist" / "axe.min.js"
@@ -23,9 +22,7 @@ RUN_AXE = """async () => {
 
 @pytest.fixture
 def axe_page(browser, request):
-    if not AXE.exists():
-        message = f"{AXE} is missing: make test builds it with npm (apt-get install -y npm)"
-        browser_part_missing(message)
+    built_by_npm(AXE)
     # axe is injected as an inline script, which the site's CSP (rightly) forbids.
     context = browser.new_context(bypass_csp=True, locale=request.param)
     yield context.new_page()
@@ -83,7 +80,7 @@ def test_the_uploader_works_from_the_keyboard_and_announces_progress(page, live_
     assert focused[0] == "Skip to content"
     photo = tmp_path / "keyboard.jpg"
     photo.write_bytes(jpeg_bytes(24, 24) + b"\0" * (2 * MiB))
-    _throttle(page, MiB)  # long enough for progress to be told
+    UploadThrottle(page, MiB)  # long enough for progress to be told
     # Enter on the button opens the file chooser (the hidden input's click). Counted in the page,
     # not through Playwright's file-chooser interception, which can arm after the key press.
     page.evaluate("""() => {

@@ -2,7 +2,6 @@
 
 import os
 from collections import Counter
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -10,10 +9,9 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import make_user
-from ..helpers import log_in, wait_for
+from ..helpers import MiB, log_in, part_number, wait_for
 
 pytestmark = pytest.mark.e2e
-MiB = 1024 * 1024
 SIZE = 104 * MiB + 12345  # 14 parts of 8 MiB (the last one short)
 
 
@@ -26,11 +24,6 @@ def big_file(tmp_path_factory):
     return path
 
 
-def _part_number(url):
-    values = parse_qs(urlsplit(url).query).get("partNumber")
-    return int(values[0]) if values else None
-
-
 class PartLog:
     """Counts part PUTs the page sends and part PUTs that S3 answered with 200."""
 
@@ -40,31 +33,31 @@ class PartLog:
         page.on("response", self._response)
 
     def _request(self, request):
-        if request.method == "PUT" and _part_number(request.url):
-            self.sent[_part_number(request.url)] += 1
+        if request.method == "PUT" and part_number(request.url):
+            self.sent[part_number(request.url)] += 1
 
     def _response(self, response):
-        if response.request.method == "PUT" and _part_number(response.url) and response.status == 200:
-            self.stored[_part_number(response.url)] += 1
+        if response.request.method == "PUT" and part_number(response.url) and response.status == 200:
+            self.stored[part_number(response.url)] += 1
 
 
 def _fail_first_attempt(page, part_numbers):
     failed = set()
 
     def handler(route):
-        number = _part_number(route.request.url)
+        number = part_number(route.request.url)
         if number in part_numbers and number not in failed:
             failed.add(number)
             route.abort("connectionreset")
         else:
             route.continue_()
 
-    page.route(lambda url: _part_number(url) in part_numbers, handler)
+    page.route(lambda url: part_number(url) in part_numbers, handler)
     return failed
 
 
 def _refuse_parts_from(page, first):
-    page.route(lambda url: (_part_number(url) or 0) >= first, lambda route: route.abort("internetdisconnected"))
+    page.route(lambda url: (part_number(url) or 0) >= first, lambda route: route.abort("internetdisconnected"))
 
 
 def _multipart_uploads(upload):

@@ -9,14 +9,9 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import log_in, wait_for
-from .test_upload_page import MiB, _file, _throttle
+from ..helpers import MiB, UploadThrottle, log_in, part_number, sparse_file, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def _part_number(url):
-    return int(parse_qs(urlsplit(url).query).get("partNumber", ["0"])[0])
 
 
 def _is_store_put(request, base_url):
@@ -26,28 +21,28 @@ def _is_store_put(request, base_url):
 def test_an_expired_part_url_is_signed_again(page, live_server, worker, tmp_path):
     """The store answers 403 to a URL past its expiry; the page asks the API for a fresh one."""
     make_user("eve", "pw-eve-12345")
-    big = _file(tmp_path, "clip.zip", 20 * MiB)  # three parts
+    big = sparse_file(tmp_path, "clip.zip", 20 * MiB)  # three parts
     log_in(page, live_server.url, "eve", "pw-eve-12345")
     signatures = {}
     page.on(
         "request",
         lambda r: (
-            signatures.setdefault(_part_number(r.url), []).append(parse_qs(urlsplit(r.url).query)["X-Amz-Signature"][0])
-            if _is_store_put(r, live_server.url) and _part_number(r.url)
+            signatures.setdefault(part_number(r.url), []).append(parse_qs(urlsplit(r.url).query)["X-Amz-Signature"][0])
+            if _is_store_put(r, live_server.url) and part_number(r.url)
             else None
         ),
     )
     refused = []
 
     def expired_once(route):
-        if _part_number(route.request.url) == 2 and not refused:
+        if part_number(route.request.url) == 2 and not refused:
             refused.append(route.request.url)
             return route.fulfill(
                 status=403, body="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
             )
         return route.continue_()
 
-    page.route(lambda url: _part_number(url) > 0, expired_once)
+    page.route(lambda url: part_number(url) > 0, expired_once)
     page.set_input_files("#file-input", str(big))
     page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
     assert len(signatures[2]) == 2 and signatures[2][0] != signatures[2][1]  # a new URL, not the same one again
@@ -56,7 +51,7 @@ def test_an_expired_part_url_is_signed_again(page, live_server, worker, tmp_path
 
 def test_four_parts_at_a_time(page, live_server, worker, tmp_path):
     make_user("eve", "pw-eve-12345")
-    big = _file(tmp_path, "long.zip", 64 * MiB)  # eight parts
+    big = sparse_file(tmp_path, "long.zip", 64 * MiB)  # eight parts
     log_in(page, live_server.url, "eve", "pw-eve-12345")
     in_flight, most = set(), [0]
 
@@ -68,7 +63,7 @@ def test_four_parts_at_a_time(page, live_server, worker, tmp_path):
     page.on("request", started)
     page.on("requestfinished", lambda r: in_flight.discard(r.url))
     page.on("requestfailed", lambda r: in_flight.discard(r.url))
-    _throttle(page, 16 * MiB)  # slow enough for the parts to overlap
+    UploadThrottle(page, 16 * MiB)  # slow enough for the parts to overlap
     page.set_input_files("#file-input", str(big))
     page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
     assert most[0] == 4

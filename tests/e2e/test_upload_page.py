@@ -3,7 +3,6 @@ delete, download, a long list, a status filter, checks before any request, in Ko
 
 import datetime as dt
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -12,30 +11,9 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import log_in, wait_for
+from ..helpers import MiB, UploadThrottle, log_in, part_number, sparse_file, wait_for
 
 pytestmark = pytest.mark.e2e
-MiB = 1024 * 1024
-
-
-def _throttle(page, bytes_per_second):
-    """Chromium's own network emulation: uploads leave the browser no faster than this."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 0,
-            "downloadThroughput": -1,
-            "uploadThroughput": bytes_per_second,
-        },
-    )
-    return cdp
-
-
-def _part_number(url):
-    return int(parse_qs(urlsplit(url).query).get("partNumber", ["0"])[0])
 
 
 class StoreTraffic:
@@ -49,24 +27,16 @@ class StoreTraffic:
         page.on("requestfailed", lambda r: self.failed.append(r.url) if ours(r) else None)
 
 
-def _file(tmp_path, name, size, head=b"PK\x03\x04"):
-    path = tmp_path / name
-    with open(path, "wb") as out:
-        out.write(head)
-        out.truncate(size)
-    return path
-
-
 def _state(page):
     return page.locator("li.transfer").first.get_attribute("data-state")
 
 
 def test_pausing_a_multipart_upload_keeps_the_parts_already_sent(page, live_server, worker, tmp_path):
     make_user("pia", "pw-pia-12345")
-    big = _file(tmp_path, "film.zip", 64 * MiB)  # eight parts of 8 MiB: some still queued at the pause
+    big = sparse_file(tmp_path, "film.zip", 64 * MiB)  # eight parts of 8 MiB: some still queued at the pause
     log_in(page, live_server.url, "pia", "pw-pia-12345")
     traffic = StoreTraffic(page, live_server.url)
-    cdp = _throttle(page, 6 * MiB)
+    throttle = UploadThrottle(page, 6 * MiB)
     page.set_input_files("#file-input", str(big))
     page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'uploading'")
     wait_for(lambda: traffic.finished, page=page, what="a first part in the store")
@@ -78,10 +48,7 @@ def test_pausing_a_multipart_upload_keeps_the_parts_already_sent(page, live_serv
     page.wait_for_function("() => document.getElementById('announcer').textContent.includes('paused')")
     done_before_pause = set(traffic.finished)
     sent_while_paused = len(traffic.started)
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    throttle.lift()
     page.wait_for_timeout(1000)  # an absence can only be watched for a while
     assert len(traffic.started) == sent_while_paused  # nothing went out while paused
     resume.click()
@@ -90,8 +57,8 @@ def test_pausing_a_multipart_upload_keeps_the_parts_already_sent(page, live_serv
     assert (upload.status, upload.stored_size) == ("available", big.stat().st_size)
     # The parts S3 held before the pause were not sent again; every part arrived once in the end.
     after = traffic.started[sent_while_paused:]
-    assert after and not {_part_number(u) for u in after} & {_part_number(u) for u in done_before_pause}
-    assert sorted({_part_number(u) for u in traffic.finished}) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert after and not {part_number(u) for u in after} & {part_number(u) for u in done_before_pause}
+    assert sorted({part_number(u) for u in traffic.finished}) == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_single_put_paused_and_resumed_starts_that_put_again(page, live_server, worker, tmp_path):
@@ -100,15 +67,12 @@ def test_a_single_put_paused_and_resumed_starts_that_put_again(page, live_server
     photo.write_bytes(jpeg_bytes(64, 48) + b"\0" * (3 * MiB))
     log_in(page, live_server.url, "pia", "pw-pia-12345")
     traffic = StoreTraffic(page, live_server.url)
-    cdp = _throttle(page, 512 * 1024)
+    throttle = UploadThrottle(page, 512 * 1024)
     page.set_input_files("#file-input", str(photo))
     page.wait_for_function("() => document.querySelector('li.transfer progress')?.value > 0")
     page.locator("li.transfer button.pause").click()
     assert _state(page) == "paused"
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    throttle.lift()
     page.locator("li.transfer button.resume").click()
     page.locator('tr[data-status="available"]').wait_for(timeout=30_000)
     assert len(traffic.started) == 2 and len(traffic.finished) == 1
@@ -117,14 +81,14 @@ def test_a_single_put_paused_and_resumed_starts_that_put_again(page, live_server
 
 def test_a_lost_connection_resumes_by_itself_when_it_returns(page, live_server, worker, tmp_path):
     make_user("pia", "pw-pia-12345")
-    big = _file(tmp_path, "trip.zip", 64 * MiB)  # eight parts
+    big = sparse_file(tmp_path, "trip.zip", 64 * MiB)  # eight parts
     log_in(page, live_server.url, "pia", "pw-pia-12345")
     traffic = StoreTraffic(page, live_server.url)
-    _throttle(page, 8 * MiB)
+    UploadThrottle(page, 8 * MiB)
     page.set_input_files("#file-input", str(big))
     wait_for(lambda: traffic.finished, page=page, what="a first part in the store")
     # The connection drops: requests now fail as they would, and the browser says it is offline.
-    parts = lambda url: _part_number(url) > 0  # noqa: E731
+    parts = lambda url: part_number(url) > 0  # noqa: E731
     refuse = lambda route: route.abort("internetdisconnected")  # noqa: E731
     page.route(parts, refuse)
     page.context.set_offline(True)

@@ -9,7 +9,7 @@ import pytest
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user
-from ..helpers import browser_part_missing, log_in, wait_for
+from ..helpers import built_by_npm, log_in, wait_for
 
 pytestmark = pytest.mark.e2e
 BUNDLE = Path(__file__).parent / "npm" / "dist" / "uppy.js"
@@ -41,9 +41,7 @@ CANCEL_WITH_UPPY = """async ([bigSize]) => {
 
 @pytest.fixture
 def uppy_page(browser, live_server):
-    if not BUNDLE.exists():
-        message = f"{BUNDLE} is missing: `make test` builds it with npm (apt-get install -y npm)"
-        browser_part_missing(message)
+    built_by_npm(BUNDLE)
     make_user("uri", "pw-uri-123")
     context = browser.new_context(bypass_csp=True)  # the test injects Uppy's bundle into our page
     page = context.new_page()
