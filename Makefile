@@ -68,6 +68,7 @@ browser-tools:
 	fi
 
 test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
+	mkdir -p var  # the SQLite test database lives there (a fresh clone has no var/)
 	$(PY) -m pytest
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.
