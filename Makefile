@@ -67,9 +67,16 @@ browser-tools:
 		else echo "the browser tests need:$$missing (sudo apt-get install -y$$missing)"; fi; \
 	fi
 
+# The suite under coverage (branches too, and the worker, web and CLI processes the tests start:
+# pyproject.toml's [tool.coverage]); the report ends the run, and uploader/ must keep 90 %.
 test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
-	mkdir -p var  # the SQLite test database lives there (a fresh clone has no var/)
-	$(PY) -m pytest
+	mkdir -p var/coverage  # the SQLite test database and the coverage data live there
+	rm -f var/coverage/data*
+	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+	$(PY) -m coverage report --include="uploader/*" --format=total --fail-under=90 >/dev/null || \
+		{ echo "coverage of uploader/ fell below 90 % (coverage html shows where)"; exit 1; }
 
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.
 bench: install

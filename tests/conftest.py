@@ -13,7 +13,7 @@ from uploader import aws, provisioning
 from uploader.consumer import EventQueueConsumer
 
 from .factories import make_user
-from .helpers import database_url, purge_queue
+from .helpers import database_url, purge_queue, wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def aws_resources():
 class Worker:
     """A real `celery worker` process on the test database and the session's emulator."""
 
-    def __init__(self, log_path, concurrency=1, **env):
+    def __init__(self, log_path, concurrency=1, args=(), **env):
         self.log_path = log_path
         env = {
             **os.environ,
@@ -41,13 +41,13 @@ class Worker:
         }
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                worker_command(concurrency),
+                worker_command(concurrency, *args),
                 env=env,
                 cwd=BASE_DIR,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy 2-core machine can take a while to import it all
         while "consuming S3 events" not in self.log() or "relaying the outbox" not in self.log():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
@@ -73,12 +73,14 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
     from config.celery import app
 
     settings.UPLOADER_OUTBOX_EAGER = False
-    # A task left by an earlier test (a retry, say) must not be taken for this test's work.
+    # A task or an S3 event left by an earlier test (a retry, a late notification) must not be
+    # taken for this test's work: each test's workers start on empty queues.
     purge_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
     workers = []
 
-    def start(concurrency=1, **env):
-        worker = Worker(tmp_path / f"worker{len(workers)}.log", concurrency, **env)
+    def start(concurrency=1, args=(), **env):
+        worker = Worker(tmp_path / f"worker{len(workers)}.log", concurrency, args, **env)
         workers.append(worker)
         return worker
 
@@ -121,15 +123,12 @@ def consumer(aws_resources):
 
 
 @pytest.fixture
-def drain(consumer):
-    """Run the event consumer until `done()` holds (events take a moment to reach SQS)."""
+def drain(start_worker):
+    """A real `celery worker` (the event bootstep, the outbox relay, tasks through the broker, as
+    production runs) applies what reaches the queues; `drain(done)` waits until `done()` holds."""
+    start_worker()
 
-    def _drain(done, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            consumer.poll_once()
-            if done():
-                return
-        raise AssertionError("the event pipeline did not reach the expected state in time")
+    def _drain(done, timeout=30):
+        wait_for(done, timeout=timeout, what="the pipeline to reach the expected state")
 
     return _drain

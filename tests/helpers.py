@@ -1,7 +1,10 @@
 """Helpers the tests import (pytest advises against importing from conftest.py)."""
 
+import contextlib
 import datetime as dt
 import os
+import socket
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -174,3 +177,62 @@ def log_in(page, base_url, username, password):
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{base_url}/")
     page.locator("#uploader[data-ready]").wait_for()
+
+
+class TcpSwitch:
+    """A TCP forwarder to `target` ("host:port") that can be switched off and on: while off, every
+    connection is accepted and closed at once, as an endpoint that is briefly unreachable looks to
+    a client. Give a process `url` instead of the real endpoint to cut only its link."""
+
+    def __init__(self, target):
+        host, port = target.rsplit(":", 1)
+        self._target = (host, int(port))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.on = True
+        self.refused = 0  # connections closed while switched off
+        self._open = set()  # live connections: cut too when switched off (clients keep them alive)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self):
+        self.on = False
+        for end in list(self._open):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def restore(self):
+        self.on = True
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            if not self.on:
+                client.close()
+                self.refused += 1
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            self._open.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source, sink):
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                self._open.discard(end)
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self._server.close()

@@ -1,8 +1,13 @@
 """The review tool: list, upload page, actions through the services, permissions, audit trail."""
 
 import datetime as dt
+import html
+import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
@@ -10,11 +15,11 @@ from django.template.defaultfilters import filesizeformat
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from uploader import aws, mirror, services
+from uploader import aws, localaws, mirror, services
 from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
-from .helpers import put_object, start_upload
+from .helpers import purge_queue, put_object, queue_depth, start_upload, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LIST = "/admin/uploader/upload/"
@@ -41,10 +46,10 @@ def available_upload(owner, name="cat.jpg", body=None):
     return services.upload_verify(upload_id=upload.pk)
 
 
-def _bare(owner, name, status="available", content_type="image/jpeg", **extra):
+def _bare(owner, name, status="available", content_type="image/jpeg", bucket="b", **extra):
     return Upload.objects.create(
         owner=owner,
-        bucket="b",
+        bucket=bucket,
         key=f"uploads/{owner.pk}/{name}",
         original_filename=name,
         content_type=content_type,
@@ -252,3 +257,119 @@ def test_reviewer_group_permissions():
     codenames = set(Group.objects.get(name="Reviewers").permissions.values_list("codename", flat=True))
     assert codenames == {"view_upload", "review_upload", "view_uploadevent"}
     assert not Permission.objects.filter(group__name="Reviewers", codename="delete_upload").exists()
+
+
+# --- actions that go through the worker, as in production ---
+
+
+def _settled(upload, version):
+    """The row at `version`, and DynamoDB holding that version (written by the worker)."""
+    upload.refresh_from_db()
+    item = mirror.get(upload.pk)
+    return upload.version == version and item is not None and item["version"] == {"N": str(version)}
+
+
+def test_bulk_reprocess_is_checked_by_the_worker_and_a_replaced_file_is_rejected(superuser_client, start_worker):
+    owner = make_user()
+    good, bad = available_upload(owner, "good.jpg"), available_upload(owner, "bad.jpg")
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 2, what="S3's two events")
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    # Markup slipped in under the verified key, its event lost: only the reprocess can find it.
+    aws.s3().put_object(
+        Bucket=bad.bucket, Key=bad.key, Body=b"<html><script>x</script></html>", ContentType="image/jpeg"
+    )
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE)[0] >= 1, what="the overwrite's event")
+    purge_queue(settings.UPLOADER_EVENTS_QUEUE)
+    start_worker()
+    response = superuser_client.post(
+        LIST, {"action": "reprocess_selected", "_selected_action": [str(good.pk), str(bad.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    wait_for(lambda: _settled(good, 5) and _settled(bad, 5), what="both checks and their mirror writes")
+    assert (good.status, bad.status) == ("available", "rejected")
+    assert "not image/jpeg" in bad.status_reason
+    for upload, verdict in ((good, "available"), (bad, "rejected")):
+        trail = list(UploadEvent.objects.filter(upload_id=upload.pk).order_by("id").values_list("action", "actor_name"))
+        assert trail == [("created", "alice"), ("available", ""), ("reprocess", "root"), (verdict, "")], trail
+    assert aws.s3().list_objects_v2(Bucket=bad.bucket, Prefix=bad.key).get("KeyCount") == 0  # a rejected file goes
+
+
+def test_one_upload_deleted_from_its_page_is_gone_everywhere(superuser_client, start_worker):
+    upload = available_upload(make_user())
+    start_worker()
+    response = superuser_client.post(f"{LIST}{upload.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    upload.refresh_from_db()
+    assert upload.status == "deleted"
+    assert aws.s3().list_objects_v2(Bucket=upload.bucket, Prefix=upload.key).get("KeyCount") == 0
+    wait_for(lambda: _settled(upload, upload.version), what="the worker's mirror write")
+    assert mirror.get(upload.pk)["status"] == {"S": "deleted"}
+    assert UploadEvent.objects.get(upload_id=upload.pk, action="deleted").actor_name == "root"
+
+
+def test_the_mirror_state_says_when_dynamodb_is_unreachable_and_the_page_still_works(superuser_client, settings):
+    upload = _bare(make_user(), "a.jpg")
+    settings.AWS_ENDPOINT_URL_DYNAMODB = f"http://127.0.0.1:{localaws.free_port()}"
+    page = superuser_client.get(f"{LIST}{upload.pk}/change/?mirror=1")
+    assert page.status_code == 200
+    assert "DynamoDB unreachable (EndpointConnectionError)" in page.content.decode()
+
+
+@pytest.mark.parametrize(("content_type", "tag"), [("video/mp4", "video"), ("audio/mpeg", "audio")])
+def test_video_and_audio_are_played_in_the_page(superuser_client, aws_resources, content_type, tag):
+    upload = _bare(make_user(), "clip", content_type=content_type, bucket=settings.UPLOADER_BUCKET)
+    page = superuser_client.get(f"{LIST}{upload.pk}/change/").content.decode()
+    played = re.search(rf'<{tag} class="upload-preview" controls preload="metadata" src="([^"]+)"></{tag}>', page)
+    assert played, page
+    query = parse_qs(urlsplit(html.unescape(played.group(1))).query)
+    assert "X-Amz-Signature" in query and "response-content-disposition" not in query  # played inline
+    assert '<img class="upload-preview"' not in page
+
+
+def test_an_upload_made_public_where_allowed_is_readable_by_anyone_then_private_again(
+    superuser_client, settings, aws_resources
+):
+    s3, bucket = aws.s3(), settings.UPLOADER_BUCKET
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    settings.UPLOADER_ALLOW_PUBLIC = True
+    upload = available_upload(make_user())
+    make_public = f"{LIST}{upload.pk}/do/make-public/"
+    try:
+        # Block Public Access lifted, but ACLs still off (every new bucket's default): refused, and said why.
+        s3.delete_public_access_block(Bucket=bucket)
+        response = superuser_client.post(make_public, follow=True)
+        assert "ACLs switched off (Object Ownership)" in response.content.decode()
+        # The operator lets this bucket take ACLs too.
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
+        )
+        anonymous = f"{settings.AWS_ENDPOINT_URL}/{bucket}/{upload.key}"
+        assert requests.get(anonymous, timeout=10).status_code == 403
+        superuser_client.post(make_public)
+        upload.refresh_from_db()
+        assert upload.visibility == "public-read"
+        assert _all_users_may_read(upload)
+        assert (
+            requests.get(anonymous, timeout=10).content == s3.get_object(Bucket=bucket, Key=upload.key)["Body"].read()
+        )
+        page = superuser_client.get(f"{LIST}{upload.pk}/change/").content.decode()
+        assert 'id="make-private-upload"' in page and 'id="make-public-upload"' not in page
+
+        superuser_client.post(f"{LIST}{upload.pk}/do/make-private/")
+        upload.refresh_from_db()
+        assert upload.visibility == "private" and not _all_users_may_read(upload)
+        assert requests.get(anonymous, timeout=10).status_code == 403
+        trail = UploadEvent.objects.filter(upload_id=upload.pk, action="visibility").order_by("id")
+        assert [(e.detail, e.actor_name) for e in trail] == [("public-read", "root"), ("private", "root")]
+    finally:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=ownership)
+
+
+def _all_users_may_read(upload):
+    grants = aws.s3().get_object_acl(Bucket=upload.bucket, Key=upload.key)["Grants"]
+    return any(
+        g["Grantee"].get("URI") == "http://acs.amazonaws.com/groups/global/AllUsers" and g["Permission"] == "READ"
+        for g in grants
+    )

@@ -13,6 +13,7 @@ import pytest
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user
+from .helpers import TcpSwitch, wait_for
 
 MiB = 1024 * 1024
 PROJECT = str(Path(__file__).resolve().parents[1])
@@ -221,3 +222,42 @@ def test_every_failure_is_one_clear_line_and_a_non_zero_exit(live_server, aws_re
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+
+
+def test_the_cli_rides_out_lost_connections_to_the_api_and_to_storage(live_server, aws_resources, settings, tmp_path):
+    """Both links drop while an upload starts: the CLI says it retries, waits, and finishes once
+    they are back, with one upload on the server."""
+    make_user("hana", "pw-hana-12345")
+    storage = TcpSwitch(os.environ["AWS_ENDPOINT_URL"].removeprefix("http://"))
+    api = TcpSwitch(live_server.url.removeprefix("http://"))
+    settings.AWS_ENDPOINT_URL_S3 = storage.url  # the server signs part URLs for this link, and calls S3 through it
+    try:
+        login = ("--server", api.url, "login", "--username", "hana", "--password", "pw-hana-12345")
+        assert _cli(tmp_path, *login).returncode == 0
+        photo = tmp_path / "photo.jpg"
+        photo.write_bytes(jpeg_bytes(300, 200))
+        api.cut()
+        storage.cut()
+        env = {**os.environ, "UPLOADER_CLIENT_HOME": str(tmp_path / "home"), "PYTHONPATH": PROJECT}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uploader.client", "upload", str(photo), "--wait"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: api.refused >= 1, what="the start to be refused")
+        api.restore()
+        wait_for(lambda: storage.refused >= 1, what="the PUT to be refused")
+        storage.restore()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        api.close()
+        storage.close()
+    assert proc.returncode == 0, err
+    assert re.search(r"POST /api/v1/uploads/: connection lost \(ConnectionError\); retrying in \d+s", err), err
+    assert re.search(r"photo\.jpg: connection lost \(ConnectionError\); retrying in [\d.]+s \(attempt 2 of 6\)", err)
+    upload = Upload.objects.get()
+    assert out.split()[:3] == [str(upload.pk), "available", "photo.jpg"]
+    assert (upload.status, upload.stored_size) == ("available", photo.stat().st_size)

@@ -151,6 +151,7 @@ def test_a_multipart_upload_from_plan_to_available(api, aws_resources, drain):
     claimed = [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]
     response = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": claimed}, format="json")
     assert response.status_code == 202, response.json()
+    drain(lambda: Upload.objects.get(pk=started["id"]).status != "processing")  # the worker checks it
     upload = Upload.objects.get(pk=started["id"])
     assert upload.status == "available", upload.status_reason
     head = aws.s3().head_object(Bucket=upload.bucket, Key=upload.key, ChecksumMode="ENABLED")

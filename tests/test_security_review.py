@@ -638,8 +638,8 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
         def answering():
             assert server.poll() is None, log.read_text()
             try:
-                return requests.get(f"{base}/healthz", timeout=2)
-            except requests.ConnectionError:
+                return requests.get(f"{base}/healthz", timeout=5)
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting
                 return None
 
         wait_for(answering, timeout=60, what="gunicorn")

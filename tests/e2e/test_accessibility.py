@@ -92,6 +92,8 @@ def test_the_uploader_works_from_the_keyboard_and_announces_progress(page, live_
     page.set_input_files("#file-input", str(photo))  # what the person picks in the dialog
     row = page.locator('tr[data-status="available"]')
     row.wait_for(timeout=30_000)
+    # The verdict is announced just after the row is drawn: wait for it rather than look at once.
+    page.wait_for_function("() => window.said.includes('keyboard.jpg: available')", timeout=10_000)
     said = page.evaluate("window.said")
     assert any("keyboard.jpg: 25% sent" in s for s in said), said
     assert any(s == "keyboard.jpg: sent" for s in said), said

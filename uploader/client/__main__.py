@@ -4,6 +4,7 @@
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 import time
@@ -37,6 +38,8 @@ class Progress:
 
 
 def main(argv=None):
+    # Retries are said on stderr as they happen, one line each (uploader.client's warnings).
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     parser = argparse.ArgumentParser(prog="python -m uploader.client", description=__doc__)
     parser.add_argument(
         "--server",

@@ -2,11 +2,14 @@
 has expired."""
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
 import requests
+
+log = logging.getLogger("uploader.client")
 
 
 class ApiError(Exception):
@@ -90,20 +93,27 @@ class Session:
                     timeout=60,
                     headers={"Authorization": f"Bearer {self.tokens['access']}"},
                 )
-            except requests.ConnectionError:
+            except requests.ConnectionError as exc:
                 if attempt == retries:
                     raise
-                time.sleep(min(2**attempt, 10))
+                self._wait(method, path, f"connection lost ({exc.__class__.__name__})", min(2**attempt, 10))
                 continue
             if response.status_code == 401 and not refreshed:
                 self._refresh()
                 refreshed = True
                 continue
             if (response.status_code == 429 or response.status_code >= 500) and attempt < retries:
-                time.sleep(float(response.headers.get("Retry-After") or min(2**attempt, 10)))
+                delay = float(response.headers.get("Retry-After") or min(2**attempt, 10))
+                self._wait(method, path, f"the server answered {response.status_code}", delay)
                 continue
             return self._json(response)
         raise ApiError(599, {"detail": "gave up after retries"})
+
+    @staticmethod
+    def _wait(method, path, why, delay):
+        """Say why a call is tried again (a person watching sees a pause explained), then wait."""
+        log.warning("%s %s: %s; retrying in %gs", method, path, why, delay)
+        time.sleep(delay)
 
     @staticmethod
     def _json(response):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .session import ApiError
+from .session import ApiError, log
 
 READ_BLOCK = 1024 * 1024
 MAX_PARTS_PER_REQUEST = 100  # the server's limit for one request for part URLs
@@ -187,7 +187,9 @@ class Uploader:
                 retriable, error = True, f"connection lost ({exc.__class__.__name__})"
             if not retriable or attempt == self.attempts:
                 raise ApiError(502, {"detail": f"{name}: {error}"})
-            time.sleep(min(0.5 * 2**attempt, 15))
+            delay = min(0.5 * 2**attempt, 15)
+            log.warning("%s: %s; retrying in %gs (attempt %d of %d)", name, error, delay, attempt + 1, self.attempts)
+            time.sleep(delay)
             if retries_resign:
                 target = retries_resign()
 

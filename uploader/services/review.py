@@ -64,22 +64,35 @@ def upload_remirror(*, upload: Upload, actor: User) -> Upload:
     return upload
 
 
-def public_access_blocked(bucket: str) -> bool:
-    """True when the bucket's Block Public Access would refuse a public-read ACL."""
+def public_acl_refusal(bucket: str) -> str | None:
+    """Why the bucket would refuse a public-read ACL, or None when it would take one: Block Public
+    Access, or ACLs switched off altogether (Object Ownership "bucket owner enforced", the default
+    of every bucket created since April 2023)."""
     from botocore.exceptions import ClientError
 
+    s3 = aws.s3()
     try:
-        block = aws.s3().get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     except ClientError as exc:
-        if aws.error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            return False
-        raise
-    return bool(block.get("BlockPublicAcls") or block.get("IgnorePublicAcls"))
+        if aws.error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            raise
+        block = {}
+    if block.get("BlockPublicAcls") or block.get("IgnorePublicAcls"):
+        return gettext("The bucket blocks public access, so the upload stays private.")
+    try:
+        rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    except ClientError as exc:
+        if aws.error_code(exc) != "OwnershipControlsNotFoundError":
+            raise
+        rules = []  # a bucket from before Object Ownership: ACLs apply
+    if any(rule.get("ObjectOwnership") == "BucketOwnerEnforced" for rule in rules):
+        return gettext("The bucket has ACLs switched off (Object Ownership), so the upload stays private.")
+    return None
 
 
 def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Upload:
     """Make an available upload publicly readable, or private again. Public only where
-    UPLOADER_ALLOW_PUBLIC is on and the bucket allows public ACLs."""
+    UPLOADER_ALLOW_PUBLIC is on and the bucket takes public ACLs."""
     visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
     if public and not settings.UPLOADER_ALLOW_PUBLIC:
         raise WrongState(gettext("Public uploads are switched off (UPLOADER_ALLOW_PUBLIC)."))
@@ -93,8 +106,9 @@ def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Uploa
         if upload.visibility == visibility:
             return upload
         with storage_errors():
-            if public and public_access_blocked(upload.bucket):
-                raise WrongState(gettext("The bucket blocks public access, so the upload stays private."))
+            refusal = public_acl_refusal(upload.bucket) if public else None
+            if refusal:
+                raise WrongState(refusal)
             aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key, ACL="public-read" if public else "private")
         upload.visibility = visibility
         upload.touch()

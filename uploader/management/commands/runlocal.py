@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,8 +24,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument("--admin-password", default=os.environ.get("LOCAL_ADMIN_PASSWORD", "admin"))
+        parser.add_argument(
+            "--state", default=str(settings.BASE_DIR / "var"), help="where the emulator and celery beat keep state"
+        )
 
-    def handle(self, *args, addr, admin_password, **options):
+    def handle(self, *args, addr, admin_password, state, **options):
         endpoint = settings.AWS_ENDPOINT_URL_S3
         if not endpoint or "127.0.0.1" not in endpoint:
             self.stderr.write("runlocal is for the local emulator; AWS_ENDPOINT_URL points elsewhere.")
@@ -34,8 +38,8 @@ class Command(BaseCommand):
         procs = []
         port = int(endpoint.rsplit(":", 1)[1].rstrip("/"))
         try:
-            self.stdout.write(f"Starting the local AWS emulator on {endpoint} (state in var/aws/) ...")
-            emulator = localaws.start(port=port, data_dir=settings.BASE_DIR / "var" / "aws")
+            self.stdout.write(f"Starting the local AWS emulator on {endpoint} (state in {state}/aws/) ...")
+            emulator = localaws.start(port=port, data_dir=Path(state) / "aws")
             call_command("setup_aws", stdout=self.stdout)
             self._ensure_admin(admin_password)
             python = sys.executable
@@ -44,7 +48,7 @@ class Command(BaseCommand):
                 # One local worker also runs the periodic expiry (celery beat).
                 "--beat",
                 "--schedule",
-                str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+                str(Path(state) / "celerybeat-schedule"),
             )
             procs.append(subprocess.Popen(worker_command))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))

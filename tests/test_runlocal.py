@@ -1,0 +1,90 @@
+"""What `make run` starts (`manage.py runlocal`), run as a newcomer would: its own emulator, worker
+and web server on a fresh database; an upload through the API becomes available; Ctrl-C stops
+every process it started."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from uploader import localaws
+
+from .factories import jpeg_bytes
+from .helpers import wait_for
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _group(pgid):
+    """The live processes of a process group (zombies, already gone, left out)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_runlocal_serves_an_upload_end_to_end_and_ctrl_c_stops_everything(tmp_path):
+    web, emulator = f"127.0.0.1:{localaws.free_port()}", f"http://127.0.0.1:{localaws.free_port()}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "DJANGO_", "DATABASE_URL"))},
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "AWS_ENDPOINT_URL": emulator,
+        "UPLOADER_CORS_ORIGINS": f"http://{web}",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(
+        [*manage, "migrate", "--noinput"], env=env, cwd=PROJECT, check=True, capture_output=True, timeout=300
+    )
+    log = tmp_path / "runlocal.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*manage, "runlocal", "--addr", web, "--state", str(tmp_path / "state"), "--admin-password", "pw-admin-1"],
+            env=env,
+            cwd=PROJECT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal gives `make run`
+        )
+    try:
+        wait_for(lambda: "Ctrl-C stops everything" in log.read_text(), timeout=120, what=f"the banner:\n{log}")
+        assert f"Open http://{web}/ and log in as admin / pw-admin-1" in log.read_text()
+        assert len(_group(proc.pid)) >= 4  # runlocal, the emulator, the worker (and its pool), the web server
+
+        token = requests.post(
+            f"http://{web}/api/v1/auth/token/", json={"username": "admin", "password": "pw-admin-1"}, timeout=30
+        ).json()["access"]
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {token}"
+        body = jpeg_bytes()
+        record = api.post(
+            f"http://{web}/api/v1/uploads/",
+            json={"filename": "사진.jpg", "content_type": "image/jpeg", "size": len(body)},
+            timeout=30,
+        ).json()
+        put = record["upload"]
+        assert requests.put(put["url"], data=body, headers=put["headers"], timeout=30).status_code == 200
+        status = wait_for(
+            lambda: api.get(f"http://{web}/api/v1/uploads/{record['id']}/", timeout=10).json()["status"] == "available",
+            timeout=60,
+            what="the worker's verdict",
+        )
+        assert status
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    assert proc.returncode == 0, log.read_text()
+    assert "Stopping ..." in log.read_text()
+    wait_for(lambda: not _group(proc.pid), what=f"every process it started to end: {_group(proc.pid)}")
