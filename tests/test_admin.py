@@ -373,3 +373,27 @@ def _all_users_may_read(upload):
         g["Grantee"].get("URI") == "http://acs.amazonaws.com/groups/global/AllUsers" and g["Permission"] == "READ"
         for g in grants
     )
+
+
+def test_repeated_decisions_and_what_does_not_apply_change_nothing(superuser_client, aws_resources):
+    """A second identical approval, making a private upload private, and visibility or a reprocess
+    for an upload that no longer holds an object: no change, no audit entry, a clear message."""
+    owner = make_user()
+    upload = available_upload(owner)
+    for _ in range(2):
+        superuser_client.post(f"{LIST}{upload.pk}/do/approve/")
+    response = superuser_client.post(f"{LIST}{upload.pk}/do/make-private/", follow=True)
+    assert response.status_code == 200
+    actions = list(UploadEvent.objects.filter(upload_id=upload.pk).order_by("id").values_list("action", flat=True))
+    assert actions == ["created", "available", "approved"]
+
+    pending, _ = start_upload(owner, b"x" * 10, name="late.jpg")
+    services.upload_abort(upload=pending)
+    refused = superuser_client.post(f"{LIST}{pending.pk}/do/reprocess/", follow=True).content.decode()
+    assert "A expired upload has no object left to check." in refused
+    refused = superuser_client.post(f"{LIST}{pending.pk}/do/make-private/", follow=True).content.decode()
+    assert "Only an available upload can change visibility; this one is expired." in refused
+    assert list(UploadEvent.objects.filter(upload_id=pending.pk).order_by("id").values_list("action", flat=True)) == [
+        "created",
+        "expired",
+    ]

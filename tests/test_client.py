@@ -1,5 +1,6 @@
 """The reference command-line client against a running server, through the public API only."""
 
+import io
 import json
 import os
 import re
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from uploader import localaws
+from uploader.client.session import ApiError, Session
+from uploader.client.transfer import Uploader
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user
@@ -261,3 +265,82 @@ def test_the_cli_rides_out_lost_connections_to_the_api_and_to_storage(live_serve
     upload = Upload.objects.get()
     assert out.split()[:3] == [str(upload.pk), "available", "photo.jpg"]
     assert (upload.status, upload.stored_size) == ("available", photo.stat().st_size)
+
+
+def test_the_session_refreshes_an_expired_token_and_reads_only_what_the_api_answers(
+    live_server, aws_resources, tmp_path
+):
+    make_user("ivan", "pw-ivan-12345")
+    session = Session(live_server.url, home=tmp_path)
+    session.login("ivan", "pw-ivan-12345")
+    first_refresh = session.tokens["refresh"]
+    session.tokens["access"] = "expired.access.token"
+    assert session.call("GET", "/api/v1/uploads/")["results"] == []  # 401, refreshed, asked again
+    assert (
+        json.loads((tmp_path / "tokens.json").read_text())["access"]
+        == session.tokens["access"]
+        != "expired.access.token"
+    )
+    with pytest.raises(ApiError, match=r"without JSON; is .* this service"):
+        session.call("GET", "/accounts/login/")  # a page, not the API
+    with pytest.raises(ApiError) as missing:
+        session.call("GET", "/no-such-page/")
+    assert missing.value.status == 404
+    session.logout()
+    assert not (tmp_path / "tokens.json").exists()
+    session.tokens = {"access": "x.y.z", "refresh": first_refresh}  # a pair that has already ended
+    session.logout()  # the server's 401 means it is over already: nothing to report
+
+
+def test_the_session_retries_a_503_and_reports_it_when_it_persists(live_server, aws_resources, settings, tmp_path):
+    make_user("jack", "pw-jack-12345")
+    session = Session(live_server.url, home=tmp_path)
+    session.login("jack", "pw-jack-12345")
+    settings.AWS_ENDPOINT_URL_S3 = f"http://127.0.0.1:{localaws.free_port()}"  # a multipart start needs S3
+    big = {"filename": "a.zip", "content_type": "application/zip", "size": 100 * MiB}
+    with pytest.raises(ApiError) as refused:
+        session.call("POST", "/api/v1/uploads/", json_body=big, retries=1)
+    assert (refused.value.status, refused.value.code) == (503, "service_unavailable")
+    assert not Upload.objects.exists()
+
+
+def test_a_part_url_storage_refuses_is_signed_again_and_without_a_new_one_the_error_is_said(tmp_path, aws_resources):
+    """The transfer's retry policy against real S3: a 403 (an expired or spoiled URL) is re-signed
+    when the caller can sign again, and is final when it cannot."""
+    from uploader import signing
+
+    body = b"PK\x03\x04" + b"x" * 100
+    good = signing.presign_put(
+        bucket="uploads-test", key="uploads/0/retry/a.zip", content_type="application/zip", size=len(body)
+    )
+    spoiled = {**good, "url": re.sub(r"X-Amz-Signature=[0-9a-f]+", "X-Amz-Signature=" + "0" * 64, good["url"])}
+    uploader = Uploader(session=None, attempts=2)
+    assert uploader._put(spoiled, body, "a.zip", len(body), retries_resign=lambda: good)
+    with pytest.raises(ApiError, match=r"a\.zip: storage answered 403"):
+        uploader._put(spoiled, body, "a.zip", len(body), retries_resign=None)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_event_in_a_log():
+    from uploader.client.__main__ import Progress
+
+    terminal, log = _Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = Progress(stream)
+        progress("photo.jpg", 0, 200, "start")
+        progress("photo.jpg", 100, 200, "part 1 stored")
+        progress("photo.jpg", 200, 200, "sent")
+    assert terminal.getvalue().startswith("\rphoto.jpg")
+    assert "[" + "#" * 12 + " " * 13 + "]  50%" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert terminal.getvalue().count("\n") == 1  # one bar, redrawn in place
+    assert log.getvalue().splitlines()[1].startswith("photo.jpg: part 1 stored (50%, 100/200 bytes")
+
+
+def test_logging_out_without_a_token_asks_nothing_of_the_server(tmp_path):
+    session = Session("http://127.0.0.1:9", home=tmp_path)  # nothing listens there: no call may be made
+    session.logout()
+    assert session.tokens == {}

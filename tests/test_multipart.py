@@ -5,7 +5,7 @@ import os
 import pytest
 
 from uploader import aws, multipart, services
-from uploader.models import Upload
+from uploader.models import Upload, UploadEvent
 
 from .helpers import put_object
 
@@ -242,6 +242,8 @@ def test_complete_after_abort_is_409_and_nothing_is_left_in_s3(api, started, blo
         ([{"part_number": 0, "checksum_sha256": sha256_b64(b"x")}], "min_value"),
         ([{"part_number": 1, "checksum_sha256": "bad"}], "invalid"),
         ([], "empty"),
+        ([{"part_number": 2, "checksum_sha256": sha256_b64(b"x")}] * 2, "invalid_part_number"),  # twice
+        ([{"part_number": 1, "checksum_sha256": sha256_b64(b"x")}] * 101, "too_many_parts"),
     ],
 )
 def test_bad_part_requests_are_400(api, started, parts, code):
@@ -286,3 +288,34 @@ def test_threshold_is_a_setting(api, aws_resources, settings):
     assert "upload" in at and "multipart" not in at  # at the threshold: one PUT
     above = start(settings.UPLOADER_MULTIPART_THRESHOLD + 1)
     assert "multipart" in above and "upload" not in above
+
+
+def test_a_multipart_start_over_the_quota_is_refused_and_leaves_no_multipart_upload(api, user, aws_resources, settings):
+    settings.UPLOADER_USER_QUOTA = 50 * MiB
+    response = api.post(
+        "/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip", "size": 60 * MiB}, format="json"
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "quota_exceeded")
+    assert not Upload.objects.exists()
+    listed = aws.s3().list_multipart_uploads(Bucket=settings.UPLOADER_BUCKET, Prefix=f"uploads/{user.pk}/")
+    assert listed.get("Uploads", []) == []  # what S3 was asked to create is aborted
+    settings.UPLOADER_USER_QUOTA = 0  # no quota at all
+    again = api.post(
+        "/api/v1/uploads/", {"filename": "a.zip", "content_type": "application/zip", "size": 60 * MiB}, format="json"
+    )
+    assert again.status_code == 201
+
+
+def test_deleting_a_pending_multipart_upload_aborts_it_and_a_second_delete_changes_nothing(api, started):
+    upload = Upload.objects.get(pk=started["id"])
+    assert api.delete(f"/api/v1/uploads/{upload.pk}/").status_code == 204
+    listed = aws.s3().list_multipart_uploads(Bucket=upload.bucket, Prefix=upload.key)
+    assert listed.get("Uploads", []) == []
+    assert api.delete(f"/api/v1/uploads/{upload.pk}/").status_code == 404  # gone, as far as its owner can tell
+    services.upload_delete(upload=upload)  # a second delete racing the first (an admin, say)
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("deleted", 2)
+    assert list(UploadEvent.objects.filter(upload_id=upload.pk).order_by("id").values_list("action", flat=True)) == [
+        "created",
+        "deleted",
+    ]

@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 
 from uploader import selectors, services
+from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes
-from .helpers import put_object, start_upload
+from .helpers import api_start, put_object, start_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +42,31 @@ def test_a_deleted_upload_gives_its_bytes_back(user, aws_resources):
     assert (upload.status, _held(user)) == ("available", len(body))
     services.upload_delete(upload=upload)
     assert _held(user) == 0
+
+
+def test_an_aborted_upload_gives_its_bytes_back_once_however_often_it_is_aborted(api, user, aws_resources):
+    started = api_start(api, size=5000).json()
+    assert _held(user) == 5000
+    for _ in range(2):
+        assert api.post(f"/api/v1/uploads/{started['id']}/abort/").status_code == 200
+    assert _held(user) == 0
+    trail = UploadEvent.objects.filter(upload_id=started["id"]).order_by("id")
+    assert list(trail.values_list("action", flat=True)) == ["created", "expired"]
+
+
+def test_a_single_put_over_the_quota_is_refused_before_anything_is_signed(api, user, settings, aws_resources):
+    settings.UPLOADER_USER_QUOTA = 10_000
+    assert api_start(api, size=8000).status_code == 201
+    refused = api_start(api, size=3000)
+    assert (refused.status_code, refused.json()["code"]) == (413, "quota_exceeded")
+    assert "upload" not in refused.json() and Upload.objects.count() == 1
+
+
+def test_with_no_quota_the_worker_judges_by_content_alone(user, settings, aws_resources):
+    settings.UPLOADER_USER_QUOTA = 0
+    body = jpeg_bytes()
+    upload, put = start_upload(user, body)
+    assert services.upload_verify(upload_id=upload.pk).status == "pending"  # nothing stored yet: nothing to judge
+    assert put_object(put, body).status_code == 200
+    assert services.upload_verify(upload_id=upload.pk).status == "available"
+    assert services.upload_verify(upload_id=upload.pk).version == 3  # decided: a second check changes nothing

@@ -1,5 +1,6 @@
 """Everything `make run` starts, in one process tree that Ctrl-C stops cleanly."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,12 @@ from django.core.management.base import BaseCommand
 
 from config.celery import worker_command as worker_command_line
 from uploader import localaws
+
+
+def _signal_group(proc, sig):
+    """Signal the process group `proc` leads (it was started in a session of its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 class Command(BaseCommand):
@@ -50,7 +57,9 @@ class Command(BaseCommand):
                 "--schedule",
                 str(Path(state) / "celerybeat-schedule"),
             )
-            procs.append(subprocess.Popen(worker_command))
+            # The worker in a process group of its own, so that one that died is cleared away with
+            # its pool's processes (a pool outlives its killed parent otherwise).
+            procs.append(subprocess.Popen(worker_command, start_new_session=True))
             procs.append(subprocess.Popen([python, "manage.py", "runserver", "--noreload", addr]))
             self._wait_for_web(addr)
             self.stdout.write(
@@ -65,13 +74,16 @@ class Command(BaseCommand):
                     # As a process manager would: a worker that exits (say, its liveness watch saw
                     # its consumer stall) is started again.
                     self.stderr.write(f"The worker exited ({procs[0].returncode}); starting it again.")
-                    procs[0] = subprocess.Popen(worker_command)
+                    _signal_group(procs[0], signal.SIGKILL)
+                    procs[0] = subprocess.Popen(worker_command, start_new_session=True)
                 time.sleep(0.5)
             self.stderr.write("A process exited; stopping the rest.")
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         finally:
-            for proc in procs:
+            if procs:
+                _signal_group(procs[0], signal.SIGTERM)  # the worker and its pool
+            for proc in procs[1:]:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
             for proc in procs:
@@ -79,6 +91,8 @@ class Command(BaseCommand):
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+            if procs:
+                _signal_group(procs[0], signal.SIGKILL)  # whatever of its pool is left
             if "emulator" in locals():
                 localaws.stop(emulator)
 
