@@ -397,3 +397,12 @@ def test_repeated_decisions_and_what_does_not_apply_change_nothing(superuser_cli
         "created",
         "expired",
     ]
+
+
+def test_a_file_that_cannot_be_shown_gets_only_a_link_and_a_missing_mirror_item_is_said(
+    superuser_client, aws_resources
+):
+    upload = _bare(make_user(), "notes.zip", content_type="application/zip", bucket=settings.UPLOADER_BUCKET)
+    page = superuser_client.get(f"{LIST}{upload.pk}/change/?mirror=1").content.decode()
+    assert "Download notes.zip" in page and 'class="upload-preview"' not in page
+    assert f"missing (database at version {upload.version})" in page  # DynamoDB has no item for it

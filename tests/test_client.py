@@ -344,3 +344,27 @@ def test_logging_out_without_a_token_asks_nothing_of_the_server(tmp_path):
     session = Session("http://127.0.0.1:9", home=tmp_path)  # nothing listens there: no call may be made
     session.logout()
     assert session.tokens == {}
+
+
+def test_a_remembered_upload_that_ended_on_the_server_is_started_again(live_server, aws_resources, tmp_path):
+    from uploader.client.transfer import ResumeState
+
+    make_user("kim", "pw-kim-123456")
+    session = Session(live_server.url, home=tmp_path)
+    session.login("kim", "pw-kim-123456")
+    archive = _zip(tmp_path / "old.zip", 17 * MiB)
+    uploader = Uploader(session)
+    first = session.call(
+        "POST",
+        "/api/v1/uploads/",
+        json_body={"filename": "old.zip", "content_type": "application/zip", "size": 17 * MiB},
+    )
+    session.call("POST", f"/api/v1/uploads/{first['id']}/abort/")  # it expired meanwhile, say
+    ResumeState(tmp_path, archive).save({"id": first["id"]})
+    record = uploader.upload(archive)
+    assert record["id"] != first["id"]
+    assert Upload.objects.get(pk=record["id"]).stored_size == 17 * MiB or record["status"] in (
+        "processing",
+        "available",
+    )
+    assert ResumeState(tmp_path, archive).load() is None  # nothing left to resume

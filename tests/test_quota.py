@@ -50,6 +50,7 @@ def test_an_aborted_upload_gives_its_bytes_back_once_however_often_it_is_aborted
     for _ in range(2):
         assert api.post(f"/api/v1/uploads/{started['id']}/abort/").status_code == 200
     assert _held(user) == 0
+    assert services.upload_abort(upload=Upload.objects.get(pk=started["id"])).status == "expired"  # the service too
     trail = UploadEvent.objects.filter(upload_id=started["id"]).order_by("id")
     assert list(trail.values_list("action", flat=True)) == ["created", "expired"]
 

@@ -119,7 +119,7 @@ def test_work_owed_by_an_open_transaction_waits_for_its_commit_and_a_rollback_ow
 def test_after_an_sqs_blip_the_event_consumer_backs_off_and_resumes_on_its_own(user, start_worker):
     """While SQS is unreachable the event consumer logs each failure and waits longer each time
     (1 s, 2 s, ...); once it is back, events are consumed again with no restart. (Celery's own task
-    consumer shares the link: see the note on kombu in uploader/broker.py and the stall watch.)"""
+    consumer shares the link but is kombu's: it does not always resume, see the closing note.)"""
     link = TcpSwitch(os.environ["AWS_ENDPOINT_URL"].removeprefix("http://"))
     try:
         worker = start_worker(AWS_ENDPOINT_URL_SQS=link.url)  # its events and its Celery broker

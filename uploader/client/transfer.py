@@ -106,7 +106,9 @@ class Uploader:
             return self.session.call("POST", f"/api/v1/uploads/{started['id']}/complete/")
         state.save({"id": started["id"]})
         plan = started["multipart"]
-        return self._send_parts(started["id"], path, size, plan["part_size"], plan["part_count"], stored={})
+        record = self._send_parts(started["id"], path, size, plan["part_size"], plan["part_count"], stored={})
+        state.clear()  # completed: nothing to resume (it was left behind before)
+        return record
 
     def _resume(self, remembered, path, size):
         try:
