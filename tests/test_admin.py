@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from uploader import aws, localaws, mirror, services
-from uploader.models import Upload, UploadEvent
+from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
 from .helpers import purge_queue, put_object, queue_depth, start_upload, wait_for
@@ -406,3 +406,14 @@ def test_a_file_that_cannot_be_shown_gets_only_a_link_and_a_missing_mirror_item_
     page = superuser_client.get(f"{LIST}{upload.pk}/change/?mirror=1").content.decode()
     assert "Download notes.zip" in page and 'class="upload-preview"' not in page
     assert f"missing (database at version {upload.version})" in page  # DynamoDB has no item for it
+
+
+def test_reprocessing_an_upload_still_being_checked_owes_one_more_check_and_no_transition(settings, aws_resources):
+    settings.UPLOADER_OUTBOX_EAGER = False  # keep what is owed where the test can read it
+    owner = make_user()
+    upload = _bare(owner, "busy.jpg", status="processing")
+    services.upload_reprocess(upload=upload, actor=owner)
+    upload.refresh_from_db()
+    assert (upload.status, upload.version) == ("processing", 1)
+    assert list(OutboxMessage.objects.values_list("task", "args")) == [("uploader.verify_upload", [str(upload.pk)])]
+    assert not UploadEvent.objects.filter(upload_id=upload.pk, action="reprocess").exists()

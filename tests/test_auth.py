@@ -174,3 +174,9 @@ def test_local_tokens_still_work_when_an_external_issuer_is_configured(external)
     access = _obtain(client).json()["access"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     assert client.get("/api/v1/uploads/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_token_request_without_a_username_is_400_and_counts_against_no_name():
+    answer = APIClient().post("/api/v1/auth/token/", {"password": "whatever-123"}, format="json")
+    assert (answer.status_code, answer.json()["errors"]) == (400, {"username": ["This field is required."]})

@@ -319,3 +319,11 @@ def test_deleting_a_pending_multipart_upload_aborts_it_and_a_second_delete_chang
         "created",
         "deleted",
     ]
+
+
+def test_open_parts_need_at_least_one_and_without_a_client_list_take_what_s3_holds():
+    with pytest.raises(multipart.PartsError) as none:
+        multipart.check_open_parts([], claimed=None, max_size=100 * MiB)
+    assert none.value.code == "parts_missing"
+    stored = _parts(3, 8 * MiB)  # listed out of order by the caller
+    assert multipart.check_open_parts(stored, claimed=None, max_size=100 * MiB) == stored

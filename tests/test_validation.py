@@ -77,3 +77,10 @@ def test_sha256_format():
     assert validation.is_valid_sha256_b64("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
     assert not validation.is_valid_sha256_b64("not-base64!")
     assert not validation.is_valid_sha256_b64("aGVsbG8=")
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_filename_is_refused_and_says_so(name):
+    with pytest.raises(validation.PolicyError) as refused:
+        validation.check_filename(name, content_type="image/jpeg")
+    assert (refused.value.code, str(refused.value)) == ("invalid_filename", "Filename refused: it is empty.")

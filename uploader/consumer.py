@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import aws, events, liveness, outbox, services
+from . import aws, events, liveness, logcontext, outbox, services
 from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class EventQueueConsumer:
     def _apply(self, message, working):
         """1 when the message may be deleted (applied, or moved to the dead-letter queue), else 0."""
         try:
-            handle_message(message["Body"])
+            with logcontext.bound(request=f"event-{message['MessageId']}"):
+                handle_message(message["Body"])
         except events.EventParseError as exc:
             log.error("poison message %s moved to the dead-letter queue: %s", message["MessageId"], exc)
             self._sqs.send_message(QueueUrl=self._dlq, MessageBody=message["Body"])

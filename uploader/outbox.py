@@ -18,6 +18,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import logcontext
 from .models import OutboxMessage
 from .worker_thread import ThreadStep
 
@@ -49,11 +50,12 @@ def _deliver_now(message):
 
 def _attempt(message) -> bool:
     """Deliver one row: True if it went; otherwise it stays owed, postponed with backoff."""
-    try:
-        _send(message)
-    except Exception as exc:  # any failure: the relay retries it
-        _postpone(message, exc)
-        return False
+    with logcontext.bound(request=f"outbox-{message.pk}", upload=message.args[0] if message.args else "-"):
+        try:
+            _send(message)
+        except Exception as exc:  # any failure: the relay retries it
+            _postpone(message, exc)
+            return False
     return True
 
 

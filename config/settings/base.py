@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "uploader.logcontext.RequestIdMiddleware",  # first: every line of a request names it
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything asks who it is
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -327,17 +328,41 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Every line names its request (or task, or S3 event) and the upload it concerns, and has its
+# secrets redacted (uploader/logcontext.py): one JSON object per line where UPLOADER_LOG_FORMAT is
+# "json" (production's default), plain text on a terminal. The web process logs one line per request.
+UPLOADER_LOG_FORMAT = env("UPLOADER_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "uploader.logcontext.Context"},
+        "redact": {"()": "uploader.logcontext.Redact"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(upload_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(upload_id)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": UPLOADER_LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # runserver's own request lines: uploader.request says the same, in the same format.
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+# The worker logs through the configuration above, not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # SQS has no broadcast: remote control and events would only create stray queues.
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_WORKER_SEND_TASK_EVENTS = False

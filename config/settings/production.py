@@ -4,7 +4,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, STORAGES, env
+from .base import LOGGING, MIDDLEWARE, STORAGES, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing key stops the process
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or "insecure" in SECRET_KEY:
@@ -34,4 +34,8 @@ if _proxy_header:
 
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
-MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]
+# After the request naming and CORS, before the rest (whitenoise's advice).
+MIDDLEWARE = [*MIDDLEWARE[:2], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[2:]]
+# Log collectors read one JSON object per line (UPLOADER_LOG_FORMAT=plain for a terminal).
+UPLOADER_LOG_FORMAT = env("UPLOADER_LOG_FORMAT", default="json")
+LOGGING["handlers"]["console"]["formatter"] = UPLOADER_LOG_FORMAT

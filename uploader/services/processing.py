@@ -6,7 +6,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 
-from .. import events, mirror, objects, reasons, selectors, validation
+from .. import events, logcontext, mirror, objects, reasons, selectors, validation
 from ..models import Upload
 from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
@@ -22,6 +22,7 @@ def upload_verify(*, upload_id: UUID | str) -> Upload:
     `rejected` with the reasons and the object deleted. Idempotent: an upload already decided is
     left as it is."""
     upload = Upload.objects.get(pk=upload_id)
+    logcontext.about(upload.pk)
     if upload.status not in Status.OPEN:
         return upload
     stored = objects.read(bucket=upload.bucket, key=upload.key)
@@ -64,6 +65,8 @@ def _judge(upload: Upload, stored: validation.StoredObject) -> None:
 
 def _after_judging(upload: Upload) -> Upload:
     """Once committed: a rejected upload's object goes."""
+    if upload.status == Status.AVAILABLE:
+        log.info("upload %s available: %s bytes of %s", upload.pk, upload.stored_size, upload.content_type)
     if upload.status == Status.REJECTED:
         log.info("verify: %s rejected: %s", upload.pk, upload.status_reason)
         objects.delete(bucket=upload.bucket, key=upload.key)
@@ -92,6 +95,7 @@ def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
     if upload is None:
         log.warning("event %s for unknown key %r dropped", event.name, event.key)
         return None
+    logcontext.about(upload.pk)
     stored = None
     if event.created and upload.status not in _CLOSED:
         stored = objects.read(bucket=upload.bucket, key=upload.key)  # before the lock: no network call under it
