@@ -218,6 +218,7 @@ class TcpSwitch:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # a long poll may rightly be silent for longer than that
             self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()

@@ -45,10 +45,11 @@ def test_the_pipeline_report_follows_the_worker(live_server, start_worker, setti
             and workers
             and workers[0]["last_task_s_ago"] is not None
             and workers[0]["last_event_s_ago"] is not None
+            and report["outbox"]["owed"] == 0  # the relay's next pass may still be due (0.5 s)
             and report
         )
 
-    report = wait_for(reports_work_done, timeout=20, what="a heartbeat after the work")
+    report = wait_for(reports_work_done, timeout=20, what="a heartbeat after the work, nothing owed")
     assert report["outbox"] == {"owed": 0, "oldest_s": None}
     assert report["queues"][settings.UPLOADER_EVENTS_QUEUE]["oldest_message_age_s"] == 0.0
 
@@ -86,7 +87,11 @@ def test_the_watch_exits_a_worker_whose_task_consumer_takes_nothing(
     step = LivenessStep(SimpleNamespace(hostname="wedged@test"))
     step.start(None)
     try:
-        wait_for(lambda: exits, timeout=20, what="the watch to give up on the worker")
+        try:
+            wait_for(lambda: exits, timeout=20, what="the watch to give up on the worker")
+        except AssertionError as timed_out:  # say what the watch last saw of the queue
+            seen = WorkerHeartbeat.objects.filter(hostname="wedged@test").values_list("queues", flat=True).first()
+            raise AssertionError(f"{timed_out}; its last heartbeat saw {seen}") from None
     finally:
         step.stop(None)
         purge_queue(queue)
