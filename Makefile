@@ -74,6 +74,7 @@ test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
 	rm -f var/coverage/data*
 	$(PY) -m coverage run -m pytest
 	$(PY) -m coverage combine -q
+	rm -f var/coverage/data.*  # what a SIGKILLed process (a test's doing) left half-written
 	$(PY) -m coverage report
 	$(PY) -m coverage report --include="uploader/*" --format=total --fail-under=90 >/dev/null || \
 		{ echo "coverage of uploader/ fell below 90 % (coverage html shows where)"; exit 1; }

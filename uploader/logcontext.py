@@ -34,8 +34,10 @@ def bound(*, request: str, upload: object = "-"):
 
 
 def about(upload: object) -> None:
-    """The rest of the current request, task or event concerns this upload."""
-    upload_id.set(str(upload))
+    """The rest of the current request, task or event concerns this upload. Outside one (a
+    management command going through many uploads) lines keep "-" rather than a stale id."""
+    if request_id.get() != "-":
+        upload_id.set(str(upload))
 
 
 class Context(logging.Filter):

@@ -34,7 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "uploader.logcontext.RequestIdMiddleware",  # first: every line of a request names it
-    "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything asks who it is
+    "corsheaders.middleware.CorsMiddleware",  # next: a preflight is answered before anything asks who it is
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # the language chosen (cookie) or asked for (Accept-Language)
