@@ -1,5 +1,6 @@
 """What only a real `celery worker` shows: celery beat's periodic expiry, a task retried by Celery
-until S3 answers, and the outbox delivering work only once the transaction that owed it commits."""
+until S3 answers, the outbox delivering work only once the transaction that owed it commits, and
+the event consumer backing off through an SQS blip and resuming on its own."""
 
 import datetime as dt
 import os
