@@ -47,12 +47,14 @@ $(NPM_DEPS)/dist/uppy.js: $(NPM_DEPS)/package.json $(NPM_DEPS)/package-lock.json
 		npm ci --prefix $(NPM_DEPS) --no-audit --no-fund --silent && npm run --prefix $(NPM_DEPS) --silent build; \
 	else echo "npm not found: the Uppy and accessibility browser tests cannot run (apt-get install -y npm)"; fi
 
-# Lint and format check (ruff) and the type check of services and selectors (mypy with
-# django-stubs), all configured in pyproject.toml; `ruff format .` fixes the format.
+# Lint and format check (ruff), the type check of services and selectors (mypy with django-stubs),
+# both configured in pyproject.toml (`ruff format .` fixes the format), and the CloudFormation
+# template's lint (cfn-lint).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint infra/uploader.yaml
 
 # The browser tests need Chromium and npm: installed here where we may (root with apt-get);
 # otherwise the browser tests fail and say what to run (UPLOADER_SKIP_BROWSER=1 skips them).

@@ -22,6 +22,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
     _STATE["proc"] = localaws.start(port=port, data_dir=data_dir)
     live_port = localaws.free_port()
     third_party_port = localaws.free_port()
+    # UPLOADER_AWS_CALL_LOG may name where to keep the record, unless this session runs inside
+    # another (tests/test_browser_requirement.py), which must not overwrite its parent's.
+    nested = "UPLOADER_TEST_SESSION" in os.environ
+    calls = (not nested and os.environ.get("UPLOADER_AWS_CALL_LOG")) or os.path.join(data_dir, "aws-calls.jsonl")
+    open(calls, "w").close()  # this session's record only
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
@@ -29,6 +34,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "uploads-test",
+            # Every AWS operation by role, for tests/test_least_privilege.py (uploader/callrecord.py).
+            "UPLOADER_AWS_CALL_LOG": calls,
+            "UPLOADER_TEST_SESSION": str(os.getpid()),
             # The browser tests' live server, and a third-party page's origin (tests/e2e/test_cors.py):
             # the only origins the bucket's and the API's CORS rules admit.
             "DJANGO_LIVE_TEST_SERVER_ADDRESS": f"127.0.0.1:{live_port}",

@@ -1,4 +1,5 @@
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -9,20 +10,50 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from config.celery import worker_command
-from uploader import aws, provisioning
+from uploader import aws, localaws, provisioning
 from uploader.consumer import EventQueueConsumer
 
 from .factories import make_user
 from .helpers import database_url, purge_queue, wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+_WHOLE_SUITE = pytest.StashKey[bool]()
+_LAST = "tests/test_least_privilege.py"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The least-privilege proof reads what every other test made the processes do: it runs last."""
+    items.sort(key=lambda item: item.nodeid.startswith(_LAST))
+
+
+def pytest_deselected(items):
+    if items:
+        items[0].config.stash[_WHOLE_SUITE] = False
+
+
+def pytest_collection_finish(session):
+    config = session.config
+    targets = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    config.stash[_WHOLE_SUITE] = (
+        config.stash.get(_WHOLE_SUITE, True)
+        and all("::" not in arg for arg in config.args)
+        and all(target in (BASE_DIR, BASE_DIR / "tests") for target in targets)
+        and not config.getoption("lf", default=False)
+        and not os.environ.get("UPLOADER_SKIP_BROWSER")
+    )
+
+
+@pytest.fixture
+def whole_suite(request):
+    """True when this session runs every test (nothing deselected or skipped on request)."""
+    return request.config.stash.get(_WHOLE_SUITE, False)
 
 
 @pytest.fixture(scope="session")
 def aws_resources():
     """The bucket, queues and table, provisioned once on the session's emulator."""
     aws.reset_clients()
-    provisioning.setup_all()
+    provisioning.deploy()
     purge_queue(settings.UPLOADER_EVENTS_QUEUE)  # the s3:TestEvent from configuring notifications
     return settings.UPLOADER_BUCKET
 
@@ -93,6 +124,30 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
             worker.stop()
             if os.environ.get("UPLOADER_SHOW_WORKER_LOG"):
                 print(worker.log())
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A Redis server of the test's own, on a free port (production keeps throttle counters there)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)")
+    port = localaws.free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen([*command, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_for(lambda: _pings(url), timeout=20, what="redis-server")
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def _pings(url):
+    import redis
+
+    try:
+        return redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        return False
 
 
 @pytest.fixture

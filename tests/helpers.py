@@ -3,6 +3,7 @@
 import contextlib
 import datetime as dt
 import os
+import secrets
 import socket
 import threading
 import time
@@ -137,13 +138,35 @@ def database_url():
     return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}:{conf.get('PORT') or 5432}/{conf['NAME']}"
 
 
+def environment_without_settings():
+    """This process's environment without what selects settings, a database or a cache."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "CACHE_URL"))
+    }
+
+
+def production_environment(redis_url="redis://127.0.0.1:1/0"):
+    """What a web process of config.settings.production needs (its default), on the test database
+    and the session's emulator, behind one TLS proxy."""
+    return {
+        **environment_without_settings(),
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO=https",
+    }
+
+
 class ApiUser:
     """A client of a live server, as a mobile app is: a JWT pair from the token endpoint, then
     bearer calls over HTTP."""
 
-    def __init__(self, base_url, username, password):
+    def __init__(self, base_url, username, password, *, behind_tls_proxy=False):
         self.base_url = base_url
         self.http = requests.Session()
+        if behind_tls_proxy:  # as the proxy tells production's settings (which redirect plain HTTP)
+            self.http.headers["X-Forwarded-Proto"] = "https"
         response = self.http.post(
             f"{base_url}/api/v1/auth/token/", json={"username": username, "password": password}, timeout=30
         )

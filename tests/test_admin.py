@@ -46,10 +46,10 @@ def available_upload(owner, name="cat.jpg", body=None):
     return services.upload_verify(upload_id=upload.pk)
 
 
-def _bare(owner, name, status="available", content_type="image/jpeg", bucket="b", **extra):
+def _bare(owner, name, status="available", content_type="image/jpeg", bucket=None, **extra):
     return Upload.objects.create(
         owner=owner,
-        bucket=bucket,
+        bucket=bucket or settings.UPLOADER_BUCKET,
         key=f"uploads/{owner.pk}/{name}",
         original_filename=name,
         content_type=content_type,
@@ -97,7 +97,7 @@ def test_list_page_queries_do_not_grow_with_the_number_of_uploads(superuser_clie
 def _unsaved(owner, i):
     return Upload(
         owner=owner,
-        bucket="b",
+        bucket=settings.UPLOADER_BUCKET,
         key=f"uploads/{owner.pk}/{i}.pdf",
         original_filename=f"{i}.pdf",
         content_type="application/pdf",

@@ -82,6 +82,7 @@ def test_an_expired_or_tampered_access_token_is_401(user, settings):
 
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "uploads-api"
+DROP = object()  # a claim the token leaves out
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,7 @@ def external(idp, settings):
             "exp": now + dt.timedelta(minutes=5),
             **overrides,
         }
+        claims = {name: value for name, value in claims.items() if value is not DROP}
         return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": "k1"})
 
     return token
@@ -136,13 +138,22 @@ def test_an_external_token_creates_then_matches_a_user(external):
         {"iss": "https://evil.example.test/"},
         {"aud": "another-api"},
         {"exp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)},
+        {"aud": DROP},
+        {"aud": DROP, "client_id": "another-app", "token_use": "access"},
+        {"token_use": "refresh"},
+        {"aud": DROP, "client_id": AUDIENCE, "token_use": "refresh"},
     ],
-    ids=["wrong issuer", "wrong audience", "expired"],
+    ids=["wrong issuer", "wrong audience", "expired", "no recipient", "another client", "refresh use", "refresh by id"],
 )
 def test_bad_external_tokens_are_401(external, overrides):
     response = _get(external(**overrides))
     assert response.status_code == 401
     assert not ExternalIdentity.objects.exists()
+
+
+def test_an_access_token_without_aud_names_the_app_in_client_id(external):
+    """Cognito's access tokens carry `client_id` and `token_use`, no `aud`."""
+    assert _get(external(aud=DROP, client_id=AUDIENCE, token_use="access")).status_code == 200
 
 
 def test_an_external_token_signed_by_another_key_is_401(external):

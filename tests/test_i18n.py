@@ -139,7 +139,7 @@ def test_recorded_reasons_are_shown_in_the_readers_language(api, user):
     )
     upload = Upload.objects.create(
         owner=user,
-        bucket="b",
+        bucket=settings.UPLOADER_BUCKET,
         key="uploads/x/a.jpg",
         original_filename="a.jpg",
         content_type="image/jpeg",

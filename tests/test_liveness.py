@@ -79,7 +79,10 @@ def test_the_watch_exits_a_worker_whose_task_consumer_takes_nothing(
     """This process stands in for a worker whose task consumer is wedged (as kombu's outage bug
     leaves it): messages wait in the real task queue, none is taken, none runs."""
     settings.UPLOADER_WORKER_STALL_SECONDS, settings.UPLOADER_HEARTBEAT_SECONDS = 2, 0.3
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    # A queue of its own: a worker an earlier test stopped in the middle of a long poll can still
+    # take one message from the shared task queue (SQS answers the poll to a closed connection).
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE = "uploader-tasks-wedged"
+    aws.sqs().create_queue(QueueName=queue)
     purge_queue(queue)
     aws.sqs().send_message(QueueUrl=aws.queue_url(queue), MessageBody="{}")
     exits = []

@@ -1,7 +1,10 @@
 """Logs as production writes them (UPLOADER_LOG_FORMAT=json): one JSON object per line, each
 naming its request (or task, or event) and the upload it concerns, and no secret in any of them."""
 
+import io
 import json
+import logging
+import logging.config
 import os
 import re
 import subprocess
@@ -35,6 +38,43 @@ def test_redact_removes_signatures_credentials_tokens_and_passwords(aws_resource
         assert secret not in cleaned, secret
     assert "X-Amz-Signature=[redacted]" in cleaned and "Bearer [redacted]" in cleaned
     assert "uploads/1/a/x.jpg" in cleaned and "next=/" in cleaned  # what is not secret stays readable
+
+
+class _Keep(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("formatter", ["plain", "json"])
+def test_a_traceback_is_redacted_in_either_format(formatter, settings):
+    """An exception whose text carries a signature, logged through the configured filters and
+    formatter: the traceback in the line is redacted, and the record still holds the exception
+    for a handler after it (Sentry's, which scrubs its own copy)."""
+    config = settings.LOGGING
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logging.config.DictConfigurator(config).configure_formatter(config["formatters"][formatter]))
+    handler.addFilter(logcontext.Context())
+    handler.addFilter(logcontext.Redact())
+    after = _Keep()
+    logger = logging.getLogger("uploader.test-traceback")
+    logger.addHandler(handler)
+    logger.addHandler(after)
+    try:
+        raise RuntimeError("GET https://s3/x?X-Amz-Signature=0123456789abcdef0123 refused")
+    except RuntimeError:
+        logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+        logger.removeHandler(after)
+    written = handler.stream.getvalue()
+    assert "RuntimeError" in written and "X-Amz-Signature=[redacted]" in written
+    assert "0123456789abcdef0123" not in written
+    [record] = after.records
+    assert record.exc_info and record.exc_info[0] is RuntimeError
 
 
 def _json_lines(text):

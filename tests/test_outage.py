@@ -4,6 +4,7 @@ decided (available, exactly once), DynamoDB holds each row's version, both queue
 outbox owes nothing. Clients meanwhile never see a 500 (starting an upload needs no AWS call at
 all; a PUT or a complete that cannot reach S3 is retried)."""
 
+import collections
 import os
 import threading
 import time
@@ -121,12 +122,21 @@ def test_an_endpoint_outage_mid_load_heals_without_a_manual_step(live_server, st
         t.join(timeout=240)
     assert not errors, errors[:5]
     assert len(started) == CLIENTS * PER_CLIENT
-    wait_for(
-        lambda: _converged(started),
-        timeout=max(5.0, 60 - (time.monotonic() - back_at)),
-        interval=1,
-        what="every upload decided and mirrored, both queues empty, nothing owed",
-    )
+    try:
+        wait_for(
+            lambda: _converged(started),
+            timeout=max(5.0, 60 - (time.monotonic() - back_at)),
+            interval=1,
+            what="every upload decided and mirrored, both queues empty, nothing owed",
+        )
+    except AssertionError as timed_out:  # say which part did not converge
+        statuses = sorted(Upload.objects.filter(pk__in=started).values_list("status", flat=True))
+        queues = (settings.UPLOADER_EVENTS_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE)
+        depths = {name: queue_depth(name) for name in queues}
+        raise AssertionError(
+            f"{timed_out}: statuses {collections.Counter(statuses)}, owed {OutboxMessage.objects.count()}, "
+            f"queues {depths}\n{worker.log()[-3000:]}"
+        ) from None
     for upload_id in started:
         assert UploadEvent.objects.filter(upload_id=upload_id, action="available").count() == 1
     assert "Error in timer" not in worker.log()

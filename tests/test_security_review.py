@@ -10,7 +10,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,14 @@ from uploader import aws, localaws, objects, selectors
 from uploader.models import ExternalIdentity, Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
-from .helpers import ApiUser, database_url, purge_queue, put_object, wait_for
+from .helpers import (
+    ApiUser,
+    environment_without_settings,
+    production_environment,
+    purge_queue,
+    put_object,
+    wait_for,
+)
 from .static_server import serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -516,12 +522,6 @@ def test_parts_abort_and_delete_are_throttled_too(alice, settings):
 # --- Low 9: settings that fail closed ---
 
 
-def _environment_without_settings():
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "CACHE_URL"))
-    }
-
-
 @pytest.mark.parametrize(
     "code",
     [
@@ -533,7 +533,7 @@ def _environment_without_settings():
 def test_a_host_that_forgets_its_settings_module_refuses_to_start(code):
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env=_environment_without_settings(),
+        env=environment_without_settings(),
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -543,20 +543,9 @@ def test_a_host_that_forgets_its_settings_module_refuses_to_start(code):
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
-def _production_environment(redis_url="redis://127.0.0.1:1/0"):
-    return {
-        **_environment_without_settings(),
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO=https",
-    }
-
-
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
 def test_production_refuses_to_start_without_its_secrets(missing):
-    env = {**_production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    env = {**production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     del env[missing]
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=60
@@ -565,7 +554,7 @@ def test_production_refuses_to_start_without_its_secrets(missing):
 
 
 def test_production_passes_the_deploy_check():
-    env = {**_production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    env = {**production_environment(), "DJANGO_SETTINGS_MODULE": "config.settings.production"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
@@ -578,51 +567,13 @@ def test_production_passes_the_deploy_check():
     assert "no issues" in result.stdout
 
 
-@pytest.fixture
-def redis_url(tmp_path):
-    """A Redis server of the test's own, on a free port (production keeps throttle counters there)."""
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed: apt-get install -y redis-server (.ci/run does this)")
-    port = localaws.free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    wait_for(lambda: _pings(redis, url), timeout=20, what="redis-server")
-    yield url
-    server.terminate()
-    server.wait(10)
-
-
-def _pings(redis, url):
-    try:
-        return redis.Redis.from_url(url).ping()
-    except redis.ConnectionError:
-        return False
-
-
 def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged_token(
     aws_resources, tmp_path, redis_url
 ):
     user = make_user("alice", "pw-alice-123")
     port = localaws.free_port()
     log = tmp_path / "gunicorn.log"
-    env = {**_production_environment(redis_url), "UPLOADER_TOKEN_RATE_USERNAME": "4/min"}
+    env = {**production_environment(redis_url), "UPLOADER_TOKEN_RATE_USERNAME": "4/min"}
     with open(log, "wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],

@@ -1,10 +1,12 @@
 """What only a real `celery worker` shows: celery beat's periodic expiry, a task retried by Celery
-until S3 answers, the outbox delivering work only once the transaction that owed it commits, and
-the event consumer backing off through an SQS blip and resuming on its own."""
+until S3 answers, the outbox delivering work only once the transaction that owed it commits, the
+event consumer backing off through an SQS blip and resuming on its own, and an event applied slowly
+kept invisible until it is done."""
 
 import datetime as dt
 import os
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -140,3 +142,24 @@ def test_after_an_sqs_blip_the_event_consumer_backs_off_and_resumes_on_its_own(u
         "created",
         "available",
     ]
+
+
+def test_an_event_applied_slowly_stays_invisible_and_is_applied_once(user, start_worker):
+    """The consumer keeps extending a message's visibility while it is applied: one held up for
+    several timeouts (here, waiting for the upload's row, which this test holds) is never handed
+    out a second time, and is applied once when it can be."""
+    worker = start_worker(UPLOADER_EVENTS_VISIBILITY_TIMEOUT="2")  # a heartbeat every 2/3 s
+    queue = settings.UPLOADER_EVENTS_QUEUE
+    body = jpeg_bytes()
+    upload, instruction = start_upload(user, body)
+    with transaction.atomic():
+        # The worker's verdict needs this row (SQLite: the database) until the block ends.
+        Upload.objects.select_for_update().get(pk=upload.pk)
+        assert put_object(instruction, body).status_code == 200
+        wait_for(lambda: queue_depth(queue) == (0, 1), what="the worker to take the event")
+        time.sleep(5)  # the fault: the apply is held for 2.5 visibility timeouts
+        assert queue_depth(queue) == (0, 1)
+    wait_for(lambda: Upload.objects.get(pk=upload.pk).status == "available", what="the verdict")
+    wait_for(lambda: queue_depth(queue) == (0, 0), what="the event deleted")
+    assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
+    assert "is not newer than" not in worker.log()  # no second delivery was applied

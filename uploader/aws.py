@@ -12,6 +12,8 @@ from botocore.config import Config
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from . import callrecord
+
 _lock = threading.RLock()  # client() builds the session under it too
 _clients = {}
 
@@ -19,6 +21,10 @@ _ENDPOINT_SETTINGS = {
     "s3": "AWS_ENDPOINT_URL_S3",
     "sqs": "AWS_ENDPOINT_URL_SQS",
     "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
+    # Provisioning and the tests only; the application itself never calls these.
+    "cloudformation": "AWS_ENDPOINT_URL",
+    "iam": "AWS_ENDPOINT_URL",
+    "cognito-idp": "AWS_ENDPOINT_URL",
 }
 
 
@@ -59,11 +65,13 @@ def client(service):
         return found
     with _lock:
         if key not in _clients:
-            _clients[key] = _session().client(
+            built = _session().client(
                 service,
                 endpoint_url=getattr(settings, _ENDPOINT_SETTINGS[service]) or None,
                 config=_config(service),
             )
+            callrecord.instrument(built)
+            _clients[key] = built
         return _clients[key]
 
 

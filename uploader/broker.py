@@ -10,8 +10,15 @@ polling goes on. Drop this module once a kombu release with the fix is pinned.
 
 from kombu.transport import SQS
 
+from . import callrecord
+
 
 class Channel(SQS.Channel):
+    def new_sqs_client(self, *args, **kwargs):
+        client = super().new_sqs_client(*args, **kwargs)
+        callrecord.instrument(client)
+        return client
+
     def _on_messages_ready(self, queue, qname, messages):
         if not isinstance(messages, dict):  # [] after a timeout or a 5xx
             messages = {}

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import aws, events, liveness, logcontext, outbox, services
+from . import aws, callrecord, events, liveness, logcontext, outbox, services
 from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,15 @@ class EventQueueConsumer:
 
     def poll_once(self):
         """Receive one batch and apply it; returns how many messages were deleted."""
+        with callrecord.acting_as(callrecord.WORKER):
+            return self._poll()
+
+    def _poll(self):
         response = self._sqs.receive_message(
             QueueUrl=self._queue,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self._wait,
+            VisibilityTimeout=self._visibility,  # the timeout the heartbeat below extends
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         messages = response.get("Messages", [])
@@ -53,7 +58,7 @@ class EventQueueConsumer:
         with self._kept_invisible(messages) as working:
             done = list(self._pool.map(lambda m: self._apply(m, working), messages))
         self._delete([m for m, ok in zip(messages, done, strict=True) if ok])
-        liveness.note_event_applied()
+        liveness.note_event_applied(sum(done))
         return sum(done)
 
     @contextlib.contextmanager
@@ -87,7 +92,7 @@ class EventQueueConsumer:
     def _apply(self, message, working):
         """1 when the message may be deleted (applied, or moved to the dead-letter queue), else 0."""
         try:
-            with logcontext.bound(request=f"event-{message['MessageId']}"):
+            with logcontext.bound(request=f"event-{message['MessageId']}"), callrecord.acting_as(callrecord.WORKER):
                 handle_message(message["Body"])
         except events.EventParseError as exc:
             log.error("poison message %s moved to the dead-letter queue: %s", message["MessageId"], exc)

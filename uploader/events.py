@@ -1,5 +1,6 @@
 """Parse S3 event notifications (as delivered through SQS) into small dataclasses. Pure, no I/O."""
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -17,6 +18,7 @@ class ObjectEvent:
     size: int
     etag: str
     sequencer: str
+    time: dt.datetime | None = None  # when S3 did it (eventTime)
 
     @property
     def created(self):
@@ -54,11 +56,19 @@ def parse_message(body):
                     size=int(obj.get("size") or 0),
                     etag=str(obj.get("eTag") or "").strip('"'),
                     sequencer=str(obj.get("sequencer") or ""),
+                    time=_time(record.get("eventTime")),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EventParseError(f"malformed record: {exc!r}") from None
     return events
+
+
+def _time(value):
+    try:
+        return dt.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def sequencer_newer(candidate, current):

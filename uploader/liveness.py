@@ -26,12 +26,14 @@ from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
 _last_event_at = None
+_events_applied = 0
 
 
-def note_event_applied():
+def note_event_applied(count=1):
     """Called by the S3 event consumer after each batch it applied."""
-    global _last_event_at
+    global _last_event_at, _events_applied
     _last_event_at = timezone.now()
+    _events_applied += count
 
 
 @dataclass
@@ -125,13 +127,13 @@ class LivenessStep(ThreadStep):
                     )
                     self._exit()
                     return
-                self._beat(now, last_task_at, depths, nonempty_since)
+                self._beat(now, last_task_at, depths, nonempty_since, done=accepted - running, running=running)
             except Exception:  # the database may be away: report again next time
                 log.exception("liveness: heartbeat failed")
             finally:
                 close_old_connections()
 
-    def _beat(self, now, last_task_at, depths, nonempty_since):
+    def _beat(self, now, last_task_at, depths, nonempty_since, *, done, running):
         queues = {
             name: {
                 "visible": visible,
@@ -142,7 +144,15 @@ class LivenessStep(ThreadStep):
         }
         WorkerHeartbeat.objects.update_or_create(
             hostname=self._hostname,
-            defaults={"seen_at": now, "last_task_at": last_task_at, "last_event_at": _last_event_at, "queues": queues},
+            defaults={
+                "seen_at": now,
+                "last_task_at": last_task_at,
+                "last_event_at": _last_event_at,
+                "queues": queues,
+                "tasks_done": done,
+                "tasks_running": running,
+                "events_applied": _events_applied,
+            },
         )
 
     @staticmethod

@@ -14,7 +14,10 @@ import re
 import time
 import uuid
 
+import pythonjsonlogger.json
 from celery import signals
+
+from . import callrecord
 
 request_id = contextvars.ContextVar("request_id", default="-")
 upload_id = contextvars.ContextVar("upload_id", default="-")
@@ -67,7 +70,8 @@ def redact(text: str) -> str:
 
 
 class Redact(logging.Filter):
-    """Rewrites the message (and a traceback's text) of every record without its secrets."""
+    """Rewrites the message (and a traceback's text) of every record without its secrets. The
+    exception itself stays on the record for Sentry, which scrubs its own copy (uploader/sentry.py)."""
 
     def filter(self, record):
         message = record.getMessage()
@@ -76,8 +80,14 @@ class Redact(logging.Filter):
             record.msg, record.args = cleaned, None
         if record.exc_info:  # formatted here, once, without its secrets (formatters use exc_text)
             record.exc_text = redact(record.exc_text or logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
         return True
+
+
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """JSON lines; this formatter formats a traceback itself (not from exc_text): redacted too."""
+
+    def formatException(self, ei):
+        return redact(super().formatException(ei))
 
 
 class RequestIdMiddleware:
@@ -92,7 +102,7 @@ class RequestIdMiddleware:
         given = request.headers.get("X-Request-ID", "")
         name = given if _CLIENT_ID.fullmatch(given) else uuid.uuid4().hex
         started = time.monotonic()
-        with bound(request=name):
+        with bound(request=name), callrecord.acting_as(callrecord.WEB):
             response = self.get_response(request)
             _requests.info(
                 "%s %s %s %.0fms",

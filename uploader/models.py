@@ -101,6 +101,9 @@ class Upload(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    landed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When S3 stored the object (its event's time): the start of PUT -> available."
+    )
     expires_at = models.DateTimeField(_("expires"))
     version = models.PositiveIntegerField(default=1)
 
@@ -222,6 +225,9 @@ class WorkerHeartbeat(models.Model):
     last_task_at = models.DateTimeField(null=True, blank=True, help_text="When a task last finished.")
     last_event_at = models.DateTimeField(null=True, blank=True, help_text="When an S3 event message was last applied.")
     queues = models.JSONField(default=dict, help_text="Per queue: visible, in flight, non-empty since.")
+    tasks_done = models.PositiveBigIntegerField(default=0, help_text="Tasks finished since the worker started.")
+    tasks_running = models.PositiveIntegerField(default=0)
+    events_applied = models.PositiveBigIntegerField(default=0, help_text="S3 event messages applied since it started.")
 
     def __str__(self):
         return self.hostname

@@ -18,7 +18,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import logcontext
+from . import callrecord, logcontext
 from .models import OutboxMessage
 from .worker_thread import ThreadStep
 
@@ -50,7 +50,10 @@ def _deliver_now(message):
 
 def _attempt(message) -> bool:
     """Deliver one row: True if it went; otherwise it stays owed, postponed with backoff."""
-    with logcontext.bound(request=f"outbox-{message.pk}", upload=message.args[0] if message.args else "-"):
+    with (
+        logcontext.bound(request=f"outbox-{message.pk}", upload=message.args[0] if message.args else "-"),
+        callrecord.acting_as(callrecord.WORKER),  # also when delivered eagerly by a web process
+    ):
         try:
             _send(message)
         except Exception as exc:  # any failure: the relay retries it

@@ -1,7 +1,13 @@
-"""Idempotent provisioning of everything the pipeline needs, on AWS or an S3/SQS/DynamoDB emulator."""
+"""Provisioning from one CloudFormation template, `infra/uploader.yaml`, on AWS or the emulator.
 
-import json
+The template is the single definition of the AWS resources (bucket, queues, table, the web and
+worker roles, optionally a Cognito pool); this module only deploys it as a stack, idempotently:
+created if missing, updated if it differs, left alone otherwise.
+"""
+
 import logging
+import time
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -10,157 +16,102 @@ from . import aws
 
 log = logging.getLogger(__name__)
 
-
-def ensure_queue(name, attributes=None):
-    sqs = aws.sqs()
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    if attributes:
-        # create_queue refuses differing attributes on an existing queue; set them instead.
-        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return url, arn
-
-
-def ensure_bucket(bucket):
-    s3 = aws.s3()
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        if aws.error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-            raise
-        kwargs = {"Bucket": bucket}
-        if settings.AWS_REGION != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.AWS_REGION}
-        s3.create_bucket(**kwargs)
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    s3.put_bucket_cors(
-        Bucket=bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedOrigins": list(settings.UPLOADER_CORS_ORIGINS),
-                    "AllowedMethods": ["PUT", "POST", "GET", "HEAD"],
-                    "AllowedHeaders": ["*"],
-                    "ExposeHeaders": ["ETag", "x-amz-checksum-sha256"],
-                    "MaxAgeSeconds": 3000,
-                }
-            ]
-        },
-    )
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "abort-incomplete-multipart-uploads",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": "uploads/"},
-                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2},
-                }
-            ]
-        },
-    )
+TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "uploader.yaml"
+_DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+_FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+}
 
 
-def ensure_event_queues(bucket):
-    _, dlq_arn = ensure_queue(settings.UPLOADER_EVENTS_DLQ, {"MessageRetentionPeriod": str(14 * 24 * 3600)})
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.UPLOADER_EVENTS_MAX_RECEIVES)}
-    url, arn = ensure_queue(
-        settings.UPLOADER_EVENTS_QUEUE,
-        {
-            "RedrivePolicy": json.dumps(redrive),
-            "VisibilityTimeout": str(settings.UPLOADER_EVENTS_VISIBILITY_TIMEOUT),
-        },
-    )
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "s3-sends-upload-events",
-                "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                # The bucket, and the bucket in this account: a bucket of the same name in
-                # another account (bucket names can be re-registered) cannot send.
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
-                    "StringEquals": {"aws:SourceAccount": arn.split(":")[4]},
-                },
-            }
-        ],
+class DeployFailed(Exception):
+    pass
+
+
+def parameters():
+    """The template's parameters, from the same settings the application reads."""
+    values = {
+        "BucketName": settings.UPLOADER_BUCKET,
+        "EventsQueueName": settings.UPLOADER_EVENTS_QUEUE,
+        "EventsDeadLetterQueueName": settings.UPLOADER_EVENTS_DLQ,
+        "EventsMaxReceives": str(settings.UPLOADER_EVENTS_MAX_RECEIVES),
+        "EventsVisibilityTimeout": str(settings.UPLOADER_EVENTS_VISIBILITY_TIMEOUT),
+        "TasksQueueName": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "TableName": settings.UPLOADER_DYNAMODB_TABLE,
+        "CorsOrigins": ",".join(settings.UPLOADER_CORS_ORIGINS),
+        "WithCognito": "true" if settings.UPLOADER_STACK_WITH_COGNITO else "false",
     }
-    aws.sqs().set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    return arn
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 
 
-def ensure_notifications(bucket, queue_arn):
-    wanted = {
-        "QueueConfigurations": [
-            {
-                "Id": "upload-events",
-                "QueueArn": queue_arn,
-                "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
-            }
-        ]
-    }
-    s3 = aws.s3()
-    current = s3.get_bucket_notification_configuration(Bucket=bucket)
-    current.pop("ResponseMetadata", None)
-    if current.get("QueueConfigurations") != wanted["QueueConfigurations"]:
-        # Rewriting makes S3 send a fresh s3:TestEvent: only do it when something changed.
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=wanted)
-
-
-def ensure_table(name):
-    ddb = aws.dynamodb()
+def _stack(cfn, name):
     try:
-        ddb.describe_table(TableName=name)
-        return
+        return cfn.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as exc:
-        if aws.error_code(exc) != "ResourceNotFoundException":
-            raise
-    ddb.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "owner_id", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_owner",
-                "KeySchema": [
-                    {"AttributeName": "owner_id", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        if "does not exist" in str(exc):
+            return None
+        raise
 
 
-def setup_all(report=log.info):
-    bucket = settings.UPLOADER_BUCKET
-    ensure_bucket(bucket)
-    report(f"bucket {bucket}: private, CORS for {', '.join(settings.UPLOADER_CORS_ORIGINS)}, lifecycle")
-    queue_arn = ensure_event_queues(bucket)
-    report(f"queue {settings.UPLOADER_EVENTS_QUEUE} (dead letters: {settings.UPLOADER_EVENTS_DLQ})")
-    ensure_notifications(bucket, queue_arn)
-    report("bucket notifications -> event queue")
-    ensure_queue(settings.CELERY_TASK_DEFAULT_QUEUE)
-    report(f"celery queue {settings.CELERY_TASK_DEFAULT_QUEUE}")
-    ensure_table(settings.UPLOADER_DYNAMODB_TABLE)
-    report(f"dynamodb table {settings.UPLOADER_DYNAMODB_TABLE} (GSI by_owner)")
+def _wait(cfn, name, timeout=900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack = _stack(cfn, name)
+        status = stack["StackStatus"]
+        if status in _DONE:
+            return stack
+        if status in _FAILED:
+            reasons = [
+                f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+                for event in cfn.describe_stack_events(StackName=name)["StackEvents"]
+                if event["ResourceStatus"].endswith("FAILED") and event.get("ResourceStatusReason")
+            ]
+            raise DeployFailed(f"stack {name} is {status}: " + "; ".join(reasons[:5]))
+        time.sleep(1)
+    raise DeployFailed(f"stack {name} did not finish in {timeout}s")
+
+
+def _outputs(stack):
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+
+
+def outputs():
+    """The deployed stack's outputs (queue URLs, role ARNs, the Cognito pool and client)."""
+    return _outputs(_stack(aws.client("cloudformation"), settings.UPLOADER_STACK_NAME))
+
+
+def deploy(report=log.info):
+    """Create or update the stack; returns its outputs as a dict."""
+    cfn = aws.client("cloudformation")
+    name = settings.UPLOADER_STACK_NAME
+    arguments = {
+        "StackName": name,
+        "TemplateBody": TEMPLATE.read_text(),
+        "Parameters": parameters(),
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    }
+    existing = _stack(cfn, name)
+    if existing is None:
+        cfn.create_stack(**arguments)
+        report(f"stack {name}: creating")
+    elif existing["StackStatus"] == "ROLLBACK_COMPLETE":
+        # A first creation that failed can only be deleted, never updated.
+        raise DeployFailed(f"stack {name} failed to create earlier: delete it and deploy again")
+    else:
+        try:
+            cfn.update_stack(**arguments)
+            report(f"stack {name}: updating")
+        except ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+            report(f"stack {name}: up to date")
+    outputs = _outputs(_wait(cfn, name))
+    report(f"bucket {outputs['BucketName']}: private, CORS for {', '.join(settings.UPLOADER_CORS_ORIGINS)}")
+    report(f"queue {settings.UPLOADER_EVENTS_QUEUE} (dead letters: {settings.UPLOADER_EVENTS_DLQ}), notifications")
+    report(f"celery queue {settings.CELERY_TASK_DEFAULT_QUEUE}; dynamodb table {outputs['TableName']}")
+    if "UserPoolId" in outputs:
+        report(f"cognito user pool {outputs['UserPoolId']}, app client {outputs['UserPoolClientId']}")
+    return outputs

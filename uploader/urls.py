@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import metrics, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/pipeline", views.pipeline_health, name="healthz-pipeline"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon),
 ]

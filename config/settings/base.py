@@ -67,20 +67,25 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server, the event consumer and the pool write concurrently: wait, don't fail. WAL lets
-    # readers go on while one writer commits, and a commit costs no fsync (synchronous=NORMAL: a
-    # power cut may lose the last commits, never corrupt the file).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
+
+def database(url):
+    """A DATABASE_URL's settings. SQLite: the web server, the event consumer and the pool write
+    concurrently, so wait rather than fail; WAL lets readers go on while one writer commits, and a
+    commit costs no fsync (synchronous=NORMAL: a power cut may lose the last commits, never corrupt
+    the file)."""
+    config = env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    return config
+
+
+DATABASES = {"default": database(env("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -163,6 +168,9 @@ SIMPLE_JWT = {
 JWT_ISSUER = env("JWT_ISSUER", default="")
 JWT_AUDIENCE = env("JWT_AUDIENCE", default="")
 JWT_JWKS_URL = env("JWT_JWKS_URL", default="")
+# JWT_AUDIENCE is matched against `aud`, or `client_id` where there is none (a Cognito access
+# token); a token with Cognito's `token_use` must carry one of these.
+JWT_TOKEN_USES = env.list("JWT_TOKEN_USES", default=["access", "id"])
 # How long the external issuer's key set is trusted before it is fetched again: a key the issuer
 # removes stops working within this many seconds (at most 300).
 JWT_JWKS_CACHE_SECONDS = min(env.int("JWT_JWKS_CACHE_SECONDS", default=300), 300)
@@ -212,6 +220,12 @@ UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT
 UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=10)
 UPLOADER_EVENTS_CONCURRENCY = env.int("UPLOADER_EVENTS_CONCURRENCY", default=4)
 UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
+# `manage.py setup_aws` deploys infra/uploader.yaml as this CloudFormation stack, with a Cognito
+# user pool when UPLOADER_STACK_WITH_COGNITO is on.
+UPLOADER_STACK_NAME = env("UPLOADER_STACK_NAME", default="uploader")
+UPLOADER_STACK_WITH_COGNITO = env.bool("UPLOADER_STACK_WITH_COGNITO", default=False)
+# A file to record every AWS operation by role (uploader/callrecord.py); the tests set it.
+UPLOADER_AWS_CALL_LOG = env("UPLOADER_AWS_CALL_LOG", default="")
 UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
 UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
 # S3's own maximum object size: nothing in the project is smaller unless you set it.
@@ -288,6 +302,8 @@ UPLOADER_HEARTBEAT_SECONDS = env.float("UPLOADER_HEARTBEAT_SECONDS", default=5)
 UPLOADER_WORKER_STALL_SECONDS = env.int("UPLOADER_WORKER_STALL_SECONDS", default=120)
 UPLOADER_HEALTH_WORKER_SECONDS = env.int("UPLOADER_HEALTH_WORKER_SECONDS", default=60)
 UPLOADER_HEALTH_MAX_AGE_SECONDS = env.int("UPLOADER_HEALTH_MAX_AGE_SECONDS", default=300)
+# /metrics (Prometheus) answers only `Authorization: Bearer <this>`; unset, it is 404.
+UPLOADER_METRICS_TOKEN = env("UPLOADER_METRICS_TOKEN", default="")
 
 
 # --- Celery: its broker is SQS too. ---
@@ -315,6 +331,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "polling_interval": 0.05,
 }
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_QUEUE", default="uploader-tasks")
+
+
+def task_queue_options(url):
+    """The broker's options with the task queue used by its URL (the stack's TasksQueueUrl output),
+    as it is: the workers then need no sqs:ListQueues (which IAM cannot scope to a queue) and no
+    sqs:CreateQueue."""
+    if not url:
+        return CELERY_BROKER_TRANSPORT_OPTIONS
+    return {**CELERY_BROKER_TRANSPORT_OPTIONS, "predefined_queues": {CELERY_TASK_DEFAULT_QUEUE: {"url": url}}}
+
+
+def emulator_queue_url(name):
+    """A queue's URL on the local emulator (its account is 000000000000), by the SQS endpoint: a
+    process given another endpoint (a test's switchable link) reaches the queue through it."""
+    return f"{(AWS_ENDPOINT_URL_SQS or '').rstrip('/')}/000000000000/{name}"
+
+
+CELERY_TASK_QUEUE_URL = env("CELERY_TASK_QUEUE_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS = task_queue_options(CELERY_TASK_QUEUE_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_PREFETCH_MULTIPLIER", default=4)
@@ -342,7 +377,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(upload_id)s] %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "uploader.logcontext.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(upload_id)s",
         },
     },
@@ -366,3 +401,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # SQS has no broadcast: remote control and events would only create stray queues.
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# --- Errors: Sentry (Django and Celery integrations) when SENTRY_DSN is set; scrubbed of secrets. ---
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from uploader.sentry import init as _sentry_init
+
+    _sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

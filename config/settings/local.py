@@ -12,3 +12,6 @@ from .base import *  # noqa: F403
 DEBUG = env.bool("DJANGO_DEBUG", default=True)  # noqa: F405
 # Public and throwaway: only ever in local and test settings, never where production reads.
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use-in-production")  # noqa: F405
+# The emulator's task queue by its URL, as production's (the stack's TasksQueueUrl): no listing.
+CELERY_TASK_QUEUE_URL = env("CELERY_TASK_QUEUE_URL", default=emulator_queue_url(CELERY_TASK_DEFAULT_QUEUE))  # noqa: F405
+CELERY_BROKER_TRANSPORT_OPTIONS = task_queue_options(CELERY_TASK_QUEUE_URL)  # noqa: F405

@@ -4,12 +4,12 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import LOGGING, MIDDLEWARE, STORAGES, env
+from .base import LOGGING, MIDDLEWARE, STORAGES, database, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: a missing key stops the process
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or "insecure" in SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a long random secret (50 characters or more).")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": database(env("DATABASE_URL"))}
 # Keep connections between requests (checked before reuse): opening one per request costs more
 # than the trivial endpoint's whole work on PostgreSQL (the bench's PostgreSQL run).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -19,7 +19,8 @@ CACHES = {"default": env.cache("REDIS_URL")}
 DEBUG = False
 
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz(/pipeline)?$"]  # load balancers probe over plain HTTP
+# Load balancers probe, and Prometheus scrapes, over the private network's plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/pipeline)?$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)

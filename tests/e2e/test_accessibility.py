@@ -4,6 +4,7 @@ language, and the uploader works from the keyboard alone with its progress annou
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from uploader.models import Upload
 
@@ -44,7 +45,7 @@ def test_no_serious_violations_on_the_home_sign_in_and_sign_up_pages(axe_page, l
     owner = make_user("ana", "pw-ana-12345")
     Upload.objects.create(
         owner=owner,
-        bucket="b",
+        bucket=settings.UPLOADER_BUCKET,
         key=f"uploads/{owner.pk}/x/old.pdf",
         original_filename="old.pdf",
         content_type="application/pdf",

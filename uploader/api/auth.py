@@ -113,14 +113,7 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
             key = (
                 _jwks_client(settings.JWT_JWKS_URL, settings.JWT_JWKS_CACHE_SECONDS).get_signing_key_from_jwt(token).key
             )
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                audience=settings.JWT_AUDIENCE,
-                issuer=settings.JWT_ISSUER,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
+            claims = _verified_claims(token, key, has_audience="aud" in unverified)
         except jwt.PyJWKClientConnectionError:
             raise exceptions.AuthenticationFailed(_("The identity provider's keys could not be fetched.")) from None
         except jwt.PyJWTError as exc:
@@ -131,6 +124,25 @@ class ExternalJWTAuthentication(authentication.BaseAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User is inactive."), code="user_inactive")
         return user, claims
+
+
+def _verified_claims(token, key, *, has_audience):
+    """The token's claims once its signature, expiry, issuer and intended recipient hold. The
+    recipient is `aud` (an ID token, Auth0) or, in a Cognito access token, which carries no `aud`,
+    `client_id`; Cognito's `token_use` must be one JWT_TOKEN_USES allows."""
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=["RS256"],
+        audience=settings.JWT_AUDIENCE if has_audience else None,
+        issuer=settings.JWT_ISSUER,
+        options={"require": ["exp", "iss", "sub"] + (["aud"] if has_audience else []), "verify_aud": has_audience},
+    )
+    if not has_audience and claims.get("client_id") != settings.JWT_AUDIENCE:
+        raise jwt.InvalidAudienceError("Neither aud nor client_id names this application")
+    if "token_use" in claims and claims["token_use"] not in settings.JWT_TOKEN_USES:
+        raise jwt.InvalidTokenError(f"token_use {claims['token_use']!r} is not accepted")
+    return claims
 
 
 def _user_for(claims):

@@ -106,6 +106,8 @@ def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
             log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
             return upload
         upload.last_sequencer = event.sequencer or upload.last_sequencer
+        if event.created and event.time and upload.landed_at is None:
+            upload.landed_at = event.time  # the start of its PUT -> available lag (metrics)
         if event.removed and not event.sequencer and objects.head(bucket=upload.bucket, key=upload.key) is not None:
             log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
         elif event.removed and upload.status == Status.AVAILABLE:
@@ -126,7 +128,7 @@ def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
             _judge(upload, stored)
             judged = True
         if not judged:
-            upload.save(update_fields=["last_sequencer", "updated_at"])
+            upload.save(update_fields=["last_sequencer", "landed_at", "updated_at"])
     if event.created and upload.status in _CLOSED and not judged:
         log.warning("object written under %s upload %s: deleted", upload.status, upload.pk)
         objects.delete(bucket=upload.bucket, key=upload.key)

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from uploader import callrecord
 from uploader.reconcile import reconcile
 
 
@@ -10,7 +11,8 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
 
     def handle(self, *args, dry_run, **options):
-        report = reconcile(repair=not dry_run)
+        with callrecord.acting_as(callrecord.WORKER):  # run where the workers run, with their role
+            report = reconcile(repair=not dry_run)
         for kind, subject, action in report.findings:
             self.stdout.write(f"{kind:28} {subject}  -> {action}{' (dry run)' if dry_run else ''}")
         verb = "found" if dry_run else "repaired"

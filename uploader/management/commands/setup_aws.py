@@ -4,8 +4,8 @@ from uploader import provisioning
 
 
 class Command(BaseCommand):
-    help = "Create or update the bucket, queues, notifications and DynamoDB table (idempotent)."
+    help = "Deploy infra/uploader.yaml as a CloudFormation stack: created, updated or left as it is."
 
     def handle(self, *args, **options):
-        provisioning.setup_all(report=lambda line: self.stdout.write(f"  ok  {line}"))
+        provisioning.deploy(report=lambda line: self.stdout.write(f"  ok  {line}"))
         self.stdout.write(self.style.SUCCESS("AWS resources are ready."))
