@@ -35,3 +35,24 @@ def s3_event_body(*, bucket, key, name="ObjectCreated:Put", size=0, etag="", seq
         },
     }
     return json.dumps({"Records": [record]})
+
+
+def webm_bytes(payload=b"\x00" * 64):
+    """The start of a WebM file: an EBML header naming the `webm` doctype, then a Segment of
+    unknown size (what a MediaRecorder stream begins with)."""
+    header = (
+        b"\x42\x86\x81\x01"  # EBMLVersion 1
+        b"\x42\xf7\x81\x01"  # EBMLReadVersion 1
+        b"\x42\xf2\x81\x04"  # EBMLMaxIDLength 4
+        b"\x42\xf3\x81\x08"  # EBMLMaxSizeLength 8
+        b"\x42\x82\x84webm"  # DocType
+        b"\x42\x87\x81\x04"  # DocTypeVersion 4
+        b"\x42\x85\x81\x02"  # DocTypeReadVersion 2
+    )
+    return b"\x1a\x45\xdf\xa3" + bytes([0x80 | len(header)]) + header + b"\x18\x53\x80\x67\x01" + b"\xff" * 7 + payload
+
+
+def mp4_bytes(payload=b"\x00" * 64):
+    """The start of an MP4 file: its `ftyp` box."""
+    ftyp = b"ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
+    return (len(ftyp) + 4).to_bytes(4, "big") + ftyp + payload

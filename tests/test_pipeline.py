@@ -9,7 +9,7 @@ from django.conf import settings
 from uploader import aws, mirror, services
 from uploader.models import Upload
 
-from .factories import jpeg_bytes, s3_event_body
+from .factories import jpeg_bytes, s3_event_body, webm_bytes
 from .helpers import purge_queue, put_object, queue_depth, start_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +46,22 @@ def test_a_real_jpeg_becomes_available_and_is_mirrored(user, drain):
     assert item["status"] == {"S": "available"}
     assert item["version"] == {"N": str(upload.version)}
     assert item["owner_id"] == {"S": str(user.pk)}
+
+
+@pytest.mark.parametrize(
+    "name, declared, verdict",
+    [
+        ("talk.webm", "video/webm", "available"),
+        ("voice.webm", "audio/webm", "available"),
+        ("talk.mp4", "video/mp4", "rejected"),  # a WebM declared as MP4
+    ],
+)
+def test_a_webm_recording_is_judged_by_its_content(user, drain, name, declared, verdict):
+    body = webm_bytes()
+    upload, instruction = start_upload(user, body, name=name, content_type=declared)
+    assert put_object(instruction, body).status_code == 200
+    drain(lambda: _status(upload) == verdict)
+    assert upload.sniffed_type == "video/webm"
 
 
 def test_a_file_lying_about_its_type_is_rejected_and_removed(user, drain):

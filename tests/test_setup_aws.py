@@ -40,7 +40,10 @@ def test_setup_aws_is_idempotent_and_provisions_everything(aws_resources, capsys
     assert {n["QueueArn"] for n in notifications} == {attributes["QueueArn"]}
     assert {e for n in notifications for e in n["Events"]} == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
     assert all(n["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "uploads/"}] for n in notifications)
-    assert aws.queue_url(settings.CELERY_TASK_DEFAULT_QUEUE)
+    tasks = aws.sqs().get_queue_attributes(
+        QueueUrl=aws.queue_url(settings.CELERY_TASK_DEFAULT_QUEUE), AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    assert int(tasks["VisibilityTimeout"]) == settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 
     table = aws.dynamodb().describe_table(TableName=settings.UPLOADER_DYNAMODB_TABLE)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]

@@ -3,7 +3,7 @@ import pytest
 from uploader import validation
 from uploader.validation import StoredObject
 
-from .factories import jpeg_bytes, png_bytes
+from .factories import jpeg_bytes, mp4_bytes, png_bytes, webm_bytes
 
 
 def test_policy_refuses_types_not_allowed(settings):
@@ -49,6 +49,44 @@ def test_a_png_declared_as_jpeg_is_rejected():
 
 def test_a_script_declared_as_jpeg_is_rejected():
     assert _verify(b"<?php system($_GET['c']); ?>") == ["Content looks like unknown data, not image/jpeg."]
+
+
+@pytest.mark.parametrize("declared", ["video/webm", "audio/webm"])
+def test_webm_is_recognised_by_its_ebml_header(declared):
+    assert _verify(webm_bytes(), declared) == []
+
+
+def test_webm_and_mp4_cannot_pass_for_each_other():
+    assert _verify(webm_bytes(), "video/mp4") == ["Content looks like video/webm, not video/mp4."]
+    assert _verify(mp4_bytes(), "video/webm") == ["Content looks like video/mp4, not video/webm."]
+    assert _verify(mp4_bytes(), "audio/webm") == ["Content looks like video/mp4, not audio/webm."]
+    assert _verify(b"\x1a\x45\xdf\xa3" + b"\x00" * 60, "video/webm") == [
+        "Content looks like unknown data, not video/webm."  # EBML, but no webm doctype
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, declared, ok",
+    [
+        ("clip.webm", "video/webm", True),
+        ("voice.webm", "audio/webm", True),
+        ("voice.weba", "audio/webm", True),
+        ("clip.mp4", "video/webm", False),
+        ("clip.webm", "video/mp4", False),
+    ],
+)
+def test_webm_extensions(name, declared, ok):
+    if ok:
+        validation.check_filename(name, content_type=declared)
+    else:
+        with pytest.raises(validation.PolicyError):
+            validation.check_filename(name, content_type=declared)
+
+
+def test_webm_is_allowed_by_default_and_plays_inline():
+    for declared in ("video/webm", "audio/webm"):
+        validation.check_policy(content_type=declared, size=10)
+        assert declared in validation.INLINE_SAFE_TYPES
 
 
 def test_text_must_not_be_binary():

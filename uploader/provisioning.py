@@ -40,6 +40,7 @@ def parameters():
         "EventsMaxReceives": str(settings.UPLOADER_EVENTS_MAX_RECEIVES),
         "EventsVisibilityTimeout": str(settings.UPLOADER_EVENTS_VISIBILITY_TIMEOUT),
         "TasksQueueName": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "TasksVisibilityTimeout": str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]),
         "TableName": settings.UPLOADER_DYNAMODB_TABLE,
         "CorsOrigins": ",".join(settings.UPLOADER_CORS_ORIGINS),
         "WithCognito": "true" if settings.UPLOADER_STACK_WITH_COGNITO else "false",

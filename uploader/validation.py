@@ -20,8 +20,13 @@ SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
 # Types whose content has no magic number: they must not look like a known binary format.
 _TEXT_TYPES = {"text/plain", "text/csv"}
-# Declared types that sniff as a sibling name.
-_ALIASES = {"video/quicktime": {"video/quicktime", "video/mp4"}, "video/mp4": {"video/mp4", "video/quicktime"}}
+# Declared types that sniff as a sibling name. A WebM's EBML header names the container only: an
+# audio-only recording sniffs as video/webm too.
+_ALIASES = {
+    "video/quicktime": {"video/quicktime", "video/mp4"},
+    "video/mp4": {"video/mp4", "video/quicktime"},
+    "audio/webm": {"audio/webm", "video/webm"},
+}
 
 
 # Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
@@ -35,7 +40,9 @@ INLINE_SAFE_TYPES = frozenset(
         "text/plain",
         "video/mp4",
         "video/quicktime",
+        "video/webm",
         "audio/mpeg",
+        "audio/webm",
     }
 )
 
@@ -78,6 +85,7 @@ _EXTRA_EXTENSIONS = {
     "video/quicktime": {".mov", ".qt"},
     "text/plain": {".txt", ".text", ".log", ".md"},
     "audio/mpeg": {".mp3"},
+    "audio/webm": {".webm", ".weba"},
 }
 MAX_FILENAME = 255
 

@@ -243,7 +243,9 @@ UPLOADER_ALLOWED_TYPES = env.list(
         "text/csv",
         "video/mp4",
         "video/quicktime",
+        "video/webm",
         "audio/mpeg",
+        "audio/webm",
         "application/zip",
     ],
 )

@@ -25,8 +25,10 @@ UPLOADER_STACK_WITH_COGNITO = True  # tests sign in through the emulator's Cogni
 CELERY_TASK_QUEUE_URL = env("CELERY_TASK_QUEUE_URL", default=emulator_queue_url(CELERY_TASK_DEFAULT_QUEUE))
 # Short long polls: a worker stopped in the middle of one leaves it open at the emulator, which (as
 # SQS does) answers it to the closed connection with the next message; that message is then
-# invisible for its visibility timeout. One second of that after each stop, not five.
+# invisible for its visibility timeout. One second of that after each stop, not five; and a task
+# whose acknowledgement an outage lost comes back within 30 s, as the fault tests expect.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **task_queue_options(CELERY_TASK_QUEUE_URL if AWS_ENDPOINT_URL_SQS else ""),
     "wait_time_seconds": 1,
+    "visibility_timeout": 30,
 }
