@@ -32,9 +32,10 @@ def serving(body, content_type, port=0):
 
 
 @contextlib.contextmanager
-def recording():
-    """A server that answers every POST 200 and keeps what it received: yields (base URL, list of
-    (path, headers, body)), the body already decompressed (gzip or deflate)."""
+def recording(fail_first=0):
+    """A server that answers every POST 200 (the first `fail_first` ones 500) and keeps what it
+    received: yields (base URL, list of (path, headers, body)), the body already decompressed
+    (gzip or deflate)."""
     received = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,7 +47,7 @@ def recording():
             elif encoding == "deflate":
                 body = zlib.decompress(body)
             received.append((self.path, dict(self.headers), body))
-            self.send_response(200)
+            self.send_response(500 if len(received) <= fail_first else 200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(b"{}")

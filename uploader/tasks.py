@@ -1,9 +1,11 @@
 """Thin Celery tasks: take ids, look up, call a service. Retries only for transient AWS errors."""
 
+import requests
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
+from django.conf import settings
 
-from . import services
+from . import services, webhooks
 from .models import Upload
 
 _TRANSIENT = (BotoCoreError, ClientError)
@@ -34,6 +36,19 @@ def mirror_upload(upload_id):
         services.upload_mirror(upload_id=upload_id)
     except Upload.DoesNotExist:
         return
+
+
+@shared_task(
+    name=webhooks.DELIVER,
+    acks_late=True,
+    autoretry_for=(webhooks.DeliveryFailed, requests.RequestException),
+    retry_backoff=settings.UPLOADER_WEBHOOK_RETRY_BACKOFF,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def deliver_webhook(upload_id, status, version):
+    """One webhook delivery, retried with exponential backoff (about two hours in all)."""
+    webhooks.deliver(upload_id, status, version)
 
 
 @shared_task(name="uploader.expire_stale_uploads", **RETRIED)

@@ -5,6 +5,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -179,6 +180,14 @@ UPLOADER_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_SIGN_IF_NONE_MATCH", default=Tr
 # Bytes a user may hold in pending, processing and available uploads; 0 means no limit.
 UPLOADER_USER_QUOTA = env.int("UPLOADER_USER_QUOTA", default=100 * 1024**3)
 UPLOADER_ALLOW_PUBLIC = env.bool("UPLOADER_ALLOW_PUBLIC", default=False)
+# A signed JSON POST to this URL when an upload becomes available, rejected or deleted
+# (uploader/webhooks.py); the secret signs it and is required with it.
+UPLOADER_WEBHOOK_URL = env("UPLOADER_WEBHOOK_URL", default="")
+UPLOADER_WEBHOOK_SECRET = env("UPLOADER_WEBHOOK_SECRET", default="")
+if UPLOADER_WEBHOOK_URL and len(UPLOADER_WEBHOOK_SECRET) < 16:
+    raise ImproperlyConfigured("UPLOADER_WEBHOOK_URL needs UPLOADER_WEBHOOK_SECRET (16 characters or more).")
+# The first retry of a failed delivery waits about this many seconds, each next one twice as long.
+UPLOADER_WEBHOOK_RETRY_BACKOFF = env.int("UPLOADER_WEBHOOK_RETRY_BACKOFF", default=5)
 # The legacy presign call may not declare a size: this much is reserved against the quota, and the
 # worker rejects (and deletes) a legacy object that is larger.
 UPLOADER_LEGACY_MAX_SIZE = env.int("UPLOADER_LEGACY_MAX_SIZE", default=100 * 1024**2)

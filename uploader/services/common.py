@@ -6,7 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
-from .. import outbox
+from .. import outbox, webhooks
 from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
 from ..models import Upload, UploadEvent
 
@@ -52,3 +52,4 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
     )
     upload.saved_state = (upload.status, upload.review_status)
     outbox.owe(outbox.MIRROR, str(upload.pk))
+    webhooks.announce(upload, before_status or "")
