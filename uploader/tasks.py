@@ -1,4 +1,5 @@
-"""Thin Celery tasks: take ids, look up, call a service. Retries only for transient AWS errors."""
+"""Thin Celery tasks: take ids, look up, call a service. Retried on transient AWS errors, and a
+webhook delivery on any failure of the receiver."""
 
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,7 +48,8 @@ def mirror_upload(upload_id):
     max_retries=12,
 )
 def deliver_webhook(upload_id, status, version):
-    """One webhook delivery, retried with exponential backoff (about two hours in all)."""
+    """One webhook delivery, retried with exponential backoff (with the default 5 s start, about
+    an hour in all before it gives up)."""
     webhooks.deliver(upload_id, status, version)
 
 
