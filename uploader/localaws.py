@@ -27,8 +27,9 @@ def free_port():
             return port
 
 
-def start(*, port, data_dir, log_path=None):
-    """Start ministack on 127.0.0.1:port with signatures enforced and state under data_dir."""
+def start(*, port, data_dir, log_path=None, own_session=False):
+    """Start ministack on 127.0.0.1:port with signatures enforced and state under data_dir. With
+    `own_session`, a Ctrl-C at the terminal does not reach it: its starter stops it, last."""
     if not MINISTACK.exists():
         raise FileNotFoundError(f"{MINISTACK} is missing: run `make install` first")
     data_dir = Path(data_dir)
@@ -49,7 +50,9 @@ def start(*, port, data_dir, log_path=None):
         "AWS_SECRET_ACCESS_KEY": "test",
     }
     with open(log_path or data_dir / "ministack.log", "ab") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen([str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
+        proc = subprocess.Popen(
+            [str(MINISTACK)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=own_session
+        )
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc=proc)
     except Exception:

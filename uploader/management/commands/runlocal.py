@@ -46,7 +46,8 @@ class Command(BaseCommand):
         port = int(endpoint.rsplit(":", 1)[1].rstrip("/"))
         try:
             self.stdout.write(f"Starting the local AWS emulator on {endpoint} (state in {state}/aws/) ...")
-            emulator = localaws.start(port=port, data_dir=Path(state) / "aws")
+            # In a session of its own: at Ctrl-C the worker still reaches it while it shuts down.
+            emulator = localaws.start(port=port, data_dir=Path(state) / "aws", own_session=True)
             call_command("setup_aws", stdout=self.stdout)
             self._ensure_admin(admin_password)
             python = sys.executable
