@@ -56,3 +56,99 @@ def mp4_bytes(payload=b"\x00" * 64):
     """The start of an MP4 file: its `ftyp` box."""
     ftyp = b"ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
     return (len(ftyp) + 4).to_bytes(4, "big") + ftyp + payload
+
+
+def photo_with_exif(width=400, height=200, orientation=6):
+    """A JPEG as a phone writes it: stored sideways with an EXIF orientation (6: turn 90° clockwise
+    to show) and a GPS position, the metadata a thumbnail must not keep."""
+    image = Image.new("RGB", (width, height), (30, 90, 200))
+    image.paste((250, 200, 0), (0, 0, width // 4, height))  # a yellow band on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (37.0, 33.0, 59.0), 3: "E", 4: (126.0, 58.0, 40.0)}  # GPSInfo: Seoul
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, quality=90)
+    return out.getvalue()
+
+
+def heic_bytes(width=64, height=48):
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (20, 160, 60)).save(out, "HEIF")
+    return out.getvalue()
+
+
+def png_bomb(width=30_000, height=30_000):
+    """A PNG of zeros whose header promises width x height pixels: a few hundred kilobytes on the
+    wire, gigabytes once decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor, rows = zlib.compressobj(9), []
+    row = b"\x00" * (width + 1)  # filter byte + one byte a pixel (greyscale)
+    rows = [compressor.compress(row) for _ in range(height)]
+    data = b"".join(rows) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+class _Stream(io.RawIOBase):
+    """A write-only, unseekable output: a muxer cannot go back to write the duration."""
+
+    def __init__(self):
+        super().__init__()
+        self.data = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.data += data
+        return len(data)
+
+    def getvalue(self):
+        return bytes(self.data)
+
+
+def webm_video(seconds=2.0, width=320, height=240, fps=10, gap=None, streamed=False):
+    """A real VP8 WebM (PyAV). With `gap`, two frames `gap` seconds apart: a long video in a few
+    kilobytes. `streamed`: written as MediaRecorder writes, with no duration in its header."""
+    import av
+
+    out = _Stream() if streamed else io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        times = [0, gap] if gap else [i / fps for i in range(int(seconds * fps))]
+        for i, at in enumerate(times):
+            shade = (40 + 200 * i // max(len(times), 1)) % 256
+            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), (shade, 80, 160)))
+            frame.pts = round(at * fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+def webm_audio(seconds=1.5, rate=48000):
+    """A real Opus WebM (PyAV): a 440 Hz tone."""
+    import array
+    import math
+
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        stream = container.add_stream("libopus", rate=rate, layout="mono")
+        block = 960
+        for start in range(0, int(seconds * rate), block):
+            frame = av.AudioFrame(format="s16", layout="mono", samples=block)
+            phase = (2 * math.pi * 440 * (start + i) / rate for i in range(block))
+            tone = array.array("h", (int(9000 * math.sin(p)) for p in phase))
+            frame.planes[0].update(tone.tobytes())
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return out.getvalue()

@@ -66,9 +66,14 @@ def _bare(owner, name, status="available", content_type="image/jpeg", bucket=Non
 def test_list_shows_thumbnails_icons_escaped_names_and_filters(superuser_client, aws_resources):
     owner = make_user()
     photo = available_upload(owner)
+    photo.media_status, photo.thumbnail = Upload.MediaStatus.READY, f"{owner.pk}/{photo.pk}/thumbnail.webp"
+    photo.save()
     _bare(owner, "<b>bold</b>.pdf", content_type="application/pdf", status="rejected")
     page = superuser_client.get(LIST).content.decode()
-    assert "X-Amz-Signature=" in page and 'loading="lazy"' in page  # the photo's presigned thumbnail
+    shown = re.search(r'<img class="list-thumb" src="([^"]+)" alt="" loading="lazy">', page)
+    thumbnail = urlsplit(html.unescape(shown.group(1)))
+    assert thumbnail.path.endswith(f"/derivatives/{photo.thumbnail}")  # the worker's WebP, never the original
+    assert "X-Amz-Signature" in parse_qs(thumbnail.query) and photo.key not in page
     assert ">PDF</span>" in page
     assert "&lt;b&gt;bold&lt;/b&gt;.pdf" in page and "<b>bold</b>.pdf" not in page
     assert ">alice<" in page

@@ -17,12 +17,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from . import selectors, services
+from . import reasons, selectors, services
 from .models import Upload, UploadEvent
 from .validation import INLINE_SAFE_TYPES
 
 INLINE_TYPES = {t for t in INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
-PLAYABLE = {"video/mp4": "video", "video/quicktime": "video", "audio/mpeg": "audio"}
+PLAYABLE = {
+    "video/mp4": "video",
+    "video/quicktime": "video",
+    "video/webm": "video",
+    "audio/mpeg": "audio",
+    "audio/webm": "audio",
+}
 TYPE_BADGE = '<span class="type-badge" title="{}">{}</span>'
 
 
@@ -120,13 +126,20 @@ class ReviewActionForm(ActionForm):
     )
 
 
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02}:{rest % 60:02}" if hours else f"{rest // 60}:{rest % 60:02}"
+
+
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
     list_display = [
-        "thumbnail",
+        "list_thumbnail",
         "original_filename",
         "owner",
         "human_size",
+        "length",
         "content_type",
         "status",
         "review_status",
@@ -170,6 +183,7 @@ class UploadAdmin(admin.ModelAdmin):
                     "content_type",
                     "sniffed_type",
                     "dimensions",
+                    "media_summary",
                     "sizes",
                     "checksum_sha256",
                     "etag",
@@ -198,11 +212,17 @@ class UploadAdmin(admin.ModelAdmin):
     # --- the list ---
 
     @admin.display(description="")
-    def thumbnail(self, upload):
-        if upload.status == Upload.Status.AVAILABLE and upload.content_type in INLINE_TYPES:
-            url = selectors.upload_view_url(upload=upload)
+    def list_thumbnail(self, upload):
+        """The worker's WebP thumbnail or poster frame, never the original (a page of 50 photos
+        would download them all, EXIF included)."""
+        url = selectors.upload_thumbnail_url(upload=upload)
+        if url:
             return format_html('<img class="list-thumb" src="{}" alt="" loading="lazy">', url)
         return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
+
+    @admin.display(description=gettext_lazy("duration"), ordering="duration")
+    def length(self, upload):
+        return _duration(upload.duration) if upload.duration is not None else ""
 
     @admin.display(description=gettext_lazy("size"), ordering="size")
     def human_size(self, upload):
@@ -227,17 +247,36 @@ class UploadAdmin(admin.ModelAdmin):
         if upload.content_type in INLINE_TYPES:
             url = selectors.upload_view_url(upload=upload)
             return format_html('<img class="upload-preview" src="{}" alt="">{}', url, link)
+        thumbnail = selectors.upload_thumbnail_url(upload=upload)
         if upload.content_type in PLAYABLE:
             url = selectors.upload_view_url(upload=upload)
             tag = PLAYABLE[upload.content_type]
+            poster = format_html(' poster="{}"', thumbnail) if thumbnail else ""  # a video's frame
             return format_html(
-                '<{} class="upload-preview" controls preload="metadata" src="{}"></{}>{}', tag, url, tag, link
+                '<{} class="upload-preview" controls preload="metadata" src="{}"{}></{}>{}', tag, url, poster, tag, link
             )
+        if thumbnail:  # a type the browser cannot show (HEIC): what the worker made of it
+            return format_html('<img class="upload-preview" src="{}" alt="">{}', thumbnail, link)
         return link
 
     @admin.display(description=gettext_lazy("Dimensions"))
     def dimensions(self, upload):
         return f"{upload.width} × {upload.height} px" if upload.width else "—"
+
+    @admin.display(description=gettext_lazy("Media"))
+    def media_summary(self, upload):
+        """What the worker made: the thumbnail, duration and codec, or why nothing was made."""
+        if not upload.media_status:
+            return "—"
+        if upload.media_status == Upload.MediaStatus.FAILED:
+            return _("No thumbnail: %(reason)s") % {"reason": reasons.translate(upload.media_reason)}
+        if upload.media_status == Upload.MediaStatus.PENDING:
+            return _("being made")
+        parts = [_duration(upload.duration)] if upload.duration is not None else []
+        parts += [upload.codec] if upload.codec else []
+        url = selectors.upload_thumbnail_url(upload=upload)
+        thumb = format_html('<img class="list-thumb" src="{}" alt="">', url) if url else ""
+        return format_html("{} {}", thumb, " · ".join(parts))
 
     @admin.display(description=gettext_lazy("Size"))
     def sizes(self, upload):

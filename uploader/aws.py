@@ -42,7 +42,7 @@ def _config(service):
     return Config(retries=retries, connect_timeout=5, read_timeout=30)
 
 
-def _session():
+def session():
     key = (os.getpid(), "session")
     found = _clients.get(key)
     if found is None:
@@ -65,7 +65,7 @@ def client(service):
         return found
     with _lock:
         if key not in _clients:
-            built = _session().client(
+            built = session().client(
                 service,
                 endpoint_url=getattr(settings, _ENDPOINT_SETTINGS[service]) or None,
                 config=_config(service),
@@ -78,7 +78,7 @@ def client(service):
 def frozen_credentials():
     """The clients' credentials as of now (an instance role's are refreshed when due), for
     botocore's signers used directly."""
-    return _session().get_credentials().get_frozen_credentials()
+    return session().get_credentials().get_frozen_credentials()
 
 
 def s3():

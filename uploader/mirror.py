@@ -35,6 +35,14 @@ def item_for(upload):
         item["size"] = {"N": str(upload.size)}
     if upload.stored_size is not None:
         item["stored_size"] = {"N": str(upload.stored_size)}
+    if upload.media_status:  # what the worker made from it (uploader/derivatives.py)
+        item["media_status"] = _s(upload.media_status)
+        for name in ("thumbnail", "codec", "media_reason"):
+            if getattr(upload, name):
+                item[name] = _s(getattr(upload, name))
+        for name in ("duration", "width", "height"):
+            if getattr(upload, name) is not None:
+                item[name] = {"N": str(getattr(upload, name))}
     return item
 
 

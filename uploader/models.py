@@ -13,6 +13,12 @@ from .errors import WrongState
 from .units import ceil_div
 
 
+def media_kind(content_type: str) -> str:
+    """'image', 'video' or 'audio' when the worker makes derivatives of this type, else ''."""
+    kind = content_type.split("/", 1)[0]
+    return kind if kind in ("image", "video", "audio") and content_type != "image/svg+xml" else ""
+
+
 class InvalidTransition(WrongState):
     """A status change the state machine does not allow (the caller's state is stale): 409."""
 
@@ -41,6 +47,12 @@ class Upload(models.Model):
         UNREVIEWED = "unreviewed", _("unreviewed")
         APPROVED = "approved", _("approved")
         REJECTED = "rejected", _("rejected")
+
+    class MediaStatus(models.TextChoices):
+        NONE = "", _("none")  # nothing is made from this type
+        PENDING = "pending", _("pending")
+        READY = "ready", _("ready")
+        FAILED = "failed", _("failed")
 
     class Visibility(models.TextChoices):
         PRIVATE = "private", _("private")
@@ -105,6 +117,16 @@ class Upload(models.Model):
         null=True, blank=True, help_text="When S3 stored the object (its event's time): the start of PUT -> available."
     )
     expires_at = models.DateTimeField(_("expires"))
+    # What the worker made from an available image, video or audio upload (uploader/derivatives.py).
+    media_status = models.CharField(
+        _("media"), max_length=16, choices=MediaStatus.choices, default=MediaStatus.NONE, blank=True
+    )
+    media_reason = models.TextField(blank=True, help_text="Why no thumbnail or metadata could be made.")
+    duration = models.FloatField(_("duration"), null=True, blank=True, help_text="Seconds, for video and audio.")
+    codec = models.CharField(max_length=64, blank=True)
+    thumbnail = models.CharField(
+        max_length=1024, blank=True, help_text="Its WebP thumbnail or poster frame: a name in the derivatives storage."
+    )
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -140,6 +162,10 @@ class Upload(models.Model):
             self.status_reason = reason
         if to == self.Status.AVAILABLE:
             self.uploaded_at = timezone.now()
+            # What is made from it is made again (after a reprocess, from the object now stored).
+            makes = settings.UPLOADER_DERIVATIVES and media_kind(self.content_type)
+            self.media_status = self.MediaStatus.PENDING if makes else self.MediaStatus.NONE
+            self.media_reason = ""
         self.version += 1
 
     def touch(self):

@@ -1,6 +1,8 @@
 """What is stored under a key, read the way the worker judges it: HEAD, then the first and the
 last bytes (markup can hide at either end of a file)."""
 
+import io
+
 from botocore.exceptions import ClientError
 
 from . import aws, validation
@@ -45,3 +47,39 @@ def _range(bucket, key, byte_range):
 
 def delete(*, bucket: str, key: str) -> None:
     aws.s3().delete_object(Bucket=bucket, Key=key)
+
+
+def open_stored(*, bucket: str, key: str, size: int, buffer: int = 1024 * 1024) -> io.BufferedReader:
+    """The stored object as a seekable binary file read in ranged GETs of about `buffer` bytes: a
+    decoder that needs a video's header and first frames reads those, not the whole object."""
+    return io.BufferedReader(_RangedReader(bucket=bucket, key=key, size=size), buffer)
+
+
+class _RangedReader(io.RawIOBase):
+    def __init__(self, *, bucket: str, key: str, size: int):
+        super().__init__()
+        self.bucket, self.key, self.size = bucket, key, size
+        self.position = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer):
+        if self.position >= self.size or not len(buffer):
+            return 0
+        end = min(self.position + len(buffer), self.size) - 1
+        data = _range(self.bucket, self.key, f"bytes={self.position}-{end}")
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)

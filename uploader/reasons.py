@@ -33,6 +33,11 @@ OBJECT_REMOVED = gettext_noop("The object was removed from the bucket.")
 OBJECT_REPLACED = gettext_noop("The object was replaced after it was verified.")
 OBJECT_MISSING = gettext_noop("The object is missing from the bucket.")
 DEADLINE = gettext_noop("The upload was not finished before its deadline.")
+# Why no thumbnail or media figures were made (the upload itself stays available).
+MEDIA_UNREADABLE = gettext_noop("The file could not be decoded to make a thumbnail.")
+MEDIA_TOO_MANY_PIXELS = gettext_noop("The picture has %(pixels)s pixels, more than the %(limit)s allowed.")
+MEDIA_TOO_LONG = gettext_noop("The recording lasts %(seconds)s seconds, longer than the %(limit)s allowed.")
+MEDIA_TOO_SLOW = gettext_noop("Making the thumbnail took longer than allowed.")
 
 # The specific before the general: "binary data" is also "%(found)s".
 _TEMPLATES = [
@@ -59,6 +64,10 @@ _TEMPLATES = [
     OBJECT_REMOVED,
     OBJECT_REPLACED,
     OBJECT_MISSING,
+    MEDIA_UNREADABLE,
+    MEDIA_TOO_MANY_PIXELS,
+    MEDIA_TOO_LONG,
+    MEDIA_TOO_SLOW,
 ]
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import mirror, signing, validation
+from . import mirror, signing, storage, validation
 from .models import Upload, UploadEvent
 
 
@@ -33,6 +33,14 @@ def upload_download_url(*, upload: Upload, attachment: bool | None = None) -> st
     return signing.presign_get(
         bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=attachment
     )
+
+
+def upload_thumbnail_url(*, upload: Upload) -> str | None:
+    """A short-lived GET of the WebP thumbnail (or video poster) the worker made, or None: lists
+    show this, never the original."""
+    if upload.status != Upload.Status.AVAILABLE or not upload.thumbnail:
+        return None
+    return storage.derivatives().url(upload.thumbnail)
 
 
 def upload_view_url(*, upload: Upload) -> str:

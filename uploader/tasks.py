@@ -56,3 +56,23 @@ def deliver_webhook(upload_id, status, version):
 @shared_task(name="uploader.expire_stale_uploads", **RETRIED)
 def expire_stale_uploads():
     return services.upload_expire_stale()
+
+
+@shared_task(
+    name=services.media.MAKE,
+    soft_time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT,
+    time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT + 30,
+    **RETRIED,
+)
+def make_derivatives(upload_id):
+    """A thumbnail and the media figures, after the verdict and apart from it: a slow video
+    holds this task only, and only up to its time limit (the soft one records `failed`)."""
+    try:
+        services.upload_make_derivatives(upload_id=upload_id)
+    except Upload.DoesNotExist:
+        return
+
+
+@shared_task(name=services.media.DROP, **RETRIED)
+def drop_derivatives(name):
+    services.upload_drop_derivative(name=name)

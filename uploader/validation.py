@@ -12,9 +12,16 @@ import filetype
 from django.conf import settings
 from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from . import reasons as R
 from .errors import DomainError
+
+register_heif_opener()  # HEIC photos (iPhones'): Pillow reads their header and pixels through libheif
+# Pillow's own decompression-bomb check is replaced by ours: a header's dimensions are read freely
+# (a panorama is not a broken image), and nothing decodes an image of more pixels than
+# UPLOADER_MEDIA_MAX_PIXELS (uploader/derivatives.py checks before decoding).
+Image.MAX_IMAGE_PIXELS = None
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
@@ -86,6 +93,7 @@ _EXTRA_EXTENSIONS = {
     "text/plain": {".txt", ".text", ".log", ".md"},
     "audio/mpeg": {".mp3"},
     "audio/webm": {".webm", ".weba"},
+    "image/heic": {".heic", ".heif"},
 }
 MAX_FILENAME = 255
 
@@ -142,7 +150,7 @@ def image_dimensions(head):
     try:
         with Image.open(io.BytesIO(head)) as image:
             return image.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, OSError, ValueError):
         return None
 
 

@@ -114,6 +114,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+    # What the worker makes from an upload (thumbnails, posters): same bucket, its own prefix,
+    # outside the event notification's `uploads/` filter, private, read through short-lived URLs.
+    "derivatives": {
+        "BACKEND": "uploader.storage.DerivativeStorage",
+        "OPTIONS": {"location": "derivatives", "file_overwrite": True, "default_acl": None},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -219,6 +225,8 @@ AWS_S3_REGION_NAME = AWS_REGION
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
 
 UPLOADER_BUCKET = AWS_STORAGE_BUCKET_NAME
 UPLOADER_EVENTS_QUEUE = env("UPLOADER_EVENTS_QUEUE", default="upload-events")
@@ -255,9 +263,18 @@ UPLOADER_ALLOWED_TYPES = env.list(
         "video/webm",
         "audio/mpeg",
         "audio/webm",
+        "image/heic",
         "application/zip",
     ],
 )
+# Derivatives the worker makes once an upload is available (uploader/derivatives.py): a WebP
+# thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
+# The limits keep a decompression bomb or an endless video from holding a worker.
+UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=True)
+UPLOADER_THUMBNAIL_SIZE = env.int("UPLOADER_THUMBNAIL_SIZE", default=320)
+UPLOADER_MEDIA_MAX_PIXELS = env.int("UPLOADER_MEDIA_MAX_PIXELS", default=100_000_000)
+UPLOADER_MEDIA_MAX_SECONDS = env.int("UPLOADER_MEDIA_MAX_SECONDS", default=3 * 3600)
+UPLOADER_MEDIA_TIME_LIMIT = env.float("UPLOADER_MEDIA_TIME_LIMIT", default=120.0)  # seconds a task
 # The web origins whose pages may upload: the bucket's CORS rules (setup_aws) and the API's.
 UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
 # django-cors-headers, for the API only. Bearer tokens, never cookies: a page elsewhere cannot

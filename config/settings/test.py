@@ -32,3 +32,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "wait_time_seconds": 1,
     "visibility_timeout": 30,
 }
+# Derivatives are made where a test asks for them (tests/test_media.py, the page's tests): every
+# other test counts versions and audit entries of the verdict alone.
+UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=False)

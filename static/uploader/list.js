@@ -4,10 +4,12 @@
 // rather than stopping the list.
 import { api } from "./api.js";
 import { announce, el } from "./dom.js";
-import { formatBytes, formatDate, gettext } from "./i18n.js";
+import { formatBytes, formatDate, formatDuration, gettext } from "./i18n.js";
 
 const POLL_MS = 1500;
 const SETTLING = new Set(["pending", "processing"]);
+// Still changing: not decided yet, or decided while its thumbnail is being made.
+const settling = (u) => SETTLING.has(u?.status) || (u?.status === "available" && u?.media_status === "pending");
 
 export function statusLabel(status) {
   const labels = {
@@ -21,11 +23,15 @@ function uploadRow(upload, actions) {
   const type = typeof upload.content_type === "string" ? upload.content_type : "";
   const name = typeof upload.original_filename === "string" ? upload.original_filename : "";
   const downloadable = upload.status === "available" && typeof upload.download_url === "string";
-  const thumb = downloadable && type.startsWith("image/") && type !== "image/svg+xml"
-    ? el("img", { class: "thumb", src: upload.download_url, alt: "" })
+  // The worker's WebP thumbnail (a video's poster frame), never the original: a 20 MB photo is not
+  // downloaded into a 48-pixel box, and its EXIF (GPS included) stays out of the page.
+  const thumb = downloadable && typeof upload.thumbnail_url === "string"
+    ? el("img", { class: "thumb", src: upload.thumbnail_url, alt: "", loading: "lazy" })
     : null;
   const nameCell = el("td", { class: "filename" },
     downloadable ? el("a", { href: upload.download_url, rel: "noopener", text: name }) : name);
+  const length = formatDuration(upload.duration);
+  if (length) nameCell.append(" ", el("span", { class: "duration", text: length, "aria-label": gettext("Duration %(time)s", { time: length }) }));
   const status = el("td", {}, el("span", { class: `status status-${upload.status}`, text: statusLabel(upload.status) }));
   if (upload.status === "rejected" && upload.status_reason) status.append(el("span", { class: "reason", text: upload.status_reason }));
   if (upload.review_status && upload.review_status !== "unreviewed") {
@@ -135,7 +141,7 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
     if (!firstLoaded) { next = page?.next || ""; firstLoaded = true; }
     more.hidden = !next;
     empty();
-    schedule(uploads.some((u) => SETTLING.has(u?.status)) || isBusy());
+    schedule(uploads.some(settling) || isBusy());
   }
 
   async function loadMore() {

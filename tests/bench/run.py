@@ -375,7 +375,7 @@ def _staged_events(user, count, body):
         list(
             pool.map(
                 lambda e: requests.put(
-                    e[1]["upload"]["url"], data=body, headers=e[1]["upload"]["headers"], timeout=60
+                    e.instruction["upload"]["url"], data=body, headers=e.instruction["upload"]["headers"], timeout=60
                 ).raise_for_status(),
                 started,
             )
@@ -389,7 +389,7 @@ def _staged_events(user, count, body):
             if '"Records"' in message["Body"]:
                 bodies.append(message["Body"])
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return [u.pk for u, _, _ in started], bodies
+    return [s.upload.pk for s in started], bodies
 
 
 def _send_all(queue_url, bodies):

@@ -13,10 +13,12 @@ from ..helpers import log_in
 pytestmark = pytest.mark.e2e
 
 
-def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, worker, tmp_path):
+def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, start_worker, settings, tmp_path):
+    settings.UPLOADER_DERIVATIVES = True
+    start_worker(UPLOADER_DERIVATIVES="1")
     user = make_user("carol", "pw-carol-123")
     real = tmp_path / "holiday photo.jpg"
-    real.write_bytes(jpeg_bytes(320, 240))
+    real.write_bytes(jpeg_bytes(1280, 960))
     fake = tmp_path / "not-really.jpg"
     fake.write_bytes(b"MZ\x90\x00 this is a program, not a picture" * 20)
     s3_requests = []
@@ -32,10 +34,12 @@ def test_upload_a_jpeg_and_a_fake_one_from_the_browser(page, live_server, worker
     assert available.locator(".filename").inner_text() == "holiday photo.jpg"
     assert "not-really.jpg" in rejected.inner_text()
     assert "not image/jpeg" in rejected.locator(".reason").inner_text()
-    # The thumbnail came from S3 through a short-lived presigned GET and decoded as an image.
+    # The worker's 320-pixel WebP, not the 1280-pixel original, through a short-lived presigned GET.
     thumb = available.locator("img.thumb")
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 320
-    assert "X-Amz-Signature=" in thumb.get_attribute("src")
+    thumb.wait_for(timeout=30_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle(), timeout=10_000)
+    assert thumb.evaluate("img => img.naturalWidth") == 320
+    assert "/derivatives/" in thumb.get_attribute("src") and "X-Amz-Signature=" in thumb.get_attribute("src")
     # Both transfers ran to the end of their progress bars.
     for transfer in page.locator("li.transfer").all():
         assert transfer.get_attribute("data-state") == "sent"

@@ -107,6 +107,13 @@ class UploadOutput(BuiltOnceModelSerializer):
     status_reason = serializers.SerializerMethodField(
         help_text="Why it was rejected or expired, in the caller's language."
     )
+    media_reason = serializers.SerializerMethodField(
+        help_text="Why no thumbnail or media figures were made (media_status failed), in the caller's language."
+    )
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="A short-lived GET of a WebP thumbnail (an image's, or a video's poster frame), at most "
+        "320 pixels on its longer side and without the original's metadata; null until it is made."
+    )
 
     class Meta:
         model = Upload
@@ -130,10 +137,33 @@ class UploadOutput(BuiltOnceModelSerializer):
             "version",
             "part_size",
             "download_url",
+            "width",
+            "height",
+            "duration",
+            "codec",
+            "media_status",
+            "media_reason",
+            "thumbnail_url",
         ]
+        extra_kwargs = {
+            "width": {"help_text": "Pixels, for images and video."},
+            "height": {"help_text": "Pixels, for images and video."},
+            "duration": {"help_text": "Seconds, for video and audio, once the worker has read it."},
+            "codec": {"help_text": "The video's (or audio's) codec, e.g. vp8, h264, opus."},
+            "media_status": {
+                "help_text": "What the worker makes from an available image, video or audio upload (a "
+                "thumbnail, the duration): pending, ready or failed; empty for other types."
+            },
+        }
 
     def get_status_reason(self, upload) -> str:
         return reasons.translate(upload.status_reason)
+
+    def get_media_reason(self, upload) -> str:
+        return reasons.translate(upload.media_reason)
+
+    def get_thumbnail_url(self, upload) -> str | None:
+        return selectors.upload_thumbnail_url(upload=upload)
 
     def get_download_url(self, upload) -> str | None:
         return selectors.upload_download_url(upload=upload)

@@ -17,6 +17,7 @@ from .lifecycle import (
     upload_start_legacy,
     upload_start_unsized,
 )
+from .media import upload_drop_derivative, upload_make_derivatives
 from .processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
 from .review import (
     upload_remirror,
@@ -36,7 +37,9 @@ __all__ = [
     "upload_abort",
     "upload_complete",
     "upload_delete",
+    "upload_drop_derivative",
     "upload_expire_stale",
+    "upload_make_derivatives",
     "upload_mark_object_missing",
     "upload_mirror",
     "upload_parts",

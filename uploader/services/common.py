@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from .. import outbox, webhooks
 from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
 from ..models import Upload, UploadEvent
+from . import media
 
 
 class InvalidParts(InvalidInput):
@@ -52,4 +53,5 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
     )
     upload.saved_state = (upload.status, upload.review_status)
     outbox.owe(outbox.MIRROR, str(upload.pk))
+    media.owe_derivatives(upload, before_status or "")
     webhooks.announce(upload, before_status or "")

@@ -1,0 +1,217 @@
+"""Point 3 and 4 of the media issue: thumbnails, posters and media figures made by the worker from
+real files (PyAV, Pillow), stored through django-storages, shown by the API, mirrored, deleted with
+the upload, and bounded by hard limits."""
+
+import io
+import time
+
+import pytest
+import requests
+from django.conf import settings
+from PIL import Image
+
+from uploader import aws, derivatives, mirror, services
+from uploader.models import Upload, UploadEvent
+
+from .factories import heic_bytes, jpeg_bytes, photo_with_exif, png_bomb, webm_audio, webm_video
+from .helpers import put_object, start_upload, wait_for
+
+
+@pytest.fixture(autouse=True)
+def derivatives_on(settings):
+    settings.UPLOADER_DERIVATIVES = True  # off in the test settings, on by default everywhere else
+
+
+LIMITS = derivatives.Limits(thumbnail=320, max_pixels=100_000_000, max_seconds=3 * 3600, time_budget=60)
+
+
+def _webp(data):
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "WEBP"
+    return image
+
+
+# --- what is made, from real files ---
+
+
+def test_a_phone_photo_gives_an_upright_webp_thumbnail_without_its_exif_or_gps():
+    made = derivatives.make(io.BytesIO(photo_with_exif(400, 200)), kind="image", limits=LIMITS)
+    thumbnail = _webp(made.thumbnail)
+    assert thumbnail.size == (160, 320)  # stored 400 x 200 sideways, shown turned: 200 x 400, halved
+    red, green, blue = thumbnail.convert("RGB").getpixel((80, 5))
+    assert red > 200 and green > 150 and blue < 80  # the stored left edge's band is now on top
+    assert not thumbnail.getexif() and "exif" not in thumbnail.info and "xmp" not in thumbnail.info
+    assert b"PhoneMaker" not in made.thumbnail and b"GPS" not in made.thumbnail
+    assert (made.width, made.height) == (400, 200)
+
+
+def test_a_heic_photo_gives_a_thumbnail():
+    made = derivatives.make(io.BytesIO(heic_bytes(64, 48)), kind="image", limits=LIMITS)
+    assert _webp(made.thumbnail).size == (64, 48)  # never enlarged
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["duration-in-header", "recorded-without-duration"])
+def test_a_webm_video_gives_duration_dimensions_codec_and_a_poster(streamed):
+    made = derivatives.make(io.BytesIO(webm_video(seconds=3, streamed=streamed)), kind="video", limits=LIMITS)
+    assert made.duration == pytest.approx(3.0, abs=0.15)
+    assert (made.width, made.height, made.codec) == (320, 240, "vp8")
+    assert _webp(made.thumbnail).size == (320, 240)
+
+
+def test_a_webm_recording_of_sound_gives_duration_and_codec():
+    made = derivatives.make(io.BytesIO(webm_audio(seconds=1.5)), kind="audio", limits=LIMITS)
+    assert made.duration == pytest.approx(1.5, abs=0.1) and made.codec == "opus"
+    assert made.thumbnail is None
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_before_any_pixel_is_decoded():
+    bomb = png_bomb(30_000, 30_000)  # 900 megapixels, under a megabyte
+    started = time.process_time()
+    with pytest.raises(derivatives.Refused, match="900000000 pixels, more than the 100000000"):
+        derivatives.make(io.BytesIO(bomb), kind="image", limits=LIMITS)
+    assert time.process_time() - started < 1  # decoding it would take minutes and gigabytes
+
+
+def test_a_four_hour_video_is_refused_by_its_duration():
+    long_video = webm_video(gap=4 * 3600)
+    with pytest.raises(derivatives.Refused, match="14400 seconds, longer than the 10800"):
+        derivatives.make(io.BytesIO(long_video), kind="video", limits=LIMITS)
+
+
+def test_work_past_the_time_budget_is_refused():
+    slow = derivatives.Limits(thumbnail=320, max_pixels=10**9, max_seconds=10**6, time_budget=0)
+    with pytest.raises(derivatives.Refused, match="took longer than allowed"):
+        derivatives.make(io.BytesIO(webm_video(seconds=2, streamed=True)), kind="video", limits=slow)
+
+
+def test_a_file_that_is_not_media_is_refused_with_a_reason():
+    with pytest.raises(derivatives.Refused, match="could not be decoded"):
+        derivatives.make(io.BytesIO(b"\x1a\x45\xdf\xa3 not really a webm"), kind="video", limits=LIMITS)
+
+
+# --- through the pipeline: the emulator, the outbox, a task ---
+
+
+def _head(key):
+    try:
+        return aws.s3().head_object(Bucket=settings.UPLOADER_BUCKET, Key=key)
+    except aws.s3().exceptions.ClientError:
+        return None
+
+
+def _uploaded(user, body, name, content_type):
+    upload, instruction = start_upload(user, body, name=name, content_type=content_type)
+    assert put_object(instruction, body).status_code == 200
+    return upload
+
+
+def _settled(upload, timeout=60):
+    def done():
+        upload.refresh_from_db()
+        return upload.media_status in (Upload.MediaStatus.READY, Upload.MediaStatus.FAILED)
+
+    wait_for(done, timeout=timeout, what="the derivatives to be made")
+    return upload
+
+
+def test_a_photo_through_a_real_worker_gets_a_thumbnail_the_api_shows_and_deletion_removes(user, start_worker):
+    start_worker(UPLOADER_DERIVATIVES="1")
+    upload = _settled(_uploaded(user, photo_with_exif(), "폰 사진.jpg", "image/jpeg"))
+    assert upload.status == Upload.Status.AVAILABLE and upload.media_status == Upload.MediaStatus.READY
+    key = f"derivatives/{upload.thumbnail}"
+    assert key.startswith(f"derivatives/{user.pk}/{upload.pk}/")  # the owner's prefix, outside uploads/
+    assert _head(key)["ContentType"] == "image/webp"
+
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    shown = api.get(f"/api/v1/uploads/{upload.pk}/").json()
+    assert shown["media_status"] == "ready" and shown["width"] == 400
+    thumbnail = requests.get(shown["thumbnail_url"], timeout=10)
+    assert thumbnail.status_code == 200 and "X-Amz-Expires=" in shown["thumbnail_url"]
+    assert _webp(thumbnail.content).size == (160, 320) and b"GPS" not in thumbnail.content
+    assert shown["thumbnail_url"] != shown["download_url"]
+    wait_for(lambda: (mirror.get(upload.pk) or {}).get("media_status", {}).get("S") == "ready", what="the mirror")
+    assert mirror.get(upload.pk)["thumbnail"]["S"] == upload.thumbnail
+
+    assert api.delete(f"/api/v1/uploads/{upload.pk}/").status_code == 204
+    wait_for(lambda: _head(key) is None, timeout=30, what="the thumbnail to go with its upload")
+
+
+def test_video_and_sound_through_a_real_worker(user, start_worker):
+    start_worker(UPLOADER_DERIVATIVES="1")
+    video = _uploaded(user, webm_video(seconds=2, streamed=True), "clip.webm", "video/webm")
+    sound = _uploaded(user, webm_audio(seconds=1.5), "memo.weba", "audio/webm")
+    video, sound = _settled(video), _settled(sound)
+    assert (video.media_status, video.codec, video.width, video.height) == ("ready", "vp8", 320, 240)
+    assert video.duration == pytest.approx(2.0, abs=0.15)
+    poster = aws.s3().get_object(Bucket=video.bucket, Key=f"derivatives/{video.thumbnail}")["Body"].read()
+    assert _webp(poster).size == (320, 240)
+    assert (sound.media_status, sound.codec, sound.thumbnail) == ("ready", "opus", "")
+    assert sound.duration == pytest.approx(1.5, abs=0.1)
+
+
+def test_a_bomb_and_an_endless_video_leave_the_worker_free_and_the_upload_available(user, start_worker):
+    start_worker(UPLOADER_DERIVATIVES="1")
+    bomb = _uploaded(user, png_bomb(30_000, 30_000), "bomb.png", "image/png")
+    endless = _uploaded(user, webm_video(gap=4 * 3600), "endless.webm", "video/webm")
+    after = _uploaded(user, jpeg_bytes(), "after.jpg", "image/jpeg")
+    bomb, endless, after = _settled(bomb), _settled(endless), _settled(after)
+    assert bomb.status == endless.status == Upload.Status.AVAILABLE  # the verdict is not the thumbnail's
+    assert bomb.media_status == endless.media_status == Upload.MediaStatus.FAILED
+    assert "900000000 pixels" in bomb.media_reason and "14400 seconds" in endless.media_reason
+    assert after.media_status == Upload.MediaStatus.READY
+
+    from rest_framework.test import APIClient
+
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="ko")
+    api.force_authenticate(user)
+    shown = api.get(f"/api/v1/uploads/{endless.pk}/").json()
+    assert shown["media_status"] == "failed" and shown["thumbnail_url"] is None
+    assert "14400" in shown["media_reason"] and "seconds" not in shown["media_reason"]  # in Korean
+
+
+def test_the_time_limit_stops_a_slow_thumbnail_and_the_worker_goes_on(user, start_worker):
+    start_worker(UPLOADER_DERIVATIVES="1", UPLOADER_MEDIA_TIME_LIMIT="0.3")  # a fifth of what the picture takes here
+    big = Image.new("RGB", (9000, 9000), (10, 120, 30))  # 81 megapixels of one colour: tiny as a PNG
+    out = io.BytesIO()
+    big.save(out, "PNG", compress_level=1)
+    slow = _uploaded(user, out.getvalue(), "big.png", "image/png")
+    after = _uploaded(user, jpeg_bytes(), "after.jpg", "image/jpeg")
+    slow, after = _settled(slow, timeout=90), _settled(after, timeout=90)
+    assert slow.media_status == Upload.MediaStatus.FAILED and "took longer than allowed" in slow.media_reason
+    assert after.media_status == Upload.MediaStatus.READY
+
+
+def test_running_the_checks_again_makes_the_thumbnail_again(user, transactional_db, aws_resources):
+    upload = _uploaded(user, heic_bytes(), "iphone.heic", "image/heic")
+    services.upload_verify(upload_id=upload.pk)  # tests run tasks eagerly: verdict, then derivatives
+    upload.refresh_from_db()
+    assert (upload.status, upload.media_status, upload.sniffed_type) == ("available", "ready", "image/heic")
+    first = upload.version
+    user.is_staff = user.is_superuser = True
+    services.upload_reprocess(upload=upload, actor=user)
+    upload.refresh_from_db()
+    assert upload.media_status == Upload.MediaStatus.READY and upload.version > first + 2
+    actions = list(
+        UploadEvent.objects.filter(upload_id=upload.pk).order_by("created_at", "id").values_list("action", flat=True)
+    )
+    assert actions[-3:] == ["reprocess", "available", "media_ready"]
+    assert actions.count("media_ready") == 2
+
+
+def test_the_openapi_schema_documents_the_media_fields(user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    schema = api.get("/api/v1/schema/?format=json").json()
+    upload = schema["components"]["schemas"]["UploadOutput"]["properties"]
+    assert upload["thumbnail_url"]["type"] == "string" and upload["thumbnail_url"].get("nullable")
+    assert "WebP" in upload["thumbnail_url"]["description"]
+    assert upload["duration"]["type"] == "number" and "Seconds" in upload["duration"]["description"]
+    assert {"width", "height", "codec", "media_status", "media_reason"} <= upload.keys()
+    statuses = {ref["$ref"].rsplit("/", 1)[1] for ref in upload["media_status"]["oneOf"]}
+    assert set(schema["components"]["schemas"]["MediaStatusEnum"]["enum"]) == {"pending", "ready", "failed"}
+    assert statuses == {"MediaStatusEnum", "BlankEnum"}

@@ -1,0 +1,169 @@
+"""What the worker makes from an available upload: a WebP thumbnail of an image (EXIF orientation
+applied, no metadata kept) or of a video's poster frame, and the duration, dimensions and codec of
+video and audio (PyAV: FFmpeg from the wheel, no system ffmpeg).
+
+No I/O of its own: it reads a seekable binary file (the worker passes ranged reads of the stored
+object, so a large video is never downloaded whole) and returns bytes and figures. Hard limits on
+pixels, duration and time refuse a decompression bomb or an endless video before it can hold a
+worker; every refusal is a `Refused` with a recorded reason (uploader/reasons.py).
+"""
+
+import io
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+from django.conf import settings
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import reasons as R
+from . import validation  # noqa: F401  (Pillow as the project configures it: HEIC, our pixel limit)
+
+WEBP_QUALITY = 80
+POSTER_AT = 1.0  # seconds into a video, or its middle when shorter: the first frame is often black
+MAX_FRAMES = 300  # decoded in search of the poster frame before the nearest one is taken
+
+
+class Refused(Exception):
+    """Nothing is made from this file; the message is a recorded reason."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    thumbnail: int
+    max_pixels: int
+    max_seconds: float
+    time_budget: float
+
+    @classmethod
+    def from_settings(cls) -> "Limits":
+        return cls(
+            thumbnail=settings.UPLOADER_THUMBNAIL_SIZE,
+            max_pixels=settings.UPLOADER_MEDIA_MAX_PIXELS,
+            max_seconds=settings.UPLOADER_MEDIA_MAX_SECONDS,
+            time_budget=settings.UPLOADER_MEDIA_TIME_LIMIT,
+        )
+
+
+@dataclass(frozen=True)
+class Made:
+    thumbnail: bytes | None = None  # WebP
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None  # seconds
+    codec: str = ""
+
+
+class _Clock:
+    def __init__(self, budget: float):
+        self.deadline = time.monotonic() + budget
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise Refused(R.MEDIA_TOO_SLOW)
+
+
+def make(source, *, kind: str, limits: Limits) -> Made:
+    """The derivatives of one file of `kind` ('image', 'video' or 'audio')."""
+    clock = _Clock(limits.time_budget)
+    if kind == "image":
+        return _image(source, limits, clock)
+    return _media(source, kind, limits, clock)
+
+
+def _image(source, limits: Limits, clock: _Clock) -> Made:
+    try:
+        image = Image.open(source)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise Refused(R.MEDIA_UNREADABLE) from exc
+    with image:
+        width, height = image.size
+        _check_pixels(width, height, limits)  # from the header, before a pixel is decoded
+        clock.check()
+        try:
+            thumbnail = _thumbnail(image, limits.thumbnail)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise Refused(R.MEDIA_UNREADABLE) from exc
+        return Made(thumbnail=thumbnail, width=width, height=height)
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.max_pixels:
+        raise Refused(R.MEDIA_TOO_MANY_PIXELS % {"pixels": width * height, "limit": limits.max_pixels})
+
+
+def _thumbnail(image: Image.Image, size: int) -> bytes:
+    """A WebP at most `size` pixels on its longer side, upright, without EXIF, ICC or XMP."""
+    if image.format == "JPEG":
+        image.draft("RGB", (size * 2, size * 2))  # decode at a fraction of full size: far faster
+    upright = ImageOps.exif_transpose(image)
+    upright.thumbnail((size, size), Image.Resampling.LANCZOS)
+    mode = "RGBA" if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info else "RGB"
+    clean = Image.new(mode, upright.size)
+    clean.paste(upright.convert(mode))  # pixels only: nothing of the original's metadata comes along
+    out = io.BytesIO()
+    clean.save(out, "WEBP", quality=WEBP_QUALITY, method=4)
+    return out.getvalue()
+
+
+def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
+    try:
+        container = av.open(source, mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise Refused(R.MEDIA_UNREADABLE) from exc
+    with container:
+        video = next(iter(container.streams.video), None)
+        audio = next(iter(container.streams.audio), None)
+        main = video if kind == "video" and video is not None else audio or video
+        if main is None:
+            raise Refused(R.MEDIA_UNREADABLE)
+        duration = _duration(container, clock)
+        if duration is not None and duration > limits.max_seconds:
+            raise Refused(R.MEDIA_TOO_LONG % {"seconds": round(duration), "limit": limits.max_seconds})
+        codec = main.codec_context.name or ""
+        if main is not video:
+            return Made(duration=duration, codec=codec)
+        width, height = video.codec_context.width, video.codec_context.height
+        _check_pixels(width, height, limits)
+        poster = _poster(container, video, duration, limits, clock)
+        return Made(thumbnail=poster, width=width or None, height=height or None, duration=duration, codec=codec)
+
+
+def _duration(container, clock: _Clock) -> float | None:
+    """From the header when it says; else (a MediaRecorder WebM has no duration in its header)
+    from the last packet's end, reading packets without decoding them."""
+    if container.duration:
+        return container.duration / av.time_base
+    end = None
+    try:
+        for packet in container.demux():
+            clock.check()
+            if packet.pts is not None and packet.time_base:
+                stop = (packet.pts + (packet.duration or 0)) * packet.time_base
+                end = stop if end is None else max(end, stop)
+    except av.FFmpegError as exc:
+        raise Refused(R.MEDIA_UNREADABLE) from exc
+    finally:
+        container.seek(0)
+    return float(end) if end is not None else None
+
+
+def _poster(container, video, duration: float | None, limits: Limits, clock: _Clock) -> bytes:
+    """The frame at POSTER_AT (or the middle of a shorter video), or the last decoded before it."""
+    target = POSTER_AT if duration is None else min(POSTER_AT, duration / 2)
+    video.thread_type = "AUTO"
+    chosen = None
+    try:
+        for count, frame in enumerate(container.decode(video)):
+            clock.check()
+            chosen = frame
+            at = frame.time if frame.time is not None else float(Fraction(count, 25))
+            if at >= target or count >= MAX_FRAMES:
+                break
+    except av.FFmpegError as exc:
+        if chosen is None:
+            raise Refused(R.MEDIA_UNREADABLE) from exc
+    if chosen is None:
+        raise Refused(R.MEDIA_UNREADABLE)
+    return _thumbnail(chosen.to_image(), limits.thumbnail)

@@ -1,0 +1,79 @@
+"""Derivatives follow the upload: made once it is available (a task of their own, so a slow video
+never delays the verdict), made again after a reprocess, deleted with it."""
+
+import logging
+from uuid import UUID
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from .. import derivatives, logcontext, objects, outbox, reasons, storage
+from ..models import Upload, media_kind
+from . import common  # the module, not its names: common calls back into this one
+
+log = logging.getLogger(__name__)
+Status = Upload.Status
+MediaStatus = Upload.MediaStatus
+
+MAKE = "uploader.make_derivatives"
+DROP = "uploader.drop_derivatives"
+
+
+def owe_derivatives(upload: Upload, before_status: str) -> None:
+    """In the transaction of a change (services.common.commit_change): owe the making of an upload
+    that has just become available, and the removal of what was made for one that has lost its
+    object."""
+    if upload.status == Status.AVAILABLE and before_status != Status.AVAILABLE:
+        if upload.media_status == MediaStatus.PENDING:
+            outbox.owe(MAKE, str(upload.pk))
+    elif upload.status in Status.NO_OBJECT and upload.thumbnail:
+        outbox.owe(DROP, upload.thumbnail)
+
+
+def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
+    """Make the thumbnail and read the media figures of an available upload whose derivatives are
+    pending; `ready`, or `failed` with the reason. AWS failures propagate (the task retries);
+    anything the file itself causes is a recorded `failed`."""
+    upload = Upload.objects.get(pk=upload_id)
+    logcontext.about(upload.pk)
+    if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
+        return upload
+    made, reason, name = None, "", ""
+    try:
+        with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
+            made = derivatives.make(
+                source, kind=media_kind(upload.content_type), limits=derivatives.Limits.from_settings()
+            )
+        if made.thumbnail:
+            name = storage.derivatives().save(storage.thumbnail_name(upload), ContentFile(made.thumbnail))
+    except derivatives.Refused as exc:
+        reason = str(exc)
+    except SoftTimeLimitExceeded:
+        reason = reasons.MEDIA_TOO_SLOW
+    return _record(upload_id, made if not reason else None, name, reason)
+
+
+def _record(upload_id: UUID | str, made: derivatives.Made | None, name: str, reason: str) -> Upload:
+    with transaction.atomic():
+        upload = common.locked(upload_id)
+        if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
+            if name and upload.status in Status.NO_OBJECT:  # gone meanwhile: so is what was just made
+                outbox.owe(DROP, name)
+            return upload
+        if made is None:
+            upload.media_status, upload.media_reason = MediaStatus.FAILED, reason
+            log.info("derivatives of %s failed: %s", upload.pk, reason)
+        else:
+            upload.media_status, upload.media_reason, upload.thumbnail = MediaStatus.READY, "", name
+            upload.duration, upload.codec = made.duration, made.codec
+            if made.width and not upload.width:
+                upload.width, upload.height = made.width, made.height
+        upload.touch()
+        common.commit_change(upload, action=f"media_{upload.media_status}", detail=reason)
+    return upload
+
+
+def upload_drop_derivative(*, name: str) -> None:
+    """Delete one derivative (its upload lost its object, or was deleted while it was made)."""
+    storage.derivatives().delete(name)

@@ -1,0 +1,30 @@
+"""Where the worker's derivatives are stored: django-storages' S3 storage on the uploads bucket
+under `derivatives/` (settings.STORAGES["derivatives"]). It signs with the session of
+`uploader.aws` and its client is recorded like every other (uploader/callrecord.py)."""
+
+from django.core.files.storage import storages
+from storages.backends.s3 import S3Storage
+
+from . import aws, callrecord
+
+
+class DerivativeStorage(S3Storage):
+    def _create_session(self):
+        return aws.session()  # the same credentials as every other client, an instance role's too
+
+    @property
+    def connection(self):
+        built = getattr(self._connections, "connection", None) is None
+        connection = super().connection
+        if built:
+            callrecord.instrument(connection.meta.client)
+        return connection
+
+
+def derivatives() -> S3Storage:
+    return storages["derivatives"]
+
+
+def thumbnail_name(upload) -> str:
+    """Under the owner's prefix, like the original: `<owner>/<upload id>/thumbnail.webp`."""
+    return f"{upload.owner_id}/{upload.pk}/thumbnail.webp"
