@@ -5,6 +5,7 @@ import { announce, el } from "./dom.js";
 import { api } from "./api.js";
 import { formatBytes, gettext } from "./i18n.js";
 import { mountList } from "./list.js";
+import { mountRecorder } from "./recorder.js";
 import { forgetUnfinished, guessType, Transfer, unfinishedUploads } from "./transfer.js";
 
 const STATES = () => ({
@@ -162,6 +163,12 @@ export function mountUploader(root) {
     event.preventDefault();
     zone.classList.remove("over");
     start([...event.dataTransfer.files]);
+  });
+  mountRecorder({
+    controls: root.querySelector("#record-controls"),
+    panel: root.querySelector("#recorder"),
+    allowedTypes: policy.allowedTypes,
+    send: (file) => start([file]),
   });
   showUnfinished(apiBase, unfinished);
   root.dataset.ready = "true"; // every control works from here on (tests wait for it)

@@ -1,0 +1,101 @@
+// Record from the camera or the microphone (MediaRecorder, WebM) and hand the recording to the
+// uploader as a file, so it goes the way every file goes (pinned parts, multipart when large).
+// Shown only where the browser can record and the server accepts WebM.
+import { announce, el } from "./dom.js";
+import { formatDuration, gettext } from "./i18n.js";
+
+const KINDS = {
+  video: { type: "video/webm", constraints: { video: true, audio: true }, codecs: ["vp9,opus", "vp8,opus", ""] },
+  audio: { type: "audio/webm", constraints: { audio: true }, codecs: ["opus", ""] },
+};
+
+/** The first `type;codecs=...` this browser records, or "" (then the browser's own choice). */
+function recordable(kind) {
+  const { type, codecs } = KINDS[kind];
+  for (const codec of codecs) {
+    const candidate = codec ? `${type};codecs=${codec}` : type;
+    if (MediaRecorder.isTypeSupported(candidate)) return candidate;
+  }
+  return "";
+}
+
+function fileName(kind, when) {
+  const stamp = when.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  return `${kind === "video" ? "video" : "sound"}-${stamp}.webm`;
+}
+
+/**
+ * Adds the Record buttons to `controls` and a panel to `panel`; `send(file)` uploads a finished
+ * recording. `allowedTypes` (empty: all) decides which kinds are offered.
+ */
+export function mountRecorder({ controls, panel, allowedTypes, send }) {
+  if (!navigator.mediaDevices?.getUserMedia || typeof MediaRecorder === "undefined") return;
+  const allowed = (type) => !allowedTypes.length || allowedTypes.includes(type);
+  const preview = el("video", { class: "recorder-preview", muted: "", playsinline: "", "aria-hidden": "true" });
+  preview.muted = true;
+  const elapsed = el("span", { class: "recorder-elapsed", role: "timer", "aria-label": gettext("Recording length") , text: "0:00" });
+  const stop = el("button", { type: "button", class: "primary recorder-stop", text: gettext("Stop and upload") });
+  const discard = el("button", { type: "button", class: "recorder-discard", text: gettext("Discard recording") });
+  const status = el("p", { class: "recorder-status" });
+  panel.append(status, preview, el("p", { class: "recorder-controls" }, el("span", { class: "recording-dot", "aria-hidden": "true" }), elapsed, " ", stop, " ", discard));
+  panel.hidden = true;
+  let session = null;
+
+  async function begin(kind, button) {
+    if (session) return;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(KINDS[kind].constraints);
+    } catch (error) {
+      status.textContent = gettext("The browser gave no access to the camera or microphone (%(error)s).", { error: error.name || error });
+      panel.hidden = false;
+      announce(status.textContent);
+      return;
+    }
+    const mimeType = recordable(kind);
+    const recorder = new MediaRecorder(stream, mimeType ? { mimeType } : {});
+    const chunks = [];
+    const startedAt = performance.now();
+    const started = new Date();
+    session = { recorder, stream, keep: true, timer: 0, button };
+    recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
+    recorder.onstop = () => {
+      const { keep } = session;
+      clearInterval(session.timer);
+      for (const track of stream.getTracks()) track.stop();
+      preview.srcObject = null;
+      panel.hidden = true;
+      panel.dataset.state = "idle";
+      session = null;
+      button.focus();
+      if (!keep || !chunks.length) { announce(gettext("Recording discarded.")); return; }
+      const type = KINDS[kind].type; // without the codecs: the type the server pins and checks
+      send(new File(chunks, fileName(kind, started), { type, lastModified: Date.now() }));
+    };
+    preview.hidden = kind !== "video";
+    if (kind === "video") { preview.srcObject = stream; preview.play().catch(() => {}); }
+    status.textContent = kind === "video" ? gettext("Recording video") : gettext("Recording sound");
+    elapsed.textContent = "0:00";
+    session.timer = setInterval(() => { elapsed.textContent = formatDuration((performance.now() - startedAt) / 1000); }, 250);
+    panel.hidden = false;
+    panel.dataset.state = "recording";
+    recorder.start(1000); // a chunk a second: a long recording is never one huge buffer at the end
+    announce(status.textContent);
+    stop.focus();
+  }
+
+  const finish = (keep) => {
+    if (!session) return;
+    session.keep = keep;
+    session.recorder.stop();
+  };
+  stop.addEventListener("click", () => finish(true));
+  discard.addEventListener("click", () => finish(false));
+
+  for (const [kind, label] of [["video", gettext("Record video")], ["audio", gettext("Record sound")]]) {
+    if (!allowed(KINDS[kind].type)) continue;
+    const button = el("button", { type: "button", class: `record record-${kind}`, text: label });
+    button.addEventListener("click", () => begin(kind, button));
+    controls.append(" ", button);
+  }
+}
