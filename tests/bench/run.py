@@ -490,7 +490,7 @@ def _lags(stack, user, body, count, burst):
         put_done = {}
 
         def put(entry):
-            upload, instruction, _ = entry
+            upload, instruction = entry.upload, entry.instruction
             requests.put(
                 instruction["upload"]["url"], data=body, headers=instruction["upload"]["headers"], timeout=60
             ).raise_for_status()
@@ -537,6 +537,94 @@ def bench_pipeline(stack, count=200):
     }
 
 
+def _photo(width=4000, height=3000):
+    """A 12-megapixel JPEG with a camera's grain (noise over a gradient): a flat colour would
+    decode unrealistically fast."""
+    import io
+
+    from PIL import Image
+
+    grain = Image.effect_noise((width, height), 24)
+    ramp = Image.linear_gradient("L").resize((width, height))
+    photo = Image.merge("RGB", (grain, ramp, Image.blend(grain, ramp, 0.5)))
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _webm_720p(seconds=60, fps=24):
+    """A minute of 720p VP8 at about 2.5 Mbit/s (grain, so the encoder spends its bits), written as
+    MediaRecorder writes it (no duration in the header); and the same packets remuxed to a seekable
+    file, which has one."""
+    import io
+
+    import av
+    from PIL import Image
+
+    from ..factories import _Stream
+
+    recorded = _Stream()
+    grains = [
+        av.VideoFrame.from_image(Image.merge("RGB", [Image.effect_noise((1280, 720), 30 + i)] * 3)) for i in range(8)
+    ]
+    with av.open(recorded, "w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = 1280, 720, "yuv420p", 2_500_000
+        stream.options = {"deadline": "realtime", "cpu-used": "8"}
+        for i in range(seconds * fps):
+            frame = grains[i % len(grains)]
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    seekable = io.BytesIO()
+    with av.open(io.BytesIO(recorded.getvalue())) as source, av.open(seekable, "w", format="webm") as target:
+        copy = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = copy
+                target.mux(packet)
+    return recorded.getvalue(), seekable.getvalue()
+
+
+def bench_media(stack, images=12, videos=3):
+    """What the derivatives cost, through the worker's own path (ranged reads of the stored object,
+    the thumbnail written through django-storages), in this process: thumbnails a second of a
+    12-megapixel JPEG, and seconds per minute of 720p WebM, recorded as MediaRecorder writes it (no
+    duration in its header: every packet is read) and with the duration in its header."""
+    from django.core.files.base import ContentFile
+
+    from uploader import aws, derivatives, objects, storage
+
+    limits = derivatives.Limits.from_settings()
+    recorded, seekable = _webm_720p()
+    files = {"photo": ("image", _photo()), "recorded": ("video", recorded), "seekable": ("video", seekable)}
+    for name, (_, body) in files.items():
+        aws.s3().put_object(Bucket="bench", Key=f"uploads/bench-media/{name}", Body=body)
+
+    def derive(name):
+        kind, body = files[name]
+        key = f"uploads/bench-media/{name}"
+        with objects.open_stored(bucket="bench", key=key, size=len(body)) as source:
+            made = derivatives.make(source, kind=kind, limits=limits)
+        storage.derivatives().save(f"bench/{name}.webp", ContentFile(made.thumbnail))
+        return made
+
+    def seconds(name, runs):
+        derive(name)  # warm: clients, codecs
+        started = time.perf_counter()
+        for _ in range(runs):
+            derive(name)
+        return (time.perf_counter() - started) / runs
+
+    return {
+        "thumbnails_per_s_12mp_jpeg": 1 / seconds("photo", images),
+        "seconds_per_minute_720p_webm": seconds("recorded", videos),
+        "seconds_per_minute_720p_webm_with_duration": seconds("seekable", videos),
+        "photo_12mp_bytes": len(files["photo"][1]),
+        "webm_720p_minute_bytes": len(recorded),
+    }
+
+
 def chart(results):
     """A small text chart of the headline ratios, for the README."""
     bars = [
@@ -554,6 +642,11 @@ def chart(results):
     lines.append(
         f"{'median PUT -> available, idle / burst':38} {results['median_lag_idle_ms']:.0f} ms / "
         f"{results['median_lag_burst_ms']:.0f} ms"
+    )
+    lines.append(f"{'thumbnails of a 12 MP JPEG':38} {results['thumbnails_per_s_12mp_jpeg']:.1f} a second, one process")
+    lines.append(
+        f"{'a minute of 720p WebM, recorded / seekable':38} {results['seconds_per_minute_720p_webm']:.2f} s / "
+        f"{results['seconds_per_minute_720p_webm_with_duration']:.2f} s"
     )
     return "\n".join(lines)
 
@@ -580,6 +673,7 @@ def main():
             ("transfer", bench_transfer),
             ("list", bench_list),
             ("pipeline", bench_pipeline),
+            ("media", bench_media),
         ]:
             if only != [""] and name not in only:
                 continue
