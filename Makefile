@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint browser-tools bench migrate clean messages
+.PHONY: install run test lint browser-tools bench migrate clean messages screenshots
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -84,6 +84,12 @@ test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
 # Throughput and cost ratios (not a test); prints them and writes var/bench.json.
 bench: install
 	$(PY) -m tests.bench.run
+
+# The README's pictures of the upload page (docs/screenshots/), taken in headless Chromium; Korean
+# text needs a Hangul font (fonts-nanum, installed here where we may).
+screenshots: install browser-tools
+	@fc-list 2>/dev/null | grep -qi nanum || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; } || true
+	$(PY) -m pytest -p no:cacheprovider -q tests/e2e/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(EMU_VENV) var

@@ -1,0 +1,58 @@
+"""`make screenshots`: the README's pictures of the upload page, in English and in Korean, with a
+photo's thumbnail, a recorded video's poster and length, a sound, and a rejected file. Not part of
+the suite (its name does not start with test_); run through pytest for the fixtures."""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ..factories import make_user, webm_audio, webm_video
+from ..helpers import log_in
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+pytestmark = pytest.mark.e2e
+
+
+def _sea_photo():
+    """A 1600 x 1200 JPEG that reads as a picture in a 48-pixel box: sky over sea."""
+    sky = Image.merge(
+        "RGB",
+        [Image.linear_gradient("L").resize((1600, 1200)).point(lambda v: 120 + v // 3)] * 2
+        + [Image.new("L", (1600, 1200), 235)],
+    )
+    sea = Image.new("RGB", (1600, 520), (20, 90, 160))
+    sky.paste(sea, (0, 680))
+    out = io.BytesIO()
+    sky.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_take_screenshots(browser, live_server, start_worker, settings, tmp_path):
+    settings.UPLOADER_DERIVATIVES = True
+    start_worker(UPLOADER_DERIVATIVES="1")
+    make_user("mina", "pw-mina-12345")
+    files = {
+        "바다 사진.jpg": _sea_photo(),
+        "interview.webm": webm_video(seconds=75, width=640, height=360, streamed=True),
+        "voice memo.weba": webm_audio(seconds=12),
+        "invoice.pdf": b"MZ\x90\x00 not a PDF at all" * 40,
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+    for locale, name in (("en-US", "upload-page-en.png"), ("ko-KR", "upload-page-ko.png")):
+        context = browser.new_context(locale=locale, viewport={"width": 1100, "height": 760})
+        page = context.new_page()
+        log_in(page, live_server.url, "mina", "pw-mina-12345")
+        if locale == "en-US":
+            page.set_input_files("#file-input", [str(tmp_path / n) for n in files])
+        page.wait_for_function(
+            "() => document.querySelectorAll('tr[data-status=available] img.thumb').length === 2"
+            " && document.querySelectorAll('tr[data-status=available] .duration').length === 2"
+            " && document.querySelectorAll('tr[data-status=rejected]').length === 1",
+            timeout=60_000,
+        )
+        page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        page.screenshot(path=str(OUT / name), full_page=True)
+        context.close()
