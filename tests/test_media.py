@@ -3,6 +3,7 @@ real files (PyAV, Pillow), stored through django-storages, shown by the API, mir
 the upload, and bounded by hard limits."""
 
 import io
+import re
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 from uploader import aws, derivatives, mirror, services
 from uploader.models import Upload, UploadEvent
 
-from .factories import heic_bytes, jpeg_bytes, photo_with_exif, png_bomb, webm_audio, webm_video
+from .factories import heic_bytes, jpeg_bytes, make_user, photo_with_exif, png_bomb, webm_audio, webm_video
 from .helpers import put_object, start_upload, wait_for
 
 
@@ -215,3 +216,24 @@ def test_the_openapi_schema_documents_the_media_fields(user):
     statuses = {ref["$ref"].rsplit("/", 1)[1] for ref in upload["media_status"]["oneOf"]}
     assert set(schema["components"]["schemas"]["MediaStatusEnum"]["enum"]) == {"pending", "ready", "failed"}
     assert statuses == {"MediaStatusEnum", "BlankEnum"}
+
+
+def test_the_admin_shows_the_thumbnail_never_the_original_and_no_picture_of_a_refused_one(
+    user, transactional_db, aws_resources, client
+):
+    photo = _uploaded(user, photo_with_exif(), "gps.jpg", "image/jpeg")
+    bomb = _uploaded(user, png_bomb(30_000, 30_000), "bomb.png", "image/png")
+    for upload in (photo, bomb):
+        services.upload_verify(upload_id=upload.pk)  # eagerly: verdict, then derivatives
+        upload.refresh_from_db()
+    assert (photo.media_status, bomb.media_status) == ("ready", "failed")
+    client.force_login(make_user("staff", "pw-staff-12345", is_staff=True, is_superuser=True))
+
+    listed = client.get("/admin/uploader/upload/").content.decode()
+    assert f"/derivatives/{photo.thumbnail}" in listed and photo.key not in listed and bomb.key not in listed
+    page = client.get(f"/admin/uploader/upload/{photo.pk}/change/").content.decode()
+    shown = re.search(r'<img class="upload-preview" src="([^"]+)"', page).group(1)
+    assert f"/derivatives/{photo.thumbnail}?" in shown  # the original only behind its download link
+    assert [m for m in re.findall(r'src="([^"]+)"', page) if photo.key in m] == []
+    page = client.get(f"/admin/uploader/upload/{bomb.pk}/change/").content.decode()
+    assert '<img class="upload-preview"' not in page and "900000000 pixels" in page

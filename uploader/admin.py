@@ -244,10 +244,16 @@ class UploadAdmin(admin.ModelAdmin):
         link = format_html(
             '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
         )
-        if upload.content_type in INLINE_TYPES:
+        thumbnail = selectors.upload_thumbnail_url(upload=upload)
+        if upload.content_type.startswith("image/") and upload.media_status:
+            # The worker's thumbnail (no EXIF, no GPS), the original one click away; none for a
+            # picture it refused to decode (a bomb would take the reviewer's browser down too).
+            if thumbnail:
+                return format_html('<img class="upload-preview" src="{}" alt="">{}', thumbnail, link)
+            return format_html("<p>{}</p>{}", self.media_summary(upload), link)
+        if upload.content_type in INLINE_TYPES:  # nothing is made when derivatives are switched off
             url = selectors.upload_view_url(upload=upload)
             return format_html('<img class="upload-preview" src="{}" alt="">{}', url, link)
-        thumbnail = selectors.upload_thumbnail_url(upload=upload)
         if upload.content_type in PLAYABLE:
             url = selectors.upload_view_url(upload=upload)
             tag = PLAYABLE[upload.content_type]
@@ -255,8 +261,6 @@ class UploadAdmin(admin.ModelAdmin):
             return format_html(
                 '<{} class="upload-preview" controls preload="metadata" src="{}"{}></{}>{}', tag, url, poster, tag, link
             )
-        if thumbnail:  # a type the browser cannot show (HEIC): what the worker made of it
-            return format_html('<img class="upload-preview" src="{}" alt="">{}', thumbnail, link)
         return link
 
     @admin.display(description=gettext_lazy("Dimensions"))
