@@ -93,13 +93,18 @@ class UploadInstruction(serializers.Serializer):
 class BuiltOnceModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer that derives its fields from the model once per class, not on every
     instance: building them was about a tenth of a presign's CPU (README, Benchmarks). Each
-    instance still gets its own copies, as DRF's declared fields do."""
+    instance still gets its own copies, as DRF's declared fields do; a plain field's copy is
+    shallow (binding sets only the copy's own attributes; DRF's deep copy rebuilds every field
+    from its arguments and cost another tenth), a nested serializer's is deep."""
 
     def get_fields(self):
         cls = type(self)
         if "_built_fields" not in cls.__dict__:
             cls._built_fields = super().get_fields()
-        return copy.deepcopy(cls._built_fields)
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in cls._built_fields.items()
+        }
 
 
 class UploadOutput(BuiltOnceModelSerializer):
