@@ -124,9 +124,10 @@ def test_every_grant_was_used(account_and_region, whole_suite):
 
 
 def test_no_grant_is_on_every_resource_or_every_action(aws_resources):
-    """Scoped to the bucket's uploads/ prefix (or the bucket), the three queues and the table."""
+    """Scoped to the bucket's uploads/ and derivatives/ prefixes (or the bucket), the three queues
+    and the table."""
     for role in ("web", "worker"):
         for action, resource in grants(role):
             assert "*" not in action, (role, action)
             assert resource != "*" and not resource.endswith((":*", ":::*")), (role, resource)
-            assert resource.endswith("/uploads/*") or "*" not in resource, (role, resource)
+            assert resource.endswith(("/uploads/*", "/derivatives/*")) or "*" not in resource, (role, resource)
