@@ -2,9 +2,13 @@
 real files (PyAV, Pillow), stored through django-storages, shown by the API, mirrored, deleted with
 the upload, and bounded by hard limits."""
 
+import contextlib
 import io
+import os
 import re
+import signal
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +17,7 @@ from PIL import Image
 
 from uploader import aws, derivatives, mirror, services
 from uploader.models import Upload, UploadEvent
+from uploader.services import media
 
 from .factories import heic_bytes, jpeg_bytes, make_user, photo_with_exif, png_bomb, webm_audio, webm_video
 from .helpers import put_object, start_upload, wait_for
@@ -237,3 +242,52 @@ def test_the_admin_shows_the_thumbnail_never_the_original_and_no_picture_of_a_re
     assert [m for m in re.findall(r'src="([^"]+)"', page) if photo.key in m] == []
     page = client.get(f"/admin/uploader/upload/{bomb.pk}/change/").content.decode()
     assert '<img class="upload-preview"' not in page and "900000000 pixels" in page
+
+
+def _pool_children(pid):
+    """The worker's pool processes (the children of its main process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def _slow_png():
+    """81 megapixels of one colour: a second or two of decoding, a megabyte on the wire."""
+    out = io.BytesIO()
+    Image.new("RGB", (9000, 9000), (10, 120, 30)).save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def test_a_decoder_that_kills_its_process_is_tried_again_and_the_upload_never_stays_pending(user, start_worker):
+    worker = start_worker(UPLOADER_DERIVATIVES="1")
+    upload = _uploaded(user, _slow_png(), "crash.png", "image/png")
+
+    def decoding():
+        upload.refresh_from_db()
+        return upload.media_attempts == 1 and upload.media_status == "pending"
+
+    wait_for(decoding, timeout=60, what="the first run to start decoding")
+    for child in _pool_children(worker.proc.pid):
+        os.kill(child, signal.SIGKILL)  # what a decoder's segmentation fault does to its process
+    # The message comes back (the task is acknowledged only once it ran) and a new process runs it.
+    upload = _settled(upload, timeout=120)
+    assert upload.media_status == Upload.MediaStatus.READY and upload.media_attempts == 2
+    assert "WorkerLostError" in worker.log() or "exited with 'signal 9" in worker.log()
+
+
+def test_after_runs_that_all_died_the_thumbnail_is_failed_not_tried_again(user, transactional_db, aws_resources):
+    upload = _uploaded(user, jpeg_bytes(), "again.jpg", "image/jpeg")
+    services.upload_verify(upload_id=upload.pk)
+    upload.refresh_from_db()
+    Upload.objects.filter(pk=upload.pk).update(media_status="pending", media_attempts=media.MAX_ATTEMPTS, thumbnail="")
+    services.upload_make_derivatives(upload_id=upload.pk)  # the run after MAX_ATTEMPTS deaths
+    upload.refresh_from_db()
+    assert upload.media_status == Upload.MediaStatus.FAILED and not upload.thumbnail
+    assert f"stopped the worker {media.MAX_ATTEMPTS} times" in upload.media_reason
+    services.upload_reprocess(upload=upload, actor=user)  # staff's "run the checks again" starts over
+    upload.refresh_from_db()
+    assert (upload.media_status, upload.media_attempts) == ("ready", 1)

@@ -124,6 +124,9 @@ class Upload(models.Model):
     media_reason = models.TextField(blank=True, help_text="Why no thumbnail or metadata could be made.")
     duration = models.FloatField(_("duration"), null=True, blank=True, help_text="Seconds, for video and audio.")
     codec = models.CharField(max_length=64, blank=True)
+    media_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs of the derivatives task that never finished (a crash, a hard time limit)."
+    )
     thumbnail = models.CharField(
         max_length=1024, blank=True, help_text="Its WebP thumbnail or poster frame: a name in the derivatives storage."
     )
@@ -165,7 +168,7 @@ class Upload(models.Model):
             # What is made from it is made again (after a reprocess, from the object now stored).
             makes = settings.UPLOADER_DERIVATIVES and media_kind(self.content_type)
             self.media_status = self.MediaStatus.PENDING if makes else self.MediaStatus.NONE
-            self.media_reason = ""
+            self.media_reason, self.media_attempts = "", 0
         self.version += 1
 
     def touch(self):

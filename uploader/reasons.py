@@ -38,6 +38,7 @@ MEDIA_UNREADABLE = gettext_noop("The file could not be decoded to make a thumbna
 MEDIA_TOO_MANY_PIXELS = gettext_noop("The picture has %(pixels)s pixels, more than the %(limit)s allowed.")
 MEDIA_TOO_LONG = gettext_noop("The recording lasts %(seconds)s seconds, longer than the %(limit)s allowed.")
 MEDIA_TOO_SLOW = gettext_noop("Making the thumbnail took longer than allowed.")
+MEDIA_GAVE_UP = gettext_noop("Making the thumbnail stopped the worker %(attempts)s times; it is not tried again.")
 
 # The specific before the general: "binary data" is also "%(found)s".
 _TEMPLATES = [
@@ -68,6 +69,7 @@ _TEMPLATES = [
     MEDIA_TOO_MANY_PIXELS,
     MEDIA_TOO_LONG,
     MEDIA_TOO_SLOW,
+    MEDIA_GAVE_UP,
 ]
 
 

@@ -62,11 +62,14 @@ def expire_stale_uploads():
     name=services.media.MAKE,
     soft_time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT,
     time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT + 30,
+    acks_on_timeout=False,  # a run the hard limit killed comes back, like one whose process crashed
     **RETRIED,
 )
 def make_derivatives(upload_id):
     """A thumbnail and the media figures, after the verdict and apart from it: a slow video
-    holds this task only, and only up to its time limit (the soft one records `failed`)."""
+    holds this task only, and only up to its time limit (the soft one records `failed`). A run
+    that dies (a crashing decoder, the hard limit) is tried again, up to
+    services.media.MAX_ATTEMPTS runs, then recorded `failed`."""
     try:
         services.upload_make_derivatives(upload_id=upload_id)
     except Upload.DoesNotExist:

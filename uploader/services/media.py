@@ -7,6 +7,7 @@ from uuid import UUID
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 
 from .. import derivatives, logcontext, objects, outbox, reasons, storage
 from ..models import Upload, media_kind
@@ -18,6 +19,9 @@ MediaStatus = Upload.MediaStatus
 
 MAKE = "uploader.make_derivatives"
 DROP = "uploader.drop_derivatives"
+# Runs that may end without a word (a decoder that crashes the process, a hard time limit): the
+# task's message comes back each time, and after this many such runs the file is not tried again.
+MAX_ATTEMPTS = 3
 
 
 def owe_derivatives(upload: Upload, before_status: str) -> None:
@@ -35,10 +39,13 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     """Make the thumbnail and read the media figures of an available upload whose derivatives are
     pending; `ready`, or `failed` with the reason. AWS failures propagate (the task retries);
     anything the file itself causes is a recorded `failed`."""
+    logcontext.about(upload_id)
+    open_ones = Upload.objects.filter(pk=upload_id, status=Status.AVAILABLE, media_status=MediaStatus.PENDING)
+    if not open_ones.update(media_attempts=F("media_attempts") + 1):  # counted before the decoders run
+        return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.get(pk=upload_id)
-    logcontext.about(upload.pk)
-    if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
-        return upload
+    if upload.media_attempts > MAX_ATTEMPTS:  # each earlier run died without a word
+        return _record(upload_id, None, "", reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
     made, reason, name = None, "", ""
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
@@ -51,6 +58,9 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
         reason = str(exc)
     except SoftTimeLimitExceeded:
         reason = reasons.MEDIA_TOO_SLOW
+    except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
+        open_ones.update(media_attempts=F("media_attempts") - 1)
+        raise
     return _record(upload_id, made if not reason else None, name, reason)
 
 
