@@ -15,6 +15,8 @@ from django.core.signals import setting_changed
 from . import callrecord
 
 _lock = threading.RLock()  # client() builds the session under it too
+# Held by whatever builds a client from the shared session (a boto3 session is not thread-safe).
+building = _lock
 _clients = {}
 
 _ENDPOINT_SETTINGS = {

@@ -14,11 +14,10 @@ class DerivativeStorage(S3Storage):
 
     @property
     def connection(self):
-        built = getattr(self._connections, "connection", None) is None
-        connection = super().connection
-        if built:
-            callrecord.instrument(connection.meta.client)
-        return connection
+        if getattr(self._connections, "connection", None) is None:  # one per thread, as S3Storage keeps them
+            with aws.building:
+                callrecord.instrument(super().connection.meta.client)
+        return self._connections.connection
 
 
 def derivatives() -> S3Storage:
