@@ -1,27 +1,29 @@
 // Record from the camera or the microphone (MediaRecorder, WebM) and hand the recording to the
 // uploader as a file, so it goes the way every file goes (pinned parts, multipart when large).
-// Shown only where the browser can record and the server accepts WebM.
+// Shown only where the browser can record a type the server accepts.
 import { announce, el } from "./dom.js";
 import { formatDuration, gettext } from "./i18n.js";
 
+// What each kind records, best first: WebM where the browser can (Chromium, Firefox), else MP4
+// (Safari records no WebM).
 const KINDS = {
-  video: { type: "video/webm", constraints: { video: true, audio: true }, codecs: ["vp9,opus", "vp8,opus", ""] },
-  audio: { type: "audio/webm", constraints: { audio: true }, codecs: ["opus", ""] },
+  video: { constraints: { video: true, audio: true }, formats: ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", "video/webm", "video/mp4"] },
+  audio: { constraints: { audio: true }, formats: ["audio/webm;codecs=opus", "audio/webm", "audio/mp4"] },
 };
+const EXTENSIONS = { "video/webm": "webm", "audio/webm": "webm", "video/mp4": "mp4", "audio/mp4": "m4a" };
 
-/** The first `type;codecs=...` this browser records, or "" (then the browser's own choice). */
-function recordable(kind) {
-  const { type, codecs } = KINDS[kind];
-  for (const codec of codecs) {
-    const candidate = codec ? `${type};codecs=${codec}` : type;
-    if (MediaRecorder.isTypeSupported(candidate)) return candidate;
+/** The first format this browser records and the server accepts: {mimeType, type}, or null. */
+function recordable(kind, allowed) {
+  for (const mimeType of KINDS[kind].formats) {
+    const type = mimeType.split(";")[0];
+    if (allowed(type) && MediaRecorder.isTypeSupported(mimeType)) return { mimeType, type };
   }
-  return "";
+  return null;
 }
 
-function fileName(kind, when) {
+function fileName(kind, type, when) {
   const stamp = when.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
-  return `${kind === "video" ? "video" : "sound"}-${stamp}.webm`;
+  return `${kind === "video" ? "video" : "sound"}-${stamp}.${EXTENSIONS[type]}`;
 }
 
 /**
@@ -41,7 +43,7 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
   panel.hidden = true;
   let session = null;
 
-  async function begin(kind, button) {
+  async function begin(kind, format, button) {
     if (session) return;
     let stream;
     try {
@@ -52,8 +54,7 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
       announce(status.textContent);
       return;
     }
-    const mimeType = recordable(kind);
-    const recorder = new MediaRecorder(stream, mimeType ? { mimeType } : {});
+    const recorder = new MediaRecorder(stream, { mimeType: format.mimeType });
     const chunks = [];
     const startedAt = performance.now();
     const started = new Date();
@@ -69,8 +70,8 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
       session = null;
       button.focus();
       if (!keep || !chunks.length) { announce(gettext("Recording discarded.")); return; }
-      const type = KINDS[kind].type; // without the codecs: the type the server pins and checks
-      send(new File(chunks, fileName(kind, started), { type, lastModified: Date.now() }));
+      const { type } = format; // without the codecs: the type the server pins and checks
+      send(new File(chunks, fileName(kind, type, started), { type, lastModified: Date.now() }));
     };
     preview.hidden = kind !== "video";
     if (kind === "video") { preview.srcObject = stream; preview.play().catch(() => {}); }
@@ -93,9 +94,10 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
   discard.addEventListener("click", () => finish(false));
 
   for (const [kind, label] of [["video", gettext("Record video")], ["audio", gettext("Record sound")]]) {
-    if (!allowed(KINDS[kind].type)) continue;
+    const format = recordable(kind, allowed);
+    if (!format) continue;
     const button = el("button", { type: "button", class: `record record-${kind}`, text: label });
-    button.addEventListener("click", () => begin(kind, button));
+    button.addEventListener("click", () => begin(kind, format, button));
     controls.append(" ", button);
   }
 }

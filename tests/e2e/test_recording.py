@@ -80,3 +80,11 @@ def test_a_recording_can_be_discarded_and_nothing_is_uploaded(recording_page):
     page.wait_for_timeout(500)
     assert page.locator("li.transfer").count() == 0
     assert not Upload.objects.filter(owner__username="rita").exists()
+
+
+def test_no_record_button_where_the_server_accepts_nothing_recordable(page, live_server, settings):
+    settings.UPLOADER_ALLOWED_TYPES = ["image/jpeg", "application/pdf"]
+    make_user("rita", "pw-rita-12345")
+    log_in(page, live_server.url, "rita", "pw-rita-12345")
+    assert page.locator("#choose-files").is_visible()
+    assert page.locator("button.record").count() == 0
