@@ -291,3 +291,10 @@ def test_after_runs_that_all_died_the_thumbnail_is_failed_not_tried_again(user, 
     services.upload_reprocess(upload=upload, actor=user)  # staff's "run the checks again" starts over
     upload.refresh_from_db()
     assert (upload.media_status, upload.media_attempts) == ("ready", 1)
+
+
+def test_a_long_recording_without_a_duration_header_is_refused_once_it_passes_the_limit():
+    recorded = webm_video(seconds=2, streamed=True)  # no duration in the header: its packets are read
+    short = derivatives.Limits(thumbnail=320, max_pixels=10**8, max_seconds=1, time_budget=60)
+    with pytest.raises(derivatives.Refused, match="lasts 2 seconds, longer than the 1 allowed"):
+        derivatives.make(io.BytesIO(recorded), kind="video", limits=short)

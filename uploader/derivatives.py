@@ -9,6 +9,7 @@ worker; every refusal is a `Refused` with a recorded reason (uploader/reasons.py
 """
 
 import io
+import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -118,9 +119,10 @@ def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
         main = video if kind == "video" and video is not None else audio or video
         if main is None:
             raise Refused(R.MEDIA_UNREADABLE)
-        duration = _duration(container, clock)
+        duration = _duration(container, limits, clock)
         if duration is not None and duration > limits.max_seconds:
-            raise Refused(R.MEDIA_TOO_LONG % {"seconds": round(duration), "limit": limits.max_seconds})
+            seconds = max(round(duration), math.floor(limits.max_seconds) + 1)  # read up to just past the limit
+            raise Refused(R.MEDIA_TOO_LONG % {"seconds": seconds, "limit": limits.max_seconds})
         codec = main.codec_context.name or ""
         if main is not video:
             return Made(duration=duration, codec=codec)
@@ -130,9 +132,10 @@ def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
         return Made(thumbnail=poster, width=width or None, height=height or None, duration=duration, codec=codec)
 
 
-def _duration(container, clock: _Clock) -> float | None:
+def _duration(container, limits: Limits, clock: _Clock) -> float | None:
     """From the header when it says; else (a MediaRecorder WebM has no duration in its header)
-    from the last packet's end, reading packets without decoding them."""
+    from the last packet's end, reading packets without decoding them, and no further than the
+    longest duration allowed."""
     if container.duration:
         return container.duration / av.time_base
     end = None
@@ -142,6 +145,8 @@ def _duration(container, clock: _Clock) -> float | None:
             if packet.pts is not None and packet.time_base:
                 stop = (packet.pts + (packet.duration or 0)) * packet.time_base
                 end = stop if end is None else max(end, stop)
+                if end > limits.max_seconds:
+                    break
     except av.FFmpegError as exc:
         raise Refused(R.MEDIA_UNREADABLE) from exc
     finally:
