@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-import av
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -109,6 +108,8 @@ def _thumbnail(image: Image.Image, size: int) -> bytes:
 
 
 def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
+    import av  # FFmpeg's libraries load in the worker that reads a recording, not in every process
+
     try:
         container = av.open(source, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -136,6 +137,8 @@ def _duration(container, limits: Limits, clock: _Clock) -> float | None:
     """From the header when it says; else (a MediaRecorder WebM has no duration in its header)
     from the last packet's end, reading packets without decoding them, and no further than the
     longest duration allowed."""
+    import av
+
     if container.duration:
         return container.duration / av.time_base
     end = None
@@ -156,6 +159,8 @@ def _duration(container, limits: Limits, clock: _Clock) -> float | None:
 
 def _poster(container, video, duration: float | None, limits: Limits, clock: _Clock) -> bytes:
     """The frame at POSTER_AT (or the middle of a shorter video), or the last decoded before it."""
+    import av
+
     target = POSTER_AT if duration is None else min(POSTER_AT, duration / 2)
     video.thread_type = "AUTO"
     chosen = None
