@@ -70,9 +70,9 @@ def test_sound_recorded_in_the_page_is_uploaded_with_its_length(recording_page):
     assert row.locator("img.thumb").count() == 0
 
 
-def test_a_recording_can_be_discarded_and_nothing_is_uploaded(recording_page):
-    page = recording_page
-    page.wait_for_selector("#uploader[data-ready='true']")
+def test_a_recording_can_be_discarded_and_nothing_is_uploaded(page, live_server):
+    make_user("rita", "pw-rita-12345")  # no worker: nothing may reach one
+    log_in(page, live_server.url, "rita", "pw-rita-12345")
     page.click(".record-audio")
     page.locator("#recorder[data-state='recording']").wait_for(timeout=10_000)
     page.click(".recorder-discard")
