@@ -225,7 +225,6 @@ AWS_S3_REGION_NAME = AWS_REGION
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
-AWS_QUERYSTRING_EXPIRE = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
 AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
 
 UPLOADER_BUCKET = AWS_STORAGE_BUCKET_NAME
@@ -245,6 +244,7 @@ UPLOADER_STACK_WITH_COGNITO = env.bool("UPLOADER_STACK_WITH_COGNITO", default=Fa
 UPLOADER_AWS_CALL_LOG = env("UPLOADER_AWS_CALL_LOG", default="")
 UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
 UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
+AWS_QUERYSTRING_EXPIRE = UPLOADER_DOWNLOAD_URL_EXPIRES  # django-storages' URLs (thumbnails): as short-lived
 # S3's own maximum object size: nothing in the project is smaller unless you set it.
 UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=5 * 1024**4)
 UPLOADER_MULTIPART_THRESHOLD = env.int("UPLOADER_MULTIPART_THRESHOLD", default=16 * 1024 * 1024)
@@ -274,7 +274,8 @@ UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=True)
 UPLOADER_THUMBNAIL_SIZE = env.int("UPLOADER_THUMBNAIL_SIZE", default=320)
 UPLOADER_MEDIA_MAX_PIXELS = env.int("UPLOADER_MEDIA_MAX_PIXELS", default=100_000_000)
 UPLOADER_MEDIA_MAX_SECONDS = env.int("UPLOADER_MEDIA_MAX_SECONDS", default=3 * 3600)
-UPLOADER_MEDIA_TIME_LIMIT = env.float("UPLOADER_MEDIA_TIME_LIMIT", default=120.0)  # seconds a task
+# Seconds a derivatives task may run (its soft limit: recorded as failed; the hard one is 30 s later).
+UPLOADER_MEDIA_TIME_LIMIT = env.float("UPLOADER_MEDIA_TIME_LIMIT", default=120.0)
 # The web origins whose pages may upload: the bucket's CORS rules (setup_aws) and the API's.
 UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
 # django-cors-headers, for the API only. Bearer tokens, never cookies: a page elsewhere cannot

@@ -35,7 +35,7 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
   const allowed = (type) => !allowedTypes.length || allowedTypes.includes(type);
   const preview = el("video", { class: "recorder-preview", muted: "", playsinline: "", "aria-hidden": "true" });
   preview.muted = true;
-  const elapsed = el("span", { class: "recorder-elapsed", role: "timer", "aria-label": gettext("Recording length") , text: "0:00" });
+  const elapsed = el("span", { class: "recorder-elapsed", role: "timer", "aria-label": gettext("Recording length"), text: "0:00" });
   const stop = el("button", { type: "button", class: "primary recorder-stop", text: gettext("Stop and upload") });
   const discard = el("button", { type: "button", class: "recorder-discard", text: gettext("Discard recording") });
   const status = el("p", { class: "recorder-status" });
