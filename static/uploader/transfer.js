@@ -106,6 +106,7 @@ export class Transfer {
     this.cancelled = false;
     this.paused = false;
     this.waiting = [];
+    this.heldAfterPause = null;
     this.record = null;
     // Every network step of this transfer retries by the one policy; an outage shows as "offline".
     this.policy = {
@@ -129,6 +130,7 @@ export class Transfer {
   pause() {
     if (this.cancelled || this.paused) return;
     this.paused = true;
+    this.heldAfterPause = null; // a part may land just as its request is aborted: asked again on resume
     for (const xhr of [...this.xhrs]) xhr.abort();
     this.view.state("paused");
   }
@@ -154,6 +156,14 @@ export class Transfer {
     localStorage.removeItem(fingerprint(this.file));
     if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
     this.view.state("cancelled");
+  }
+
+  /** The parts S3 holds, asked once after each resume (shared by the parts the pause stopped);
+   * an answer that cannot be had means none: a part sent twice costs bytes, never the file. */
+  heldParts(id) {
+    this.heldAfterPause ??= retrying(() => api(`${this.apiBase}${id}/parts/`), this.policy)
+      .then(({ parts }) => new Map(parts.map((p) => [p.part_number, p])), () => new Map());
+    return this.heldAfterPause;
   }
 
   /** Tells the API the bytes are in; retried like every other step. */
@@ -243,8 +253,17 @@ export class Transfer {
     const sendPart = async (n) => {
       const blob = file.slice((n - 1) * partSize, Math.min(n * partSize, file.size));
       const checksum = await sha256Base64(blob);
-      for (;;) {
+      for (let stopped = false; ; stopped = true) {
         await this.gate();
+        if (stopped) {
+          // Its request was aborted by a pause, maybe after S3 had stored it (URLs pin the checksum).
+          const held = (await this.heldParts(id)).get(n);
+          if (held?.size === blob.size && (!held.checksum_sha256 || held.checksum_sha256 === checksum)) {
+            doneBytes += blob.size;
+            report();
+            return held.etag;
+          }
+        }
         try {
           const etag = await retrying(async () => {
             await this.gate();

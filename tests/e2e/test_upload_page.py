@@ -79,22 +79,56 @@ def test_a_single_put_paused_and_resumed_starts_that_put_again(page, live_server
     assert Upload.objects.get().stored_size == photo.stat().st_size
 
 
-def test_a_lost_connection_resumes_by_itself_when_it_returns(page, live_server, worker, tmp_path):
+def test_a_part_stored_just_as_pause_aborts_its_request_is_not_sent_again(page, live_server, worker, tmp_path):
     make_user("pia", "pw-pia-12345")
-    big = sparse_file(tmp_path, "trip.zip", 64 * MiB)  # eight parts
+    big = sparse_file(tmp_path, "scan.zip", 24 * MiB)  # three parts of 8 MiB
     log_in(page, live_server.url, "pia", "pw-pia-12345")
     traffic = StoreTraffic(page, live_server.url)
-    UploadThrottle(page, 8 * MiB)
+    landed = []
+
+    def store_first_part_and_keep_the_answer(route):
+        if part_number(route.request.url) == 1 and not landed:
+            landed.append(route.fetch())  # S3 stores part 1; the page never hears so (no fulfil)
+        else:
+            route.continue_()
+
+    page.route(lambda url: part_number(url) > 0, store_first_part_and_keep_the_answer)
     page.set_input_files("#file-input", str(big))
-    wait_for(lambda: traffic.finished, page=page, what="a first part in the store")
-    # The connection drops: requests now fail as they would, and the browser says it is offline.
-    parts = lambda url: part_number(url) > 0  # noqa: E731
-    refuse = lambda route: route.abort("internetdisconnected")  # noqa: E731
-    page.route(parts, refuse)
+    wait_for(lambda: landed, page=page, what="part 1 stored by S3")
+    assert landed[0].status == 200
+    page.locator("li.transfer button.pause").click()  # aborts part 1's request, which S3 already holds
+    page.locator("li.transfer button.resume").click()
+    page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
+    assert Upload.objects.get().stored_size == big.stat().st_size
+    # After the resume the page asked which parts S3 holds, and did not send part 1 again.
+    assert [part_number(u) for u in traffic.started].count(1) == 1
+
+
+def test_a_lost_connection_resumes_by_itself_when_it_returns(page, live_server, worker, tmp_path):
+    make_user("pia", "pw-pia-12345")
+    big = sparse_file(tmp_path, "trip.zip", 64 * MiB)  # eight parts, four at a time
+    log_in(page, live_server.url, "pia", "pw-pia-12345")
+    # Parts 5 to 8 wait for the first four to finish: they are held at the network's edge, where
+    # the connection drops (held, then refused), so the drop cannot come after the last part left.
+    held, dropped = [], []
+
+    def edge(route):
+        if dropped:
+            route.abort("internetdisconnected")
+        else:
+            held.append(route)
+
+    later = lambda url: part_number(url) > 4  # noqa: E731
+    page.route(later, edge)
+    page.set_input_files("#file-input", str(big))
+    wait_for(lambda: held, page=page, what="a fifth part on its way")
     page.context.set_offline(True)
+    dropped.append(True)
+    for route in held:
+        route.abort("internetdisconnected")
     page.wait_for_function("() => document.querySelector('li.transfer').dataset.state === 'offline'", timeout=60_000)
     assert "waiting for the connection" in page.locator("li.transfer .state").inner_text()
-    page.unroute(parts, refuse)
+    page.unroute(later, edge)
     page.context.set_offline(False)  # the browser's `online` event: nobody clicks anything
     page.locator('tr[data-status="available"]').wait_for(timeout=60_000)
     assert Upload.objects.get().stored_size == big.stat().st_size
