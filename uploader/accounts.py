@@ -1,7 +1,18 @@
-"""Who may hold an API token, and ending a user's tokens when the password changes or the account
-is deactivated."""
+"""Who may hold an API token, how failed logins are counted, and ending a user's tokens when the
+password changes or the account is deactivated."""
 
+from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """allauth's, but the failed-login lock of a login name (five failures in five minutes) is
+    the name's alone. allauth keys it by the site's domain too, which without the sites framework
+    is the request's Host header, port included: `Host: uploads.example.com:1`, `:2`, ... all
+    pass ALLOWED_HOSTS, and each one bought five more guesses at the same password."""
+
+    def _get_login_attempts_cache_key(self, request, **credentials):
+        return str(credentials.get("email", credentials.get("username", ""))).strip().lower()
 
 
 def email_verified_if_required(user) -> bool:

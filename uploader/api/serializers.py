@@ -117,7 +117,8 @@ class UploadOutput(BuiltOnceModelSerializer):
     )
     thumbnail_url = serializers.SerializerMethodField(
         help_text="A short-lived GET of a WebP thumbnail (an image's, or a video's poster frame), at most "
-        "UPLOADER_THUMBNAIL_SIZE pixels (320 by default) on its longer side and without the original's metadata; null until it is made."
+        "UPLOADER_THUMBNAIL_SIZE pixels (320 by default) on its longer side and without the original's "
+        "metadata; null until it is made."
     )
 
     class Meta:
