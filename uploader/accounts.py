@@ -2,17 +2,25 @@
 password changes or the account is deactivated."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """allauth's, but the failed-login lock of a login name (five failures in five minutes) is
-    the name's alone. allauth keys it by the site's domain too, which without the sites framework
-    is the request's Host header, port included: `Host: uploads.example.com:1`, `:2`, ... all
-    pass ALLOWED_HOSTS, and each one bought five more guesses at the same password."""
+    """allauth's, but the failed-login lock (five failures in five minutes) belongs to the account,
+    whatever it is called by. allauth keyed it by the text typed and the site's domain, which
+    without the sites framework is the request's Host header, port included: `Host:
+    uploads.example.com:1`, `:2`, ... all pass ALLOWED_HOSTS, and each port, and the address
+    beside the username, bought five more guesses at the same password."""
 
     def _get_login_attempts_cache_key(self, request, **credentials):
-        return str(credentials.get("email", credentials.get("username", ""))).strip().lower()
+        login = str(credentials.get("email", credentials.get("username", ""))).strip().lower()
+        named = Q(username__iexact=login) | Q(email__iexact=login) | Q(emailaddress__email__iexact=login)
+        accounts = get_user_model().objects.filter(named).values_list("pk", flat=True).distinct()
+        found = list(accounts[:2]) if login else []
+        # One account: its own lock. None (or an address two accounts share): the text's.
+        return f"account:{found[0]}" if len(found) == 1 else f"login:{login}"
 
 
 def email_verified_if_required(user) -> bool:
