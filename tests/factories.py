@@ -113,21 +113,39 @@ class _Stream(io.RawIOBase):
         return bytes(self.data)
 
 
-def webm_video(seconds=2.0, width=320, height=240, fps=10, gap=None, streamed=False):
-    """A real VP8 WebM (PyAV). With `gap`, two frames `gap` seconds apart: a long video in a few
-    kilobytes. `streamed`: written as MediaRecorder writes, with no duration in its header."""
+def webm_video(seconds=2.0, width=320, height=240, fps=10, gap=None, streamed=False, wrapper="webm", codec="libvpx"):
+    """A real VP8 WebM (PyAV), or another container (`wrapper`) and `codec` (an MP4 of H.264 keeps its index
+    at the end, as phones write it). With `gap`, two frames `gap` seconds apart: a long video in a
+    few kilobytes. `streamed`: written as MediaRecorder writes, with no duration in its header."""
     import av
 
     out = _Stream() if streamed else io.BytesIO()
-    with av.open(out, "w", format="webm") as container:
-        stream = container.add_stream("libvpx", rate=fps)
+    with av.open(out, "w", format=wrapper) as container:
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"deadline": "realtime", "cpu-used": "8"}  # fast: long ones are made for the bench
+        if codec == "libvpx":
+            stream.options = {"deadline": "realtime", "cpu-used": "8"}  # fast: long ones are made for the bench
         times = [0, gap] if gap else [i / fps for i in range(int(seconds * fps))]
         for i, at in enumerate(times):
             shade = (40 + 200 * i // max(len(times), 1)) % 256
             frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), (shade, 80, 160)))
             frame.pts = round(at * fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+def mp3_audio(seconds=2.0, rate=44100):
+    """A real MP3 (PyAV, LAME) of silence."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+        for start in range(0, int(seconds * rate), 1152):
+            frame = av.AudioFrame(format="s16p", layout="mono", samples=1152)
+            frame.planes[0].update(bytes(frame.planes[0].buffer_size))
+            frame.sample_rate, frame.pts = rate, start
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return out.getvalue()

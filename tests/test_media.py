@@ -15,11 +15,11 @@ import requests
 from django.conf import settings
 from PIL import Image
 
-from uploader import aws, derivatives, mirror, services
+from uploader import aws, derivatives, mirror, services, validation
 from uploader.models import Upload, UploadEvent
 from uploader.services import media
 
-from .factories import heic_bytes, jpeg_bytes, make_user, photo_with_exif, png_bomb, webm_audio, webm_video
+from .factories import heic_bytes, jpeg_bytes, make_user, mp3_audio, photo_with_exif, png_bomb, webm_audio, webm_video
 from .helpers import put_object, start_upload, wait_for
 
 
@@ -62,6 +62,24 @@ def test_a_webm_video_gives_duration_dimensions_codec_and_a_poster(streamed):
     assert made.duration == pytest.approx(3.0, abs=0.15)
     assert (made.width, made.height, made.codec) == (320, 240, "vp8")
     assert _webp(made.thumbnail).size == (320, 240)
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "codec", "named"), [("mp4", "libx264", "h264"), ("mov", "libx264", "h264"), ("mp4", "mpeg4", "mpeg4")]
+)
+def test_a_phone_video_gives_duration_dimensions_codec_and_a_poster(wrapper, codec, named):
+    video = webm_video(seconds=3, wrapper=wrapper, codec=codec)
+    assert validation.sniff(video[:4096]) == {"mp4": "video/mp4", "mov": "video/quicktime"}[wrapper]
+    made = derivatives.make(io.BytesIO(video), kind="video", limits=LIMITS)
+    assert made.duration == pytest.approx(3.0, abs=0.15)
+    assert (made.width, made.height, made.codec) == (320, 240, named)
+    assert _webp(made.thumbnail).size == (320, 240)
+
+
+def test_an_mp3_gives_duration_and_the_formats_codec_name():
+    made = derivatives.make(io.BytesIO(mp3_audio(seconds=2)), kind="audio", limits=LIMITS)
+    assert made.duration == pytest.approx(2.0, abs=0.1) and made.codec == "mp3"  # not the decoder's "mp3float"
+    assert made.thumbnail is None
 
 
 def test_a_webm_recording_of_sound_gives_duration_and_codec():
@@ -149,13 +167,19 @@ def test_video_and_sound_through_a_real_worker(user, start_worker):
     start_worker(UPLOADER_DERIVATIVES="1")
     video = _uploaded(user, webm_video(seconds=2, streamed=True), "clip.webm", "video/webm")
     sound = _uploaded(user, webm_audio(seconds=1.5), "memo.weba", "audio/webm")
-    video, sound = _settled(video), _settled(sound)
+    phone = _uploaded(user, webm_video(seconds=2, wrapper="mp4", codec="libx264"), "IMG_0001.mp4", "video/mp4")
+    song = _uploaded(user, mp3_audio(seconds=2), "song.mp3", "audio/mpeg")
+    video, sound, phone, song = _settled(video), _settled(sound), _settled(phone), _settled(song)
     assert (video.media_status, video.codec, video.width, video.height) == ("ready", "vp8", 320, 240)
     assert video.duration == pytest.approx(2.0, abs=0.15)
     poster = aws.s3().get_object(Bucket=video.bucket, Key=f"derivatives/{video.thumbnail}")["Body"].read()
     assert _webp(poster).size == (320, 240)
     assert (sound.media_status, sound.codec, sound.thumbnail) == ("ready", "opus", "")
     assert sound.duration == pytest.approx(1.5, abs=0.1)
+    # A phone's MP4 keeps its index at the end: read through ranged GETs all the same.
+    assert (phone.media_status, phone.codec, phone.width, phone.height) == ("ready", "h264", 320, 240)
+    assert phone.duration == pytest.approx(2.0, abs=0.15) and phone.thumbnail
+    assert (song.media_status, song.codec, song.thumbnail) == ("ready", "mp3", "")
 
 
 def test_a_bomb_and_an_endless_video_leave_the_worker_free_and_the_upload_available(user, start_worker):

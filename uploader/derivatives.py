@@ -124,7 +124,7 @@ def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
         if duration is not None and duration > limits.max_seconds:
             seconds = max(round(duration), math.floor(limits.max_seconds) + 1)  # read up to just past the limit
             raise Refused(R.MEDIA_TOO_LONG % {"seconds": seconds, "limit": limits.max_seconds})
-        codec = main.codec_context.name or ""
+        codec = main.codec_context.codec.canonical_name or ""  # the format's, not the decoder's (mp3float)
         if main is not video:
             return Made(duration=duration, codec=codec)
         width, height = video.codec_context.width, video.codec_context.height
