@@ -51,6 +51,20 @@ def test_a_phone_photo_gives_an_upright_webp_thumbnail_without_its_exif_or_gps()
     assert (made.width, made.height) == (400, 200)
 
 
+@pytest.mark.parametrize("mode", ["I;16", "CMYK", "P", "LA"])
+def test_a_picture_in_any_mode_keeps_its_tones_in_the_thumbnail(mode):
+    shade = {"I;16": 30000, "CMYK": (0, 0, 0, 137), "P": 7, "LA": (118, 255)}[mode]
+    picture = Image.new(mode, (640, 480), shade)
+    if mode == "P":
+        picture.putpalette([v for i in range(256) for v in (i * 16 % 256,) * 3])  # index 7: grey 112
+    out = io.BytesIO()
+    picture.save(out, "JPEG" if mode == "CMYK" else "PNG")
+    thumbnail = _webp(derivatives.make(io.BytesIO(out.getvalue()), kind="image", limits=LIMITS).thumbnail)
+    assert thumbnail.size == (320, 240)
+    grey = thumbnail.convert("L").getpixel((160, 120))
+    assert 100 <= grey <= 130, (mode, grey)  # a 16-bit grey of 30000/65535 is 117 in 8 bits, not white
+
+
 def test_a_heic_photo_gives_a_thumbnail():
     made = derivatives.make(io.BytesIO(heic_bytes(64, 48)), kind="image", limits=LIMITS)
     assert _webp(made.thumbnail).size == (64, 48)  # never enlarged

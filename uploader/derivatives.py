@@ -99,6 +99,8 @@ def _thumbnail(image: Image.Image, size: int) -> bytes:
         image.draft("RGB", (size * 2, size * 2))  # decode at a fraction of full size: far faster
     upright = ImageOps.exif_transpose(image)
     upright.thumbnail((size, size), Image.Resampling.LANCZOS)
+    if upright.mode.startswith("I;16") or upright.mode == "I":  # 16-bit grey (scans, PNG): scaled, not clipped white
+        upright = upright.convert("I").point(lambda value: value / 256).convert("L")
     mode = "RGBA" if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info else "RGB"
     clean = Image.new(mode, upright.size)
     clean.paste(upright.convert(mode))  # pixels only: nothing of the original's metadata comes along
