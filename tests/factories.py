@@ -135,6 +135,30 @@ def webm_video(seconds=2.0, width=320, height=240, fps=10, gap=None, streamed=Fa
     return out.getvalue()
 
 
+def portrait_phone_video(width=320, height=240, seconds=1.0, fps=10):
+    """An MP4 stored landscape (left half red, right half blue) whose track header says "turn 90
+    degrees clockwise to play", as a phone held upright records: played, red is on top."""
+    import struct
+
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        picture = Image.new("RGB", (width, height), (0, 0, 220))
+        picture.paste((220, 0, 0), (0, 0, width // 2, height))
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_image(picture)
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    data = bytearray(out.getvalue())
+    matrix = data.index(b"tkhd") + 44  # version 0: after the flags, times, track id, duration, layer, volume
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    return bytes(data)
+
+
 def mp3_audio(seconds=2.0, rate=44100):
     """A real MP3 (PyAV, LAME) of silence."""
     import av

@@ -19,7 +19,17 @@ from uploader import aws, derivatives, mirror, services, validation
 from uploader.models import Upload, UploadEvent
 from uploader.services import media
 
-from .factories import heic_bytes, jpeg_bytes, make_user, mp3_audio, photo_with_exif, png_bomb, webm_audio, webm_video
+from .factories import (
+    heic_bytes,
+    jpeg_bytes,
+    make_user,
+    mp3_audio,
+    photo_with_exif,
+    png_bomb,
+    portrait_phone_video,
+    webm_audio,
+    webm_video,
+)
 from .helpers import put_object, start_upload, wait_for
 
 
@@ -88,6 +98,15 @@ def test_a_phone_video_gives_duration_dimensions_codec_and_a_poster(wrapper, cod
     assert made.duration == pytest.approx(3.0, abs=0.15)
     assert (made.width, made.height, made.codec) == (320, 240, named)
     assert _webp(made.thumbnail).size == (320, 240)
+
+
+def test_a_portrait_phone_video_gets_an_upright_poster_and_its_size_as_played():
+    made = derivatives.make(io.BytesIO(portrait_phone_video()), kind="video", limits=LIMITS)
+    assert (made.width, made.height) == (240, 320)
+    poster = _webp(made.thumbnail).convert("RGB")
+    assert poster.size == (240, 320)
+    top, bottom = poster.getpixel((120, 40)), poster.getpixel((120, 280))
+    assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0], (top, bottom)  # the stored left half is on top
 
 
 def test_an_mp3_gives_duration_and_the_formats_codec_name():

@@ -131,7 +131,9 @@ def _media(source, kind: str, limits: Limits, clock: _Clock) -> Made:
             return Made(duration=duration, codec=codec)
         width, height = video.codec_context.width, video.codec_context.height
         _check_pixels(width, height, limits)
-        poster = _poster(container, video, duration, limits, clock)
+        poster, on_its_side = _poster(container, video, duration, limits, clock)
+        if on_its_side:  # a phone's portrait video: stored landscape, played turned; its size as played
+            width, height = height, width
         return Made(thumbnail=poster, width=width or None, height=height or None, duration=duration, codec=codec)
 
 
@@ -159,8 +161,13 @@ def _duration(container, limits: Limits, clock: _Clock) -> float | None:
     return float(end) if end is not None else None
 
 
-def _poster(container, video, duration: float | None, limits: Limits, clock: _Clock) -> bytes:
-    """The frame at POSTER_AT (or the middle of a shorter video), or the last decoded before it."""
+# A video's display matrix turns its frames counterclockwise by these degrees (FFmpeg's sense).
+_TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def _poster(container, video, duration: float | None, limits: Limits, clock: _Clock) -> tuple[bytes, bool]:
+    """The frame at POSTER_AT (or the middle of a shorter video), or the last decoded before it,
+    turned as the player turns it; and whether that put it on its side."""
     import av
 
     target = POSTER_AT if duration is None else min(POSTER_AT, duration / 2)
@@ -178,4 +185,7 @@ def _poster(container, video, duration: float | None, limits: Limits, clock: _Cl
             raise Refused(R.MEDIA_UNREADABLE) from exc
     if chosen is None:
         raise Refused(R.MEDIA_UNREADABLE)
-    return _thumbnail(chosen.to_image(), limits.thumbnail)
+    image, turn = chosen.to_image(), _TURNS.get(round(chosen.rotation) % 360)
+    if turn is not None:
+        image = image.transpose(turn)
+    return _thumbnail(image, limits.thumbnail), turn in (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
