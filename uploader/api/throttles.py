@@ -26,12 +26,7 @@ class CountedRateThrottle(SimpleRateThrottle):
         counter = f"{self.key}:{int(window)}"
         self.previous = self.cache.get(f"{self.key}:{int(window) - 1}", 0)
         self.fraction = into / self.duration
-        self.cache.add(counter, 0, timeout=2 * self.duration)
-        try:
-            self.current = self.cache.incr(counter)
-        except ValueError:  # evicted between the add and the increment: this request starts it
-            self.cache.set(counter, 1, timeout=2 * self.duration)
-            self.current = 1
+        self.current = self._count(counter)
         if self.previous * (1 - self.fraction) + self.current <= self.num_requests:
             return True
         try:
@@ -39,6 +34,16 @@ class CountedRateThrottle(SimpleRateThrottle):
         except ValueError:
             self.current = 0
         return False
+
+    def _count(self, counter: str) -> int:
+        """Adds this request to the window's counter and returns the count: an increment, or the
+        first request of the window creates it (whoever loses that race increments)."""
+        try:
+            return self.cache.incr(counter)
+        except ValueError:
+            if self.cache.add(counter, 1, timeout=2 * self.duration):
+                return 1
+            return self.cache.incr(counter)
 
     def wait(self):
         """Seconds until one more request would fit."""
