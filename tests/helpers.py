@@ -4,16 +4,22 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from django.db import connection
 
-from uploader import aws
+from uploader import aws, localaws
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def wait_for(predicate, *, timeout=30.0, interval=0.2, what="the condition", page=None):
@@ -260,3 +266,42 @@ class TcpSwitch:
 
     def close(self):
         self._server.close()
+
+
+def start_gunicorn(tmp_path, name, environment, *args):
+    """A gunicorn web server on a free port, in a session of its own; as production runs it (from
+    config/gunicorn.py, one worker unless WEB_CONCURRENCY says) unless `args` give its command
+    line instead. Returns (proc, base, log)."""
+    port = localaws.free_port()
+    options = list(args) or ["-c", "config/gunicorn.py"]
+    env = {"WEB_CONCURRENCY": "1", **environment, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    log = tmp_path / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *options, "--bind", f"127.0.0.1:{port}", "config.wsgi"],
+            env=env,
+            cwd=PROJECT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+def answering(proc, base, log):
+    """The server's /healthz status, or None while it is not listening yet; fails if it died."""
+    assert proc.poll() is None, log.read_text()
+    try:
+        return requests.get(f"{base}/healthz", timeout=5, headers={"X-Forwarded-Proto": "https"}).status_code
+    except (requests.ConnectionError, requests.Timeout):
+        return None
+
+
+def stop_gunicorn(proc):
+    """SIGTERM to the master; its workers and all go if it has not ended within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the master and its workers: none left holding the database
+        proc.wait()

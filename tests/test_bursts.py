@@ -2,8 +2,6 @@
 web servers (production settings) that share one Redis. Sent one at a time, every limit here held
 already (tests/test_security_review.py); at once, each let more through than it allows."""
 
-import os
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,8 +11,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from .factories import make_user
-from .helpers import ApiUser, production_environment, wait_for
-from .test_deployment import _answering, _gunicorn
+from .helpers import ApiUser, answering, production_environment, start_gunicorn, stop_gunicorn, wait_for
 
 BURST = 48
 PRESIGNERS = ("ana", "amy", "ari", "avi")  # a burst each: the race is likelier than not, not certain
@@ -30,15 +27,14 @@ def servers(transactional_db, aws_resources, tmp_path, redis_url):
         user.save(update_fields=["password"])
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     env = {**production_environment(redis_url), "WEB_CONCURRENCY": "2", "UPLOADER_PRESIGN_RATE": "3/min"}
-    started = [_gunicorn(tmp_path, f"web{i}", env) for i in range(2)]
+    started = [start_gunicorn(tmp_path, f"web{i}", env) for i in range(2)]
     try:
         for proc, base, log in started:
-            wait_for(lambda proc=proc, base=base, log=log: _answering(proc, base, log), timeout=90, what="gunicorn")
+            wait_for(lambda proc=proc, base=base, log=log: answering(proc, base, log), timeout=90, what="gunicorn")
         yield [base for _, base, _ in started]
     finally:
         for proc, _, _ in started:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            stop_gunicorn(proc)
 
 
 def _at_once(servers, send):

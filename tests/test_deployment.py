@@ -4,56 +4,21 @@ Celery workers, on one database and one emulator. Clients start an upload on one
 complete it on the other; every upload lands exactly once (one row, one verdict in the audit
 trail, one current item in DynamoDB), and /metrics on either server counts them all."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-from uploader import localaws, mirror
+from uploader import mirror
 from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user
-from .helpers import ApiUser, production_environment, put_object, wait_for
+from .helpers import ApiUser, answering, production_environment, put_object, start_gunicorn, stop_gunicorn, wait_for
 
-PROJECT = Path(__file__).resolve().parents[1]
 UPLOADS = 24
 METRICS_TOKEN = "metrics-token-for-the-test-1234567890"
-
-
-def _gunicorn(tmp_path, name, environment):
-    port = localaws.free_port()
-    env = {
-        **environment,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "UPLOADER_METRICS_TOKEN": METRICS_TOKEN,
-    }
-    log = tmp_path / f"{name}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            env=env,
-            cwd=PROJECT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, f"http://127.0.0.1:{port}", log
-
-
-def _answering(proc, base, log):
-    assert proc.poll() is None, log.read_text()
-    try:
-        return requests.get(f"{base}/healthz", timeout=5, headers={"X-Forwarded-Proto": "https"}).status_code
-    except (requests.ConnectionError, requests.Timeout):
-        return None
 
 
 def _metric(text, name, **labels):
@@ -73,12 +38,13 @@ def test_two_web_servers_and_two_workers_land_every_upload_once(start_worker, tm
         user.save(update_fields=["password"])
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     shared = production_environment(redis_url)  # one secret key, one database, one Redis
-    servers = [_gunicorn(tmp_path, f"web{i}", shared) for i in range(2)]
+    env = {**shared, "UPLOADER_METRICS_TOKEN": METRICS_TOKEN}
+    servers = [start_gunicorn(tmp_path, f"web{i}", env) for i in range(2)]
     for i in range(2):  # two workers on one machine need a name each (on two machines, the host's)
         start_worker(concurrency=2, args=("--hostname", f"worker{i}@%h"))
     try:
         for proc, base, log in servers:
-            wait_for(lambda proc=proc, base=base, log=log: _answering(proc, base, log), timeout=90, what="gunicorn")
+            wait_for(lambda proc=proc, base=base, log=log: answering(proc, base, log), timeout=90, what="gunicorn")
         bases = [base for _, base, _ in servers]
         clients = [
             ApiUser(bases[i % 2], name, f"pw-{name}-12345", behind_tls_proxy=True)
@@ -135,8 +101,7 @@ def test_two_web_servers_and_two_workers_land_every_upload_once(start_worker, tm
         wait_for(lambda: _metric(_scrape(bases[0]), "uploader_workers_alive") == 2, timeout=60, what="two workers")
     finally:
         for proc, _, _ in servers:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            stop_gunicorn(proc)
 
 
 def _scrape(base):

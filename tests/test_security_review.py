@@ -7,10 +7,8 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +31,13 @@ from uploader.models import ExternalIdentity, Upload, UploadEvent
 from .factories import jpeg_bytes, make_user
 from .helpers import (
     ApiUser,
+    answering,
     environment_without_settings,
     production_environment,
     purge_queue,
     put_object,
+    start_gunicorn,
+    stop_gunicorn,
     wait_for,
 )
 from .static_server import serving
@@ -571,29 +572,10 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
     aws_resources, tmp_path, redis_url
 ):
     user = make_user("alice", "pw-alice-123")
-    port = localaws.free_port()
-    log = tmp_path / "gunicorn.log"
     env = {**production_environment(redis_url), "UPLOADER_TOKEN_RATE_USERNAME": "4/min"}
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env,
-            cwd=PROJECT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+    server, base, log = start_gunicorn(tmp_path, "gunicorn", env, "--workers", "2")  # no config file either
     try:
-
-        def answering():
-            assert server.poll() is None, log.read_text()
-            try:
-                return requests.get(f"{base}/healthz", timeout=5)
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting
-                return None
-
-        wait_for(answering, timeout=60, what="gunicorn")
+        wait_for(lambda: answering(server, base, log), timeout=60, what="gunicorn")
         now = int(dt.datetime.now(dt.UTC).timestamp())
         forged = jwt.encode(
             {
@@ -628,12 +610,7 @@ def test_gunicorn_without_a_settings_module_runs_production_and_refuses_a_forged
         ]
         assert guesses == [401] * 4 + [429] * 4, guesses
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # the master and its workers: none left holding the database
-            server.wait()
+        stop_gunicorn(server)
 
 
 # --- Also ---
