@@ -178,6 +178,9 @@ def pipeline_report() -> dict:
             "seen_s_ago": _age(b.seen_at, now),
             "last_task_s_ago": _age(b.last_task_at, now),
             "last_event_s_ago": _age(b.last_event_at, now),
+            "tasks_done": b.tasks_done,
+            "tasks_running": b.tasks_running,
+            "events_applied": b.events_applied,
         }
         for b in beats
     ]

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from . import liveness
-from .models import OutboxMessage, Upload, UploadEvent, WorkerHeartbeat
+from .models import OutboxMessage, Upload, UploadEvent
 
 # PUT -> available, in seconds: the pipeline's latency goal is well under a second.
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -138,12 +138,11 @@ class UploaderCollector:
         events = CounterMetricFamily(
             "uploader_worker_events", "S3 event messages each worker has applied since it started.", labels=["worker"]
         )
-        for worker in report["workers"]:
+        for worker in report["workers"]:  # the heartbeats the report read: one query for both
             seen.add_metric([worker["hostname"]], worker["seen_s_ago"])
-        for beat in WorkerHeartbeat.objects.filter(hostname__in=fresh).order_by("hostname"):
-            done.add_metric([beat.hostname], beat.tasks_done)
-            running.add_metric([beat.hostname], beat.tasks_running)
-            events.add_metric([beat.hostname], beat.events_applied)
+            done.add_metric([worker["hostname"]], worker["tasks_done"])
+            running.add_metric([worker["hostname"]], worker["tasks_running"])
+            events.add_metric([worker["hostname"]], worker["events_applied"])
         yield seen
         yield done
         yield running
