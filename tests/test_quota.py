@@ -4,6 +4,8 @@ give them back (abort is tested with the API)."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from uploader import selectors, services
@@ -71,3 +73,21 @@ def test_with_no_quota_the_worker_judges_by_content_alone(user, settings, aws_re
     assert put_object(put, body).status_code == 200
     assert services.upload_verify(upload_id=upload.pk).status == "available"
     assert services.upload_verify(upload_id=upload.pk).version == 3  # decided: a second check changes nothing
+
+
+def test_the_quota_sum_reads_one_index_and_no_upload_rows(user):
+    """Presign sums what the user holds while it holds the lock that guards the quota, so the sum
+    must cost an index range however many uploads there are: the database's own plan says so."""
+    with CaptureQueriesContext(connection) as captured:
+        selectors.upload_bytes_held(owner_id=user.pk)
+    (query,) = [q["sql"] for q in captured.captured_queries if "SUM(" in q["sql"]]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query}").fetchall())
+            assert "COVERING INDEX upload_quota_held" in plan, plan
+        else:  # an empty test table would be read whole: ask what it does when scanning is dear
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute(f"EXPLAIN {query}")
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "Index Only Scan using upload_quota_held" in plan, plan
