@@ -3,7 +3,7 @@ import pytest
 from uploader import validation
 from uploader.validation import StoredObject
 
-from .factories import jpeg_bytes, mp4_bytes, png_bytes, webm_bytes
+from .factories import jpeg_bytes, mp4_bytes, photo_with_exif, png_bytes, webm_bytes
 
 
 def test_policy_refuses_types_not_allowed(settings):
@@ -122,3 +122,12 @@ def test_an_empty_filename_is_refused_and_says_so(name):
     with pytest.raises(validation.PolicyError) as refused:
         validation.check_filename(name, content_type="image/jpeg")
     assert (refused.value.code, str(refused.value)) == ("invalid_filename", "Filename refused: it is empty.")
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_a_photo_turned_by_its_exif_orientation_has_the_dimensions_it_is_shown_with():
+    assert validation.image_dimensions(photo_with_exif(400, 200)) == (200, 400)  # orientation 6: a quarter turn
+    assert validation.image_dimensions(jpeg_bytes(64, 48)) == (64, 48)
+    # Only the header's bytes: the EXIF block is read from where it already is, nothing decoded.
+    assert validation.image_dimensions(photo_with_exif(400, 200)[:2048]) == (200, 400)
+    assert validation.exif_orientation(b"Exif\x00\x00II*\x00garbage") is None  # a broken block turns nothing

@@ -18,7 +18,7 @@ from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import reasons as R
-from . import validation  # noqa: F401  (Pillow as the project configures it: HEIC, our pixel limit)
+from . import validation  # also Pillow as the project configures it: HEIC, our pixel limit
 
 WEBP_QUALITY = 80
 POSTER_AT = 1.0  # seconds into a video, or its middle when shorter: the first frame is often black
@@ -85,6 +85,8 @@ def _image(source, limits: Limits, clock: _Clock) -> Made:
             thumbnail = _thumbnail(image, limits.thumbnail)
         except (OSError, ValueError, SyntaxError) as exc:
             raise Refused(R.MEDIA_UNREADABLE) from exc
+        if validation.exif_orientation(image.info.get("exif")) in (5, 6, 7, 8):  # as shown, like the verdict's
+            width, height = height, width
         return Made(thumbnail=thumbnail, width=width, height=height)
 
 

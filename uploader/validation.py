@@ -5,13 +5,14 @@ import base64
 import binascii
 import io
 import mimetypes
+import struct
 import unicodedata
 from dataclasses import dataclass
 
 import filetype
 from django.conf import settings
 from django.utils.translation import gettext
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from . import reasons as R
@@ -146,12 +147,27 @@ def sniff(head):
 
 
 def image_dimensions(head):
-    """(width, height) read from an image's header bytes alone, or None."""
+    """(width, height) as the picture is shown, read from its header bytes alone, or None. A phone
+    stores a portrait photo landscape with an EXIF orientation that turns it (5 to 8: a quarter
+    turn); the EXIF block is read only where the header already holds it, never by decoding."""
     try:
         with Image.open(io.BytesIO(head)) as image:
-            return image.size
+            (width, height), exif = image.size, image.info.get("exif")
     except (UnidentifiedImageError, OSError, ValueError):
         return None
+    return (height, width) if exif_orientation(exif) in (5, 6, 7, 8) else (width, height)
+
+
+def exif_orientation(exif_block):
+    """The EXIF orientation (1 to 8) in a raw EXIF block, or None; a malformed block has none."""
+    if not exif_block:
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(exif_block)
+    except (OSError, ValueError, SyntaxError, struct.error):
+        return None
+    return exif.get(ExifTags.Base.Orientation)
 
 
 @dataclass(frozen=True)

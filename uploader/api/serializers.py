@@ -152,8 +152,8 @@ class UploadOutput(BuiltOnceModelSerializer):
             "thumbnail_url",
         ]
         extra_kwargs = {
-            "width": {"help_text": "Pixels, for images and video."},
-            "height": {"help_text": "Pixels, for images and video."},
+            "width": {"help_text": "Pixels as shown (an EXIF orientation or a video's rotation applied)."},
+            "height": {"help_text": "Pixels as shown (an EXIF orientation or a video's rotation applied)."},
             "duration": {"help_text": "Seconds, for video and audio, once the worker has read it."},
             "codec": {"help_text": "The video's (or audio's) codec, e.g. vp8, h264, opus."},
             "media_status": {
