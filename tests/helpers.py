@@ -274,7 +274,7 @@ def start_gunicorn(tmp_path, name, environment, *args):
     line instead. Returns (proc, base, log)."""
     port = localaws.free_port()
     options = list(args) or ["-c", "config/gunicorn.py"]
-    env = {"WEB_CONCURRENCY": "1", **environment, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    env = {"WEB_CONCURRENCY": "1", **environment}  # --bind below outranks the config file's
     log = tmp_path / f"{name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -78,15 +78,13 @@ def _image(source, limits: Limits, clock: _Clock) -> Made:
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise Refused(R.MEDIA_UNREADABLE) from exc
     with image:
-        width, height = image.size
+        width, height = validation.shown_size(image)  # as shown, like the verdict's
         _check_pixels(width, height, limits)  # from the header, before a pixel is decoded
         clock.check()
         try:
             thumbnail = _thumbnail(image, limits.thumbnail)
         except (OSError, ValueError, SyntaxError) as exc:
             raise Refused(R.MEDIA_UNREADABLE) from exc
-        if validation.exif_orientation(image.info.get("exif")) in (5, 6, 7, 8):  # as shown, like the verdict's
-            width, height = height, width
         return Made(thumbnail=thumbnail, width=width, height=height)
 
 

@@ -152,10 +152,16 @@ def image_dimensions(head):
     turn); the EXIF block is read only where the header already holds it, never by decoding."""
     try:
         with Image.open(io.BytesIO(head)) as image:
-            (width, height), exif = image.size, image.info.get("exif")
+            return shown_size(image)
     except (UnidentifiedImageError, OSError, ValueError):
         return None
-    return (height, width) if exif_orientation(exif) in (5, 6, 7, 8) else (width, height)
+
+
+def shown_size(image):
+    """An opened image's (width, height) as shown: swapped when the EXIF block its header holds
+    gives a quarter-turn orientation (5 to 8). Nothing is decoded."""
+    width, height = image.size
+    return (height, width) if exif_orientation(image.info.get("exif")) in (5, 6, 7, 8) else (width, height)
 
 
 def exif_orientation(exif_block):
