@@ -147,7 +147,7 @@ class UploadAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["original_filename"]
     list_filter = ["status", "review_status", "content_type", ("owner", admin.RelatedOnlyFieldListFilter), "created_at"]
-    search_fields = ["original_filename", "key", "owner__username", "owner__email"]
+    search_fields = ["original_filename", "relative_path", "key", "owner__username", "owner__email"]
     list_select_related = ["owner"]
     list_per_page = 50
     show_full_result_count = False  # one COUNT per page, not two

@@ -22,6 +22,7 @@ def item_for(upload):
         "key": _s(upload.key),
         "bucket": _s(upload.bucket),
         "original_filename": _s(upload.original_filename),
+        "relative_path": _s(upload.relative_path),
         "content_type": _s(upload.content_type),
         "etag": _s(upload.etag),
         "checksum_sha256": _s(upload.checksum_sha256),

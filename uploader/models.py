@@ -77,6 +77,12 @@ class Upload(models.Model):
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
     original_filename = models.CharField(_("name"), max_length=255)
+    relative_path = models.CharField(
+        _("folder"),
+        max_length=1024,
+        blank=True,
+        help_text=_("The folder the file was chosen from (holiday/day1); display and search only, never the key."),
+    )
     content_type = models.CharField(_("type"), max_length=255, db_index=True)
     sniffed_type = models.CharField(
         _("sniffed type"), max_length=255, blank=True, help_text=_("What the first bytes show.")
@@ -150,6 +156,17 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.original_filename} ({self.status})"
+
+    @property
+    def path_name(self) -> str:
+        """The name with its folder (`holiday/day1/IMG_0001.jpg`)."""
+        return f"{self.relative_path}/{self.original_filename}" if self.relative_path else self.original_filename
+
+    @property
+    def download_name(self) -> str:
+        """The name a download saves under: its folders joined into it, since a saved file has no
+        folder (`holiday_day1_IMG_0001.jpg`), so two IMG_0001.jpg of one batch stay apart."""
+        return self.path_name.replace("/", "_")
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -31,7 +31,7 @@ def upload_download_url(*, upload: Upload, attachment: bool | None = None) -> st
     if attachment is None:
         attachment = upload.content_type not in validation.INLINE_SAFE_TYPES
     return signing.presign_get(
-        bucket=upload.bucket, key=upload.key, filename=upload.original_filename, attachment=attachment
+        bucket=upload.bucket, key=upload.key, filename=upload.download_name, attachment=attachment
     )
 
 

@@ -5,6 +5,7 @@ import base64
 import binascii
 import io
 import mimetypes
+import re
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -122,6 +123,36 @@ def check_filename(filename, *, content_type):
                 gettext("the extension .%(extension)s does not match %(type)s")
                 % {"extension": extension, "type": content_type}
             )
+
+
+MAX_PATH = 1024
+MAX_PATH_DEPTH = 32
+
+
+def clean_relative_path(path: str) -> str:
+    """The folder a file was chosen from (`holiday/day1`), for display, search and the download's
+    name only, never for the object key: NFC, `/` between folders, none empty or `.`. Refuses a
+    path that climbs (`..`), starts at a root or drive, or carries control or text-direction
+    characters, and one longer or deeper than a folder tree needs."""
+
+    def refuse(why):
+        raise PolicyError(gettext("Folder path refused: %(why)s.") % {"why": why}, code="invalid_path")
+
+    path = unicodedata.normalize("NFC", (path or "").replace("\\", "/"))
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        refuse(gettext("it must be relative"))
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in path):
+        refuse(gettext("it contains control or text-direction characters"))
+    folders = [folder.strip() for folder in path.split("/")]
+    folders = [folder for folder in folders if folder not in ("", ".")]
+    if ".." in folders:
+        refuse(gettext("it climbs out of its folder"))
+    if any(len(folder) > MAX_FILENAME for folder in folders) or len(folders) > MAX_PATH_DEPTH:
+        refuse(gettext("it is deeper or longer than a folder tree needs"))
+    cleaned = "/".join(folders)
+    if len(cleaned) > MAX_PATH:
+        refuse(gettext("it is longer than %(max)s characters") % {"max": MAX_PATH})
+    return cleaned
 
 
 # Markup or script inside an image is a polyglot: harmless as an image, dangerous if ever served

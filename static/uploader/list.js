@@ -28,7 +28,9 @@ function uploadRow(upload, actions) {
   const thumb = downloadable && typeof upload.thumbnail_url === "string"
     ? el("img", { class: "thumb", src: upload.thumbnail_url, alt: "", loading: "lazy" })
     : null;
+  const folder = typeof upload.relative_path === "string" ? upload.relative_path : "";
   const nameCell = el("td", { class: "filename" },
+    folder ? el("span", { class: "folder", text: `${folder}/` }) : null,
     downloadable ? el("a", { href: upload.download_url, rel: "noopener", text: name }) : name);
   const length = formatDuration(upload.duration);
   if (length) nameCell.append(" ", el("span", { class: "duration", text: length, "aria-label": gettext("Duration %(time)s", { time: length }) }));

@@ -1,12 +1,14 @@
-// The upload page: the drop zone and file chooser, one line per transfer (progress, pause,
-// resume, cancel), the interrupted uploads that can resume, and the list of one's uploads.
+// The upload page: the drop zone, the file and folder choosers, the batch (batch.js) and one card
+// per transfer under way (progress, pause, resume, cancel), the interrupted uploads that can
+// resume, and the list of one's uploads.
 // Type and size are checked here before any request; the server stays the authority.
 import { announce, el } from "./dom.js";
 import { api } from "./api.js";
 import { formatBytes, gettext } from "./i18n.js";
 import { mountList } from "./list.js";
 import { mountRecorder } from "./recorder.js";
-import { forgetUnfinished, guessType, Transfer, unfinishedUploads } from "./transfer.js";
+import { Batch } from "./batch.js";
+import { acceptList, forgetUnfinished, guessType, Transfer, unfinishedUploads } from "./transfer.js";
 
 const STATES = () => ({
   queued: gettext("queued"), signing: gettext("preparing"), resuming: gettext("resuming"), uploading: gettext("uploading"),
@@ -25,9 +27,8 @@ export function refusal(file, { allowedTypes, maxSize }) {
   return "";
 }
 
-function transferView(root, list, file) {
+function transferView(root, list, file, name, onLoaded = () => {}) {
   const labels = STATES();
-  const name = file.name;
   const stateText = el("span", { class: "state", text: labels.queued });
   const bar = el("progress", { max: String(file.size || 1), value: "0", "aria-label": gettext("Progress of %(name)s", { name }) });
   const pause = el("button", { type: "button", class: "pause", "aria-label": gettext("Pause %(name)s", { name }), text: gettext("Pause") });
@@ -54,6 +55,7 @@ function transferView(root, list, file) {
     progress(loaded, total, started, resumed) {
       bar.max = total || 1;
       bar.value = loaded;
+      onLoaded(loaded);
       const seconds = (performance.now() - started) / 1000;
       const speed = seconds > 0.2 ? ` · ${formatBytes((loaded - resumed) / seconds)}/s` : "";
       root.dispatchEvent(new CustomEvent("uploader:progress", { detail: { name, loaded, total } }));
@@ -98,6 +100,38 @@ function showUnfinished(apiBase, container) {
   }
 }
 
+/** The files of a drop, folders walked: `{ files: [{ file, path }], empties: [folder paths] }`.
+ * The entries are taken while the event lasts (the browser forgets them after it). */
+async function droppedFiles(dataTransfer) {
+  const entries = [...(dataTransfer.items || [])].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return { files: [...dataTransfer.files].map((file) => ({ file, path: "" })), empties: [] };
+  const found = { files: [], empties: [] };
+  const walk = async (entry, folder) => {
+    if (entry.isFile) {
+      found.files.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), path: folder });
+      return;
+    }
+    if (!entry.isDirectory) return;
+    const path = folder ? `${folder}/${entry.name}` : entry.name;
+    const reader = entry.createReader();
+    let any = false;
+    for (;;) { // readEntries answers in pieces (100 at a time in Chromium) until an empty one
+      const some = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!some.length) break;
+      any = true;
+      for (const child of some) await walk(child, path);
+    }
+    if (!any) found.empties.push(path);
+  };
+  for (const entry of entries) await walk(entry, "");
+  return found;
+}
+
+/** The folder of a file chosen with the folder picker ("holiday/day1"), or "". */
+const folderOf = (file) => (file.webkitRelativePath || "").split("/").slice(0, -1).join("/");
+
+const SYSTEM_FILES = new Set([".ds_store", "thumbs.db", "desktop.ini"]);
+
 export function mountUploader(root) {
   const apiBase = root.dataset.api;
   const threshold = Number(root.dataset.multipartThreshold);
@@ -106,12 +140,15 @@ export function mountUploader(root) {
     maxSize: Number(root.dataset.maxSize) || 0,
   };
   const input = root.querySelector("#file-input");
+  const folderInput = root.querySelector("#folder-input");
   const zone = root.querySelector("#dropzone");
   const choose = root.querySelector("#choose-files");
+  const chooseFolder = root.querySelector("#choose-folder");
   const transfers = root.querySelector("#transfers");
   const unfinished = root.querySelector("#unfinished");
-  const offline = new Set(); // transfers stopped by a lost connection: resumed when it returns
-  let active = 0;
+  const batch = new Batch(transfers.parentNode.insertBefore(el("div"), transfers));
+  const offline = new Set(); // jobs stopped by a lost connection: tried again when it returns
+  input.accept = acceptList(policy.allowedTypes);
 
   const list = mountList({
     apiBase,
@@ -119,56 +156,85 @@ export function mountUploader(root) {
     filter: document.getElementById("status-filter"),
     more: document.getElementById("load-more"),
     sentinel: document.getElementById("list-end"),
-    isBusy: () => active > 0,
+    isBusy: () => batch.busy(),
   });
 
-  function begin(transfer, view) {
-    active++;
-    list.refresh();
-    transfer.run()
-      .catch((error) => {
-        if (error.cancelled || transfer.cancelled) return;
-        const again = () => { offline.delete(again); view.again = null; begin(transfer, view); };
-        view.again = again;
-        view.fail(error.message);
-        if (error.status === 0) offline.add(again);
-      })
-      .finally(() => { active--; showUnfinished(apiBase, unfinished); list.refresh(); });
+  /** One file of the batch: its card and transfer are made when its turn comes. */
+  function job({ file, path }) {
+    let view = null;
+    let transfer = null;
+    const self = {
+      name: path ? `${path}/${file.name}` : file.name, path, size: file.size,
+      start() {
+        if (!view) {
+          view = transferView(root, transfers, file, self.name, (loaded) => batch.progress(self, loaded));
+          transfer = new Transfer(apiBase, file, view, { threshold, path });
+          view.cancel.onclick = () => { batch.forget(self); transfer.cancel().then(() => showUnfinished(apiBase, unfinished)); };
+          view.pause.onclick = () => { transfer.pause(); view.retry.focus(); };
+          view.retry.onclick = () => {
+            if (transfer.paused) transfer.resume(); else batch.requeue(self);
+            view.pause.focus();
+          };
+        }
+        view.state("queued");
+        list.refresh();
+        return transfer.run().then(
+          () => { batch.finished(view.item); return "sent"; },
+          (error) => {
+            if (error.cancelled || transfer.cancelled) return "cancelled";
+            view.fail(error.message);
+            if (error.status === 0) offline.add(self);
+            return "failed";
+          },
+        ).finally(() => { list.refresh(); if (!batch.busy()) showUnfinished(apiBase, unfinished); });
+      },
+      pause: () => transfer?.pause(),
+      resume: () => transfer?.resume(),
+      cancel: () => transfer?.cancel(),
+      again: () => offline.delete(self),
+      drop: () => {},
+    };
+    return self;
+  }
+
+  function start(chosen, empties = []) {
+    const jobs = [];
+    const refusals = [];
+    for (const { file, path } of chosen) {
+      const name = path ? `${path}/${file.name}` : file.name;
+      const why = path && SYSTEM_FILES.has(file.name.toLowerCase()) ? gettext("a system file, not sent.") : refusal(file, policy);
+      if (why) {
+        refusals.push({ name, reason: why });
+        transferView(root, transfers, file, name).refuse(why);
+        continue;
+      }
+      jobs.push(job({ file, path }));
+    }
+    batch.add(jobs, { refusals, empties });
     showUnfinished(apiBase, unfinished);
   }
 
-  function start(files) {
-    for (const file of files) {
-      const view = transferView(root, transfers, file);
-      const why = refusal(file, policy);
-      if (why) { view.refuse(why); continue; }
-      const transfer = new Transfer(apiBase, file, view, { threshold });
-      view.cancel.onclick = () => transfer.cancel().then(() => showUnfinished(apiBase, unfinished));
-      view.pause.onclick = () => { transfer.pause(); view.retry.focus(); };
-      view.retry.onclick = () => {
-        if (transfer.paused) transfer.resume(); else view.again?.();
-        view.pause.focus();
-      };
-      begin(transfer, view);
-    }
-  }
-
-  // Back online: resume what the outage stopped.
-  window.addEventListener("online", () => { for (const again of [...offline]) again(); });
+  // Back online: try again what the outage stopped.
+  window.addEventListener("online", () => { for (const stopped of [...offline]) batch.requeue(stopped); });
   choose.addEventListener("click", () => input.click());
-  input.addEventListener("change", () => { start([...input.files]); input.value = ""; });
+  chooseFolder?.addEventListener("click", () => folderInput.click());
+  input.addEventListener("change", () => { start([...input.files].map((file) => ({ file, path: "" }))); input.value = ""; });
+  folderInput?.addEventListener("change", () => {
+    start([...folderInput.files].map((file) => ({ file, path: folderOf(file) })));
+    folderInput.value = "";
+  });
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("over");
-    start([...event.dataTransfer.files]);
+    droppedFiles(event.dataTransfer).then(({ files, empties }) => start(files, empties));
   });
   mountRecorder({
     controls: root.querySelector("#record-controls"),
     panel: root.querySelector("#recorder"),
     allowedTypes: policy.allowedTypes,
-    send: (file) => start([file]),
+    send: (file) => start([{ file, path: "" }]),
   });
   showUnfinished(apiBase, unfinished);
   root.dataset.ready = "true"; // every control works from here on (tests wait for it)

@@ -16,6 +16,18 @@ const EXTENSION_TYPES = {
   mp3: "audio/mpeg", zip: "application/zip", webm: "video/webm",
 };
 
+/** The file chooser's `accept`: the allowed types and their extensions (a phone then offers only
+ * those); "" (anything) when every type is allowed. */
+export function acceptList(allowedTypes) {
+  if (!allowedTypes.length) return "";
+  const extensions = Object.entries(EXTENSION_TYPES).filter(([, type]) => allowedTypes.includes(type)).map(([ext]) => `.${ext}`);
+  return [...allowedTypes, ...extensions].join(",");
+}
+
+// A start that failed for the rate (429, waited out in api.js) or a service that was down (503:
+// nothing was created) is tried again; any other failure may have created the upload.
+const startRetriable = (error) => error.status === 503;
+
 export function guessType(file) {
   if (file.type) return file.type;
   const ext = (file.name.split(".").pop() || "").toLowerCase();
@@ -79,7 +91,8 @@ class PartSigner {
 
 // --- remembering unfinished multipart uploads across reloads ---
 
-const fingerprint = (file) => `${RESUME_PREFIX}${file.name}:${file.size}:${file.lastModified}`;
+// A file chosen from a folder is known by its path too: two IMG_0001.jpg of one size may differ.
+const fingerprint = (file, path = "") => `${RESUME_PREFIX}${path ? `${path}/` : ""}${file.name}:${file.size}:${file.lastModified}`;
 const running = new Set(); // fingerprints of the transfers under way on this page
 
 export function unfinishedUploads() {
@@ -100,8 +113,9 @@ export function forgetUnfinished(key) { localStorage.removeItem(key); }
  * `run()` resolves with the record once the API has been told the bytes are in.
  */
 export class Transfer {
-  constructor(apiBase, file, view, { threshold }) {
-    Object.assign(this, { apiBase, file, view, threshold });
+  constructor(apiBase, file, view, { threshold, path = "" }) {
+    Object.assign(this, { apiBase, file, view, threshold, path });
+    this.key = fingerprint(file, path);
     this.xhrs = new Set();
     this.cancelled = false;
     this.paused = false;
@@ -116,13 +130,13 @@ export class Transfer {
   }
 
   async run() {
-    running.add(fingerprint(this.file));
+    running.add(this.key);
     try {
       const record = this.file.size > this.threshold ? await this.multipart() : await this.single();
       this.view.state("sent");
       return record;
     } finally {
-      running.delete(fingerprint(this.file));
+      running.delete(this.key);
     }
   }
 
@@ -153,7 +167,7 @@ export class Transfer {
     this.view.state("cancelling");
     for (const xhr of [...this.xhrs]) xhr.abort();
     for (const wake of this.waiting.splice(0)) wake();
-    localStorage.removeItem(fingerprint(this.file));
+    localStorage.removeItem(this.key);
     if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
     this.view.state("cancelled");
   }
@@ -166,6 +180,13 @@ export class Transfer {
     return this.heldAfterPause;
   }
 
+  /** What the start call says of the file: its name, type and the folder it was chosen from. */
+  named() {
+    const named = { filename: this.file.name, content_type: guessType(this.file) };
+    if (this.path) named.relative_path = this.path;
+    return named;
+  }
+
   /** Tells the API the bytes are in; retried like every other step. */
   complete(id, body) {
     return retrying(() => api(`${this.apiBase}${id}/complete/`, { method: "POST", body }), this.policy);
@@ -176,7 +197,7 @@ export class Transfer {
     const checksum = globalThis.crypto?.subtle && this.file.size <= CHECKSUM_LIMIT ? await sha256Base64(this.file) : "";
     const presign = () => api(this.apiBase, {
       method: "POST",
-      body: { filename: this.file.name, content_type: guessType(this.file), size: this.file.size, checksum_sha256: checksum },
+      body: { ...this.named(), size: this.file.size, checksum_sha256: checksum },
     });
     for (;;) {
       await this.gate();
@@ -184,8 +205,7 @@ export class Transfer {
       // upload is begun again, the old one aborted so its quota is released.
       if (!this.record || Date.parse(this.record.url_expires_at) - Date.now() < 30_000) {
         if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
-        // Only a throttled start is tried again here: another failure may have created the upload.
-        this.record = await retrying(presign, { isRetriable: (e) => e.status === 429 });
+        this.record = await retrying(presign, { isRetriable: startRetriable });
         await this.gate();
       }
       this.view.state("uploading");
@@ -206,7 +226,7 @@ export class Transfer {
 
   async multipart() {
     const file = this.file;
-    const key = fingerprint(file);
+    const key = this.key;
     let stored = [];
     const remembered = JSON.parse(localStorage.getItem(key) || "null");
     if (remembered) {
@@ -225,10 +245,10 @@ export class Transfer {
     if (!this.record) {
       this.view.state("signing");
       const created = await retrying(() => api(this.apiBase, {
-        method: "POST", body: { filename: file.name, content_type: guessType(file), size: file.size },
-      }), { isRetriable: (e) => e.status === 429 });
+        method: "POST", body: { ...this.named(), size: file.size },
+      }), { isRetriable: startRetriable });
       this.record = { id: created.id, ...created.multipart };
-      localStorage.setItem(key, JSON.stringify({ id: created.id, name: file.name, size: file.size, at: Date.now() }));
+      localStorage.setItem(key, JSON.stringify({ id: created.id, name: this.named().filename, path: this.path, size: file.size, at: Date.now() }));
     }
     await this.gate();
     const { id, part_size: partSize, part_count: partCount } = this.record;

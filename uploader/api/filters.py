@@ -1,6 +1,7 @@
 import datetime as dt
 
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
@@ -28,10 +29,28 @@ class UploadFilter(django_filters.FilterSet):
     review_status = django_filters.ChoiceFilter(choices=Upload.ReviewStatus.choices)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    path_prefix = django_filters.CharFilter(
+        method="filter_path_prefix", help_text="Uploads chosen from this folder or one below it (holiday/day1)."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=255, help_text="Uploads whose name or folder contains this text."
+    )
 
     class Meta:
         model = Upload
-        fields = ["status", "type", "review_status", "created_after", "created_before"]
+        fields = ["status", "type", "review_status", "created_after", "created_before", "path_prefix", "search"]
+
+    def filter_path_prefix(self, queryset, name, value):
+        folder = value.strip("/")
+        if not folder:
+            return queryset
+        return queryset.filter(Q(relative_path=folder) | Q(relative_path__startswith=f"{folder}/"))
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(original_filename__icontains=value) | Q(relative_path__icontains=value))
 
     def filter_type(self, queryset, name, value):
         if value.endswith("/*"):

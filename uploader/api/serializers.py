@@ -22,6 +22,14 @@ class UploadStartInput(serializers.Serializer):
     filename = serializers.CharField(max_length=1024)
     content_type = serializers.CharField(max_length=255)
     size = serializers.IntegerField()
+    relative_path = serializers.CharField(
+        max_length=4096,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The folder the file was chosen from, as `holiday/day1` (a dropped folder's tree); "
+        "kept for display, search and the download's name, never part of the object key.",
+    )
     checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[_sha256_b64])
     method = serializers.ChoiceField(
         ["PUT", "POST"],
@@ -127,6 +135,7 @@ class UploadOutput(BuiltOnceModelSerializer):
             "id",
             "key",
             "original_filename",
+            "relative_path",
             "content_type",
             "size",
             "stored_size",

@@ -60,6 +60,7 @@ def upload_start(
     checksum_sha256: str = "",
     parts: Sequence[Mapping] = (),
     method: Method = Method.PUT,
+    relative_path: str = "",
 ) -> Started:
     """Create the pending record, then sign what can write only its key, type and size.
 
@@ -70,6 +71,7 @@ def upload_start(
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
     validation.check_filename(filename, content_type=content_type)
+    relative_path = validation.clean_relative_path(relative_path)
     if method == Method.LEGACY and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
@@ -78,7 +80,7 @@ def upload_start(
         )
     # What the upload holds against the quota until the worker has measured the stored object.
     reserved = size if size is not None else validation.unsized_limit()
-    upload = _new_upload(owner, filename, content_type, size)
+    upload = _new_upload(owner, filename, content_type, size, relative_path)
     if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
         _check_quota(owner, reserved)  # before S3 is asked to create anything
         instruction = _begin_multipart(upload, parts)
@@ -164,7 +166,7 @@ def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_pa
     return upload, instruction
 
 
-def _new_upload(owner: User, filename: str, content_type: str, size: int | None) -> Upload:
+def _new_upload(owner: User, filename: str, content_type: str, size: int | None, relative_path: str = "") -> Upload:
     upload_id = uuid.uuid4()
     now = timezone.now()
     return Upload(
@@ -173,6 +175,7 @@ def _new_upload(owner: User, filename: str, content_type: str, size: int | None)
         bucket=settings.UPLOADER_BUCKET,
         key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
         original_filename=keys.display_name(filename),
+        relative_path=relative_path,
         content_type=content_type,
         size=size,
         created_at=now,
