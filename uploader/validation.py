@@ -181,11 +181,33 @@ def image_dimensions(head):
     """(width, height) as the picture is shown, read from its header bytes alone, or None. A phone
     stores a portrait photo landscape with an EXIF orientation that turns it (5 to 8: a quarter
     turn); the EXIF block is read only where the header already holds it, never by decoding."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return webp_dimensions(head)  # Pillow's WebP reader wants the whole file, not a head
     try:
         with Image.open(io.BytesIO(head)) as image:
             return shown_size(image)
     except (UnidentifiedImageError, OSError, ValueError):
         return None
+
+
+def webp_dimensions(head):
+    """A WebP's (width, height) from its first chunk's header, or None: VP8 (lossy: the key
+    frame's 14-bit sizes after its start code), VP8L (lossless: 14-bit sizes less one after the
+    0x2f signature) or VP8X (extended, animated: the 24-bit canvas less one). Nothing is decoded."""
+    if len(head) < 30:
+        return None
+    chunk, data = head[12:16], head[20:30]
+    if chunk == b"VP8 " and data[3:6] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[6:10])
+        size = (width & 0x3FFF, height & 0x3FFF)
+    elif chunk == b"VP8L" and data[0] == 0x2F:
+        bits = int.from_bytes(data[1:5], "little")
+        size = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+    elif chunk == b"VP8X":
+        size = (int.from_bytes(data[4:7], "little") + 1, int.from_bytes(data[7:10], "little") + 1)
+    else:
+        return None
+    return size if all(size) else None
 
 
 def shown_size(image):

@@ -205,6 +205,9 @@ UPLOADER_LEGACY_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_LEGACY_SIGN_IF_NONE_MATC
 # production (Redis), in-process locally.
 UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
 UPLOADER_ACTION_RATE = env("UPLOADER_ACTION_RATE", default="120/min")  # complete, parts, abort, delete
+# The items of batch calls (start, complete), each counted, on top of the call's own presign or
+# action count: a folder of 1,000 photos starts and completes within a minute (SECURITY.md).
+UPLOADER_BATCH_ITEMS_RATE = env("UPLOADER_BATCH_ITEMS_RATE", default="1000/min")
 UPLOADER_TOKEN_RATE_IP = env("UPLOADER_TOKEN_RATE_IP", default="30/min")  # token obtain, per client address
 UPLOADER_TOKEN_RATE_USERNAME = env("UPLOADER_TOKEN_RATE_USERNAME", default="10/min")  # per login name
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -11,6 +11,7 @@ import { formatBytes, gettext } from "./i18n.js";
 export const FILES_AT_ONCE = 4; // measured: see the README's "Many files at once"
 const KEEP_FINISHED = 5; // finished cards kept on the page; older ones fold into the summary
 const SHOWN_REFUSALS = 20; // refusals listed by name in the summary; the rest are counted
+const AHEAD = 16; // files started ahead of their turn, in one batch call, once half are used
 
 function duration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return "";
@@ -87,6 +88,9 @@ export class Batch {
   /** Starts queued jobs while there is room. */
   pump() {
     while (!this.held && this.active.size < this.limit && this.waiting.length) this.launch(this.waiting.shift());
+    if (this.held) return;
+    const ahead = this.waiting.slice(0, AHEAD);
+    if (ahead.filter((job) => job.prepared).length <= AHEAD / 2) for (const job of ahead) job.prepare?.();
   }
 
   launch(job) {

@@ -8,7 +8,8 @@ import { formatBytes, gettext } from "./i18n.js";
 import { mountList } from "./list.js";
 import { mountRecorder } from "./recorder.js";
 import { Batch } from "./batch.js";
-import { acceptList, forgetUnfinished, guessType, Transfer, unfinishedUploads } from "./transfer.js";
+import { Gatherer } from "./gather.js";
+import { abortPrestart, acceptList, forgetUnfinished, guessType, singleStart, Transfer, unfinishedUploads } from "./transfer.js";
 
 const STATES = () => ({
   queued: gettext("queued"), signing: gettext("preparing"), resuming: gettext("resuming"), uploading: gettext("uploading"),
@@ -148,6 +149,9 @@ export function mountUploader(root) {
   const unfinished = root.querySelector("#unfinished");
   const batch = new Batch(transfers.parentNode.insertBefore(el("div"), transfers));
   const offline = new Set(); // jobs stopped by a lost connection: tried again when it returns
+  // Many files: their starts made ahead in batch calls, their completes gathered likewise.
+  const starts = new Gatherer(`${apiBase}batch/`);
+  const completes = new Gatherer(`${apiBase}batch/complete/`, { waitMs: 500 });
   input.accept = acceptList(policy.allowedTypes);
 
   const list = mountList({
@@ -159,16 +163,26 @@ export function mountUploader(root) {
     isBusy: () => batch.busy(),
   });
 
-  /** One file of the batch: its card and transfer are made when its turn comes. */
-  function job({ file, path }) {
+  /** One file of the batch: its card and transfer are made when its turn comes; one of many
+   * sent by a single PUT is started ahead (`prepare`) in a batch call and completed in another. */
+  function job({ file, path }, many) {
     let view = null;
     let transfer = null;
+    let prestart = null;
+    const single = file.size > 0 && file.size <= threshold;
     const self = {
       name: path ? `${path}/${file.name}` : file.name, path, size: file.size,
+      prepared: false,
+      prepare() {
+        if (self.prepared || !many || !single) return;
+        self.prepared = true;
+        prestart = singleStart(file, path).then((body) => starts.add(body));
+        prestart.catch(() => {}); // heard when the transfer takes it
+      },
       start() {
         if (!view) {
           view = transferView(root, transfers, file, self.name, (loaded) => batch.progress(self, loaded));
-          transfer = new Transfer(apiBase, file, view, { threshold, path });
+          transfer = new Transfer(apiBase, file, view, { threshold, path, prestart, completer: many && single ? completes : null });
           view.cancel.onclick = () => { batch.forget(self); transfer.cancel().then(() => showUnfinished(apiBase, unfinished)); };
           view.pause.onclick = () => { transfer.pause(); view.retry.focus(); };
           view.retry.onclick = () => {
@@ -192,7 +206,7 @@ export function mountUploader(root) {
       resume: () => transfer?.resume(),
       cancel: () => transfer?.cancel(),
       again: () => offline.delete(self),
-      drop: () => {},
+      drop: () => abortPrestart(apiBase, prestart),
     };
     return self;
   }
@@ -208,9 +222,10 @@ export function mountUploader(root) {
         transferView(root, transfers, file, name).refuse(why);
         continue;
       }
-      jobs.push(job({ file, path }));
+      jobs.push({ file, path });
     }
-    batch.add(jobs, { refusals, empties });
+    const many = jobs.length > 1 || batch.busy();
+    batch.add(jobs.map((chosen) => job(chosen, many)), { refusals, empties });
     showUnfinished(apiBase, unfinished);
   }
 

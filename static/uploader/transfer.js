@@ -16,6 +16,19 @@ const EXTENSION_TYPES = {
   mp3: "audio/mpeg", zip: "application/zip", webm: "video/webm",
 };
 
+/** What starting a single PUT of `file` says: name, type, folder, size and the SHA-256 S3 checks. */
+export async function singleStart(file, path = "") {
+  const checksum = globalThis.crypto?.subtle && file.size <= CHECKSUM_LIMIT ? await sha256Base64(file) : "";
+  const body = { filename: file.name, content_type: guessType(file), size: file.size, checksum_sha256: checksum };
+  if (path) body.relative_path = path;
+  return body;
+}
+
+/** Aborts the upload a start made ahead created, once it has (its file will not be sent). */
+export function abortPrestart(apiBase, prestart) {
+  prestart?.then((record) => record && api(`${apiBase}${record.id}/abort/`, { method: "POST" })).catch(() => {});
+}
+
 /** The file chooser's `accept`: the allowed types and their extensions (a phone then offers only
  * those); "" (anything) when every type is allowed. */
 export function acceptList(allowedTypes) {
@@ -113,8 +126,10 @@ export function forgetUnfinished(key) { localStorage.removeItem(key); }
  * `run()` resolves with the record once the API has been told the bytes are in.
  */
 export class Transfer {
-  constructor(apiBase, file, view, { threshold, path = "" }) {
-    Object.assign(this, { apiBase, file, view, threshold, path });
+  /** `prestart`: a promise of this file's start, made ahead by the batch (single PUTs only);
+   * `completer`: gathers this file's complete with others' (the transfer does not wait for it). */
+  constructor(apiBase, file, view, { threshold, path = "", prestart = null, completer = null }) {
+    Object.assign(this, { apiBase, file, view, threshold, path, prestart, completer });
     this.key = fingerprint(file, path);
     this.xhrs = new Set();
     this.cancelled = false;
@@ -168,6 +183,8 @@ export class Transfer {
     for (const xhr of [...this.xhrs]) xhr.abort();
     for (const wake of this.waiting.splice(0)) wake();
     localStorage.removeItem(this.key);
+    abortPrestart(this.apiBase, this.prestart);
+    this.prestart = null;
     if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
     this.view.state("cancelled");
   }
@@ -194,15 +211,16 @@ export class Transfer {
 
   async single() {
     this.view.state("signing");
-    const checksum = globalThis.crypto?.subtle && this.file.size <= CHECKSUM_LIMIT ? await sha256Base64(this.file) : "";
-    const presign = () => api(this.apiBase, {
-      method: "POST",
-      body: { ...this.named(), size: this.file.size, checksum_sha256: checksum },
-    });
+    let body = null;
+    const presign = async () => api(this.apiBase, { method: "POST", body: (body ??= await singleStart(this.file, this.path)) });
     for (;;) {
       await this.gate();
       // A single PUT starts over after a pause or a failure; once its URL is (nearly) expired the
       // upload is begun again, the old one aborted so its quota is released.
+      if (!this.record && this.prestart) {
+        this.record = await this.takePrestart();
+        if (this.cancelled && this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
+      }
       if (!this.record || Date.parse(this.record.url_expires_at) - Date.now() < 30_000) {
         if (this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
         this.record = await retrying(presign, { isRetriable: startRetriable });
@@ -220,8 +238,25 @@ export class Transfer {
         if (!error.paused) throw error;
       }
     }
+    if (this.completer) {
+      // Gathered with the others' completes; S3's own event verifies the file if this is lost.
+      this.completer.add({ id: this.record.id }).catch(() => {});
+      return this.record;
+    }
     this.view.state("verifying");
     return this.complete(this.record.id);
+  }
+
+  /** The start made ahead by the batch; null (start it here) when that call could not be made. */
+  async takePrestart() {
+    const prestart = this.prestart;
+    this.prestart = null;
+    try {
+      return await prestart;
+    } catch (error) {
+      if (error.status === 0 || error.status >= 500) return null;
+      throw error; // refused for a reason of this file's own: type, size, name, quota
+    }
   }
 
   async multipart() {

@@ -201,6 +201,46 @@ def bench_presign(stack):
     }
 
 
+def bench_batch(stack, files=1000, batch=100):
+    """Starting a folder's uploads: server CPU and wall time per file, one batch call per 100 files
+    against one presign call per file (one client, one user, the same files)."""
+    import requests
+
+    user, token = _user_and_token("bench-batch")
+    headers = {"Authorization": f"Bearer {token}"}
+    item = {"content_type": "image/jpeg", "size": 23456, "relative_path": "camera/day1"}
+    session = requests.Session()
+
+    def measure(send):
+        cpu_before, started = _tree_cpu_seconds(stack.web.pid), time.perf_counter()
+        send()
+        return (_tree_cpu_seconds(stack.web.pid) - cpu_before) / files, (time.perf_counter() - started) / files
+
+    def singles():
+        for n in range(files):
+            body = {**item, "filename": f"IMG_{n:05d}.jpg"}
+            response = session.post(f"{stack.url}/api/v1/uploads/", json=body, headers=headers, timeout=30)
+            response.raise_for_status()
+
+    def batches():
+        for first in range(0, files, batch):
+            uploads = [{**item, "filename": f"IMG_{n:05d}.jpg"} for n in range(first, first + batch)]
+            response = session.post(
+                f"{stack.url}/api/v1/uploads/batch/", json={"uploads": uploads}, headers=headers, timeout=60
+            )
+            response.raise_for_status()
+            assert all(r["status"] == 201 for r in response.json()["results"])
+
+    single_cpu, single_wall = measure(singles)
+    batch_cpu, batch_wall = measure(batches)
+    return {
+        "batch_cpu_ms_per_file": batch_cpu * 1000,
+        "single_presign_cpu_ms_per_file": single_cpu * 1000,
+        "batch_vs_single_cpu_per_file": batch_cpu / single_cpu,
+        "batch_vs_single_wall_per_file": batch_wall / single_wall,
+    }
+
+
 def _make_file(path, size):
     with open(path, "wb") as out:
         out.write(b"PK\x03\x04")
@@ -681,6 +721,7 @@ def main():
         only = os.environ.get("BENCH_ONLY", "").split(",")  # e.g. BENCH_ONLY=transfer: a quick look, not a record
         for name, bench in [
             ("presign", bench_presign),
+            ("batch", bench_batch),
             ("transfer", bench_transfer),
             ("list", bench_list),
             ("pipeline", bench_pipeline),

@@ -8,6 +8,7 @@ from config.settings.test import *  # noqa: F403
 ROOT_URLCONF = "tests.bench.urls"
 DEBUG = False
 UPLOADER_PRESIGN_RATE = "1000000/min"
+UPLOADER_BATCH_ITEMS_RATE = "1000000/min"
 CELERY_TASK_ALWAYS_EAGER = False  # tasks go to SQS; the web process is what is measured
 UPLOADER_OUTBOX_EAGER = False  # owed work is the worker relay's, as in production
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

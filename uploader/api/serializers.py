@@ -207,6 +207,48 @@ class UploadStartOutput(UploadOutput):
         return self.context["url_expires_at"].isoformat()
 
 
+class BatchStartInput(serializers.Serializer):
+    uploads = UploadStartInput(
+        many=True, allow_empty=False, max_length=100, help_text="Up to 100 uploads, each as `POST /uploads/` takes one."
+    )
+
+
+class ItemError(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class BatchStartItem(serializers.Serializer):
+    """One item's answer: its HTTP status as if started alone, and its upload or its error."""
+
+    status = serializers.IntegerField(help_text="201 when started; otherwise the status a single start would give.")
+    upload = UploadStartOutput(required=False, help_text="Present when status is 201.")
+    error = ItemError(required=False, help_text="Present when status is not 201.")
+
+
+class BatchStartOutput(serializers.Serializer):
+    results = BatchStartItem(many=True, help_text="One per item, in the order sent.")
+
+
+class BatchCompleteItemInput(serializers.Serializer):
+    id = serializers.UUIDField()
+    parts = CompletedPart(many=True, required=False, help_text="Multipart: what the client sent; checked against S3.")
+
+
+class BatchCompleteInput(serializers.Serializer):
+    uploads = BatchCompleteItemInput(many=True, allow_empty=False, max_length=100)
+
+
+class BatchCompleteItem(serializers.Serializer):
+    status = serializers.IntegerField(help_text="202 when accepted; otherwise the status a single complete would give.")
+    upload = UploadOutput(required=False, help_text="Present when status is 202.")
+    error = ItemError(required=False, help_text="Present when status is not 202.")
+
+
+class BatchCompleteOutput(serializers.Serializer):
+    results = BatchCompleteItem(many=True, help_text="One per item, in the order sent.")
+
+
 class LegacyPresignInput(serializers.Serializer):
     """The original serverless design's query: a type, and optionally the exact size."""
 

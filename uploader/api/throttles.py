@@ -26,32 +26,38 @@ class CountedRateThrottle(SimpleRateThrottle):
         counter = f"{self.key}:{int(window)}"
         self.previous = self.cache.get(f"{self.key}:{int(window) - 1}", 0)
         self.fraction = into / self.duration
-        self.current = self._count(counter)
+        # A request may weigh more than one (a batch's items); never more than the whole rate.
+        self.weight = max(1, min(self.cost(request), self.num_requests))
+        self.current = self._count(counter, self.weight)
         if self.previous * (1 - self.fraction) + self.current <= self.num_requests:
             return True
         try:
-            self.current = self.cache.decr(counter)
+            self.current = self.cache.decr(counter, self.weight)
         except ValueError:
             self.current = 0
         return False
 
-    def _count(self, counter: str) -> int:
+    def cost(self, request) -> int:
+        """How much of the rate this request uses: one, unless a subclass counts its items."""
+        return 1
+
+    def _count(self, counter: str, weight: int = 1) -> int:
         """Adds this request to the window's counter and returns the count: an increment, or the
         first request of the window creates it (whoever loses that race increments)."""
         try:
-            return self.cache.incr(counter)
+            return self.cache.incr(counter, weight)
         except ValueError:
-            if self.cache.add(counter, 1, timeout=2 * self.duration):
-                return 1
-            return self.cache.incr(counter)
+            if self.cache.add(counter, weight, timeout=2 * self.duration):
+                return weight
+            return self.cache.incr(counter, weight)
 
     def wait(self):
-        """Seconds until one more request would fit."""
-        room = self.num_requests - 1 - self.current  # what the previous window's weight must shrink to
+        """Seconds until this request (of its weight) would fit."""
+        room = self.num_requests - self.weight - self.current  # what the previous window's weight must shrink to
         if room >= 0:
             return max(0.0, (1 - room / self.previous - self.fraction) * self.duration) if self.previous else 0.0
         # This window is full: after it ends, its own count must weigh little enough.
-        decay = max(0.0, 1 - (self.num_requests - 1) / self.current) if self.current else 0.0
+        decay = max(0.0, 1 - (self.num_requests - self.weight) / self.current) if self.current else 0.0
         return (1 - self.fraction + decay) * self.duration
 
 
@@ -74,6 +80,26 @@ class PresignRateThrottle(_UserMethodThrottle):
 
     scope = "presign"
     rate_setting = "UPLOADER_PRESIGN_RATE"
+
+
+class BatchItemsThrottle(_UserMethodThrottle):
+    """A batch call's items, each one against UPLOADER_BATCH_ITEMS_RATE (the call itself counts
+    once against the presign or action rate): a folder of 1,000 starts in ten calls within a
+    minute, and no one starts more than the presign rate plus this rate of uploads a minute."""
+
+    rate_setting = "UPLOADER_BATCH_ITEMS_RATE"
+
+    def cost(self, request) -> int:
+        items = request.data.get("uploads") if hasattr(request.data, "get") else None
+        return len(items) if isinstance(items, list) else 1
+
+
+class BatchStartItemsThrottle(BatchItemsThrottle):
+    scope = "batch_start_items"
+
+
+class BatchCompleteItemsThrottle(BatchItemsThrottle):
+    scope = "batch_complete_items"
 
 
 class UploadActionThrottle(_UserMethodThrottle):

@@ -5,6 +5,8 @@ from . import companion, views
 
 urlpatterns = [
     path("uploads/", views.UploadListCreateApi.as_view(), name="upload-list"),
+    path("uploads/batch/", views.UploadBatchStartApi.as_view(), name="upload-batch"),
+    path("uploads/batch/complete/", views.UploadBatchCompleteApi.as_view(), name="upload-batch-complete"),
     path("uploads/<uuid:upload_id>/", views.UploadDetailApi.as_view(), name="upload-detail"),
     path("uploads/<uuid:upload_id>/download/", views.UploadDownloadApi.as_view(), name="upload-download"),
     path("uploads/<uuid:upload_id>/parts/", views.UploadPartsApi.as_view(), name="upload-parts"),

@@ -21,9 +21,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from .. import selectors, services
 from ..models import Upload
 from .auth import ExternalJWTAuthentication
+from .errors import Refusal
 from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
 from .schema import errors
 from .serializers import (
+    BatchCompleteInput,
+    BatchCompleteOutput,
+    BatchStartInput,
+    BatchStartOutput,
     CompleteInput,
     LegacyPresignInput,
     PartsInput,
@@ -33,7 +38,14 @@ from .serializers import (
     UploadStartInput,
     UploadStartOutput,
 )
-from .throttles import PresignRateThrottle, TokenAddressThrottle, TokenUsernameThrottle, UploadActionThrottle
+from .throttles import (
+    BatchCompleteItemsThrottle,
+    BatchStartItemsThrottle,
+    PresignRateThrottle,
+    TokenAddressThrottle,
+    TokenUsernameThrottle,
+    UploadActionThrottle,
+)
 
 ID = OpenApiParameter("upload_id", uuid.UUID, OpenApiParameter.PATH)
 
@@ -74,6 +86,57 @@ class UploadListCreateApi(generics.ListAPIView):
         started = services.upload_start(owner=request.user, method=method, **fields)
         context = {"request": request, "instruction": started.instruction, "url_expires_at": started.url_expires_at}
         return Response(UploadStartOutput(started.upload, context=context).data, status=status.HTTP_201_CREATED)
+
+
+def _item_error(error: services.DomainError) -> dict:
+    refusal = Refusal(error)
+    return {"status": refusal.status_code, "error": {"detail": str(refusal.detail), "code": refusal.detail.code}}
+
+
+class UploadBatchStartApi(APIView):
+    """A folder or a camera roll in one call: each item started, or refused, on its own."""
+
+    throttle_classes = [PresignRateThrottle, BatchStartItemsThrottle]
+
+    @extend_schema(
+        summary="Start up to 100 uploads at once",
+        request=BatchStartInput,
+        responses={200: BatchStartOutput, **errors(400, 401, 429)},
+    )
+    def post(self, request):
+        data = BatchStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        items = [dict(item, method=services.Method(item["method"])) for item in data.validated_data["uploads"]]
+        results = []
+        for outcome in services.upload_start_batch(owner=request.user, items=items):
+            if isinstance(outcome, services.DomainError):
+                results.append(_item_error(outcome))
+                continue
+            context = {"request": request, "instruction": outcome.instruction, "url_expires_at": outcome.url_expires_at}
+            results.append({"status": 201, "upload": UploadStartOutput(outcome.upload, context=context).data})
+        return Response({"results": results})
+
+
+class UploadBatchCompleteApi(APIView):
+    """The bytes of many uploads are in: each verified (or refused) on its own."""
+
+    throttle_classes = [UploadActionThrottle, BatchCompleteItemsThrottle]
+
+    @extend_schema(
+        summary="Complete up to 100 uploads at once",
+        request=BatchCompleteInput,
+        responses={200: BatchCompleteOutput, **errors(400, 401, 429)},
+    )
+    def post(self, request):
+        data = BatchCompleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        results = []
+        for outcome in services.upload_complete_batch(owner=request.user, items=data.validated_data["uploads"]):
+            if isinstance(outcome, services.DomainError):
+                results.append(_item_error(outcome))
+            else:
+                results.append({"status": 202, "upload": UploadOutput(outcome).data})
+        return Response({"results": results})
 
 
 class UploadDetailApi(APIView):

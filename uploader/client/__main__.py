@@ -1,4 +1,4 @@
-"""python -m uploader.client [--server URL] login | upload FILE... | list | download ID | delete ID | logout
+"""python -m uploader.client [--server URL] login | upload FILE|DIR... | list | download ID | delete ID | logout
 
 `login --server URL` remembers the server; later commands go to it without `--server`."""
 
@@ -8,9 +8,11 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 import requests
 
+from .folder import FolderUploader
 from .session import ApiError, Session
 from .transfer import Uploader
 
@@ -50,9 +52,14 @@ def main(argv=None):
     login = commands.add_parser("login", help="get a JWT pair and keep it for later commands")
     login.add_argument("--username")
     login.add_argument("--password", help="prompted for when left out")
-    upload = commands.add_parser("upload", help="upload files (resumes an interrupted one)")
-    upload.add_argument("files", nargs="+")
-    upload.add_argument("--concurrency", type=int, default=4)
+    upload = commands.add_parser(
+        "upload",
+        help="upload files and folders (a folder's files keep their paths; run again, it resumes and skips "
+        "what is already available)",
+    )
+    upload.add_argument("files", nargs="+", metavar="FILE|DIR")
+    upload.add_argument("--concurrency", type=int, default=4, help="parts of one large file sent at once")
+    upload.add_argument("--jobs", type=int, default=4, help="files of a folder sent at once")
     upload.add_argument("--wait", action="store_true", help="wait until the worker has decided")
     listing = commands.add_parser("list", help="your uploads")
     listing.add_argument("--status")
@@ -91,6 +98,9 @@ def _upload(session, args):
     uploader = Uploader(session, concurrency=args.concurrency, progress=Progress())
     failed = 0
     for name in args.files:
+        if Path(name).is_dir():
+            failed += _upload_folder(session, args, Path(name))
+            continue
         record = uploader.upload(name)
         while args.wait and record["status"] in ("pending", "processing"):
             time.sleep(1)
@@ -99,6 +109,16 @@ def _upload(session, args):
         print(f"{record['id']} {record['status']} {record['original_filename']}{reason}")
         failed += record["status"] == "rejected"
     return 1 if failed else 0
+
+
+def _upload_folder(session, args, root):
+    """Returns the number of files refused (each listed)."""
+    quiet = Uploader(session, concurrency=args.concurrency)  # the batch's line says how far it is
+    outcome = FolderUploader(session, quiet, jobs=args.jobs).upload(root)
+    print(f"{root}: {len(outcome.sent)} sent, {len(outcome.skipped)} already available, {len(outcome.refused)} refused")
+    for name, reason in outcome.refused:
+        print(f"refused: {name}: {reason}")
+    return len(outcome.refused)
 
 
 def _list(session, args):

@@ -76,8 +76,9 @@ class Uploader:
         self.http = requests.Session()
         self._lock = threading.Lock()
 
-    def upload(self, path):
-        """Upload `path`; returns the upload record after `complete`."""
+    def upload(self, path, relative_path=""):
+        """Upload `path` (chosen from the folder `relative_path`, if any); returns the upload
+        record after `complete`."""
         path = Path(path)
         size = path.stat().st_size
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -97,6 +98,7 @@ class Uploader:
                 "content_type": content_type,
                 "size": size,
                 **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
+                **({"relative_path": relative_path} if relative_path else {}),
             },
         )
         if "multipart" not in started:

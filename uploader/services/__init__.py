@@ -2,6 +2,7 @@
 its mirror write only once the transaction has committed."""
 
 from ..errors import DomainError, InvalidInput
+from .batch import MAX_BATCH, upload_complete_batch, upload_start_batch
 from .common import InvalidParts, ServiceUnavailable, WrongState
 from .lifecycle import (
     Method,
@@ -27,6 +28,7 @@ from .review import (
 )
 
 __all__ = [
+    "MAX_BATCH",
     "DomainError",
     "InvalidInput",
     "InvalidParts",
@@ -36,6 +38,7 @@ __all__ = [
     "WrongState",
     "upload_abort",
     "upload_complete",
+    "upload_complete_batch",
     "upload_delete",
     "upload_drop_derivative",
     "upload_expire_stale",
@@ -51,6 +54,7 @@ __all__ = [
     "upload_sign_open_part",
     "upload_sign_parts",
     "upload_start",
+    "upload_start_batch",
     "upload_start_legacy",
     "upload_start_unsized",
     "upload_verify",

@@ -68,6 +68,47 @@ def upload_start(
     cannot be reached for a multipart upload (nothing is kept). Otherwise touches only the
     database and the local signer: the mirror write is owed through the outbox.
     """
+    prepared = prepare_start(
+        owner=owner,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        checksum_sha256=checksum_sha256,
+        parts=parts,
+        method=method,
+        relative_path=relative_path,
+    )
+    _record_start(prepared.upload, owner, prepared.reserved)
+    return prepared.started()
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An upload checked and signed but not saved yet, and the bytes it will hold of the quota."""
+
+    upload: Upload
+    instruction: dict
+    reserved: int
+
+    def started(self) -> Started:
+        expires = self.upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+        return Started(self.upload, self.instruction, expires)
+
+
+def prepare_start(
+    *,
+    owner: User,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    checksum_sha256: str = "",
+    parts: Sequence[Mapping] = (),
+    method: Method = Method.PUT,
+    relative_path: str = "",
+) -> Prepared:
+    """Everything of a start before its record is saved: the policy, the names, the signing (and
+    S3's CreateMultipartUpload for a large file, whose quota is checked first so that S3 is not
+    asked for what cannot be kept). Raises what upload_start raises."""
     content_type = validation.normalise_content_type(content_type)
     validation.check_policy(content_type=content_type, size=size)
     validation.check_filename(filename, content_type=content_type)
@@ -82,12 +123,11 @@ def upload_start(
     reserved = size if size is not None else validation.unsized_limit()
     upload = _new_upload(owner, filename, content_type, size, relative_path)
     if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
-        _check_quota(owner, reserved)  # before S3 is asked to create anything
+        check_quota(owner, reserved)  # before S3 is asked to create anything
         instruction = _begin_multipart(upload, parts)
     else:
         instruction = _sign_single(upload, method, checksum_sha256)
-    _record_start(upload, owner, reserved)
-    return Started(upload, instruction, upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES))
+    return Prepared(upload, instruction, reserved)
 
 
 def upload_start_legacy(*, owner: User, content_type: str, size: int | None) -> Started:
@@ -148,7 +188,7 @@ def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_pa
     validation.check_policy(content_type=content_type, size=None)
     validation.check_filename(filename, content_type=content_type)
     reserved = validation.unsized_limit()
-    _check_quota(owner, reserved)  # before S3 is asked to create anything
+    check_quota(owner, reserved)  # before S3 is asked to create anything
     upload = _new_upload(owner, filename, content_type, None)
     with storage_errors():
         if in_parts:
@@ -183,16 +223,21 @@ def _new_upload(owner: User, filename: str, content_type: str, size: int | None,
     )
 
 
+def lock_owner(owner: User) -> None:
+    """One start at a time per user, inside the caller's transaction. SQLite has no row locks; its
+    IMMEDIATE transactions (settings) already take the one write lock at BEGIN, so the query is
+    skipped there."""
+    if connection.features.has_select_for_update:
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+
+
 def _record_start(upload: Upload, owner: User, reserved: int) -> None:
     """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
     S3 was asked to create and raise the PolicyError."""
     try:
         with transaction.atomic():
-            # One presign at a time per user. SQLite has no row locks; its IMMEDIATE transactions
-            # (settings) already take the one write lock at BEGIN, so the query is skipped there.
-            if connection.features.has_select_for_update:
-                get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-            _check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
+            lock_owner(owner)
+            check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
             commit_change(upload, action="created", actor=owner)
     except validation.PolicyError:
         if upload.multipart_upload_id:  # after the lock is released: no network call under it
@@ -201,13 +246,14 @@ def _record_start(upload: Upload, owner: User, reserved: int) -> None:
         raise
 
 
-def _check_quota(owner: User, reserved: int) -> None:
+def check_quota(owner: User, reserved: int, held: int | None = None) -> None:
     """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
-    deleted."""
+    deleted. `held` is what the owner holds already, when the caller has summed it."""
     quota = settings.UPLOADER_USER_QUOTA
     if not quota:
         return
-    held = selectors.upload_bytes_held(owner_id=owner.pk)
+    if held is None:
+        held = selectors.upload_bytes_held(owner_id=owner.pk)
     if held + reserved > quota:
         raise validation.PolicyError(
             gettext("This upload would take you over your quota: %(held)s of %(quota)s bytes are in use.")

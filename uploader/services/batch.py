@@ -1,0 +1,91 @@
+"""Many uploads in one call (a folder, a camera roll): each item is checked, signed and answered
+on its own, and all of a batch's items are counted against the quota under one lock, in order, so
+the batch stops exactly where the quota does."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from uuid import UUID
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils.translation import gettext
+
+from .. import multipart, selectors
+from ..errors import DomainError, InvalidInput
+from ..models import Upload
+from .common import commit_change
+from .lifecycle import Started, check_quota, lock_owner, prepare_start, upload_complete
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 100
+
+
+class NotYours(DomainError):
+    """No upload of the caller's has this id (another user's is indistinguishable from none)."""
+
+    code = "not_found"
+    status = 404
+
+
+def _check_size(items: Sequence) -> None:
+    if not items:
+        raise InvalidInput(gettext("The batch is empty."), code="empty_batch")
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(
+            gettext("A batch holds at most %(max)s uploads.") % {"max": MAX_BATCH}, code="batch_too_large"
+        )
+
+
+def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started | DomainError]:
+    """Start up to MAX_BATCH uploads; the answer for item i is its Started or the DomainError that
+    refused it. Items are prepared (policy, names, signing; S3 only for multipart ones) before the
+    lock; under it, the owner's held bytes are summed once and each item is counted in turn."""
+    _check_size(items)
+    results: list[Started | DomainError | None] = [None] * len(items)
+    prepared = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append((index, prepare_start(owner=owner, **item)))
+        except DomainError as error:
+            results[index] = error
+    over_quota = []
+    if prepared:
+        with transaction.atomic():
+            lock_owner(owner)
+            held = selectors.upload_bytes_held(owner_id=owner.pk)
+            for index, start in prepared:
+                try:
+                    check_quota(owner, start.reserved, held)
+                except DomainError as error:
+                    results[index] = error
+                    over_quota.append(start.upload)
+                    continue
+                held += start.reserved
+                commit_change(start.upload, action="created", actor=owner)
+                results[index] = start.started()
+    for upload in over_quota:  # after the lock: no network call under it
+        if upload.multipart_upload_id:
+            try:
+                multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+            except Exception:  # the bucket's lifecycle rule aborts what is left
+                log.warning("could not abort the multipart upload of refused %s", upload.key, exc_info=True)
+    return [result for result in results if result is not None]
+
+
+def upload_complete_batch(*, owner: User, items: Sequence[Mapping]) -> list[Upload | DomainError]:
+    """`complete` for up to MAX_BATCH of the owner's uploads (`{"id", "parts"?}` each); the answer
+    for item i is the upload or the DomainError of its own complete."""
+    _check_size(items)
+    results: list[Upload | DomainError] = []
+    for item in items:
+        upload = selectors.upload_get_for_user(user=owner, upload_id=UUID(str(item["id"])))
+        if upload is None:
+            results.append(NotYours(gettext("No such upload.")))
+            continue
+        parts = item.get("parts")
+        claimed = [(p["part_number"], p["etag"]) for p in parts] if parts is not None else None
+        try:
+            results.append(upload_complete(upload=upload, parts=claimed))
+        except DomainError as error:
+            results.append(error)
+    return results
