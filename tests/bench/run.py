@@ -206,7 +206,7 @@ def bench_batch(stack, files=1000, batch=100):
     against one presign call per file (one client, one user, the same files)."""
     import requests
 
-    user, token = _user_and_token("bench-batch")
+    _, token = _user_and_token("bench-batch")
     headers = {"Authorization": f"Bearer {token}"}
     item = {"content_type": "image/jpeg", "size": 23456, "relative_path": "camera/day1"}
     session = requests.Session()
