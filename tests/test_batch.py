@@ -140,3 +140,28 @@ def test_a_batch_started_sent_and_completed_becomes_available(api, user, drain):
     assert [r["status"] for r in completed] == [202] * 5
     drain(lambda: Upload.objects.filter(owner=user, status="available").count() == 5)
     assert sorted(Upload.objects.values_list("relative_path", flat=True)) == ["roll/0"] * 3 + ["roll/1"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_already_available_is_answered_not_started_again_when_asked(api, user, drain):
+    import base64
+    import hashlib
+
+    from uploader.validation import is_valid_sha256_b64  # noqa: F401  (the checksum below is a real one)
+
+    body = jpeg_bytes(30, 30)
+    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    item = _item("IMG_1.jpg", size=len(body), checksum_sha256=checksum, relative_path="roll", skip_if_available=True)
+    first = api.post(BATCH, {"uploads": [item]}, format="json").json()["results"][0]
+    assert first["status"] == 201  # nothing available yet: started
+    assert put_object(first["upload"]["upload"], body).status_code == 200
+    drain(lambda: Upload.objects.get(pk=first["upload"]["id"]).status == "available")
+
+    again = api.post(BATCH, {"uploads": [item, {**item, "relative_path": "other"}]}, format="json").json()["results"]
+    assert again[0]["status"] == 200 and again[0]["upload"]["id"] == first["upload"]["id"]
+    assert "upload" not in again[0]["upload"]  # no URL: nothing to send
+    assert again[1]["status"] == 201  # another folder: another file
+    changed = {**item, "checksum_sha256": base64.b64encode(b"x" * 32).decode()}
+    assert api.post(BATCH, {"uploads": [changed]}, format="json").json()["results"][0]["status"] == 201
+    unasked = {**item, "skip_if_available": False}
+    assert api.post(BATCH, {"uploads": [unasked]}, format="json").json()["results"][0]["status"] == 201

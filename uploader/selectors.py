@@ -9,13 +9,34 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import mirror, signing, storage, validation
+from . import keys, mirror, signing, storage, validation
 from .models import Upload, UploadEvent
 
 
 def upload_list(*, user: User) -> QuerySet[Upload]:
     """The user's uploads, newest first; deleted ones are gone for them."""
     return Upload.objects.filter(owner=user).exclude(status=Upload.Status.DELETED).order_by("-created_at")
+
+
+def upload_same_available(
+    *, owner_id: int, filename: str, relative_path: str, size: int | None, checksum_sha256: str
+) -> Upload | None:
+    """The owner's available upload of this very file (same folder, name, size and SHA-256), or
+    None: what a batch re-sent after a reload or a camera roll synced again need not send twice."""
+    if not checksum_sha256 or size is None:
+        return None
+    return (
+        Upload.objects.filter(
+            owner_id=owner_id,
+            status=Upload.Status.AVAILABLE,
+            relative_path=validation.clean_relative_path(relative_path),
+            original_filename=keys.display_name(filename),
+            size=size,
+            checksum_sha256=checksum_sha256,
+        )
+        .order_by()
+        .first()
+    )
 
 
 def upload_get_for_user(*, user: User, upload_id: UUID | str) -> Upload | None:

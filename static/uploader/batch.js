@@ -40,7 +40,7 @@ export class Batch {
 
   reset() {
     Object.assign(this, {
-      total: 0, totalBytes: 0, sent: 0, sentBytes: 0, cancelled: 0, refusals: [], empties: [],
+      total: 0, totalBytes: 0, sent: 0, sentBytes: 0, skipped: 0, cancelled: 0, refusals: [], empties: [],
       loaded: new Map(), startedAt: 0, throttledUntil: 0,
     });
     this.failed.clear();
@@ -87,10 +87,11 @@ export class Batch {
 
   /** Starts queued jobs while there is room. */
   pump() {
-    while (!this.held && this.active.size < this.limit && this.waiting.length) this.launch(this.waiting.shift());
     if (this.held) return;
+    // The next files are started ahead in one batch call, those about to go first among them.
     const ahead = this.waiting.slice(0, AHEAD);
     if (ahead.filter((job) => job.prepared).length <= AHEAD / 2) for (const job of ahead) job.prepare?.();
+    while (this.active.size < this.limit && this.waiting.length) this.launch(this.waiting.shift());
   }
 
   launch(job) {
@@ -100,6 +101,7 @@ export class Batch {
       this.active.delete(job);
       this.loaded.delete(job);
       if (outcome === "sent") { this.sent++; this.sentBytes += job.size; }
+      else if (outcome === "skipped") { this.skipped++; this.totalBytes -= job.size; }
       else if (outcome === "cancelled") { this.cancelled++; this.totalBytes -= job.size; }
       else this.failed.add(job);
       this.pump();
@@ -184,7 +186,7 @@ export class Batch {
     panel.hidden = this.total < 2 && !this.refusals.length;
     let loaded = this.sentBytes;
     for (const bytes of this.loaded.values()) loaded += bytes;
-    const settled = this.sent + this.failed.size + this.refusals.length + this.cancelled;
+    const settled = this.sent + this.skipped + this.failed.size + this.refusals.length + this.cancelled;
     this.count.textContent = gettext("%(done)s of %(total)s files", { done: settled, total: this.total });
     let line = gettext("%(loaded)s of %(total)s", { loaded: formatBytes(loaded), total: formatBytes(this.totalBytes) });
     const seconds = (performance.now() - this.startedAt) / 1000;
@@ -205,6 +207,7 @@ export class Batch {
     this.bar.value = Math.min(loaded, this.totalBytes);
     panel.dataset.state = this.held ? "paused" : this.busy() ? "running" : "done";
     panel.dataset.sent = String(this.sent);
+    panel.dataset.skipped = String(this.skipped);
     panel.dataset.failed = String(this.failed.size);
     this.pauseAll.hidden = this.held || !this.busy();
     this.resumeAll.hidden = !this.held;
@@ -215,6 +218,7 @@ export class Batch {
   /** Nothing left to run: the summary says what happened to every file. */
   finish() {
     const parts = [gettext("%(n)s sent", { n: this.sent })];
+    if (this.skipped) parts.push(gettext("%(n)s already uploaded", { n: this.skipped }));
     if (this.failed.size) parts.push(gettext("%(n)s failed", { n: this.failed.size }));
     if (this.refusals.length) parts.push(gettext("%(n)s refused before sending", { n: this.refusals.length }));
     if (this.cancelled) parts.push(gettext("%(n)s cancelled", { n: this.cancelled }));

@@ -34,7 +34,8 @@ export class Gatherer {
       const { results } = await retrying(() => api(this.path, { method: "POST", body: { uploads: batch.map((b) => b.item) } }));
       batch.forEach(({ resolve, reject }, i) => {
         const result = results?.[i];
-        if (result && result.status < 300) resolve(result.upload);
+        // 200 (not 201): the server already holds this very file, and nothing is to be sent.
+        if (result && result.status < 300) resolve({ ...result.upload, existing: result.status === 200 });
         else reject(new ApiError(result?.status ?? 500, result?.error));
       });
     } catch (error) {

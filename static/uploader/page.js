@@ -15,6 +15,7 @@ const STATES = () => ({
   queued: gettext("queued"), signing: gettext("preparing"), resuming: gettext("resuming"), uploading: gettext("uploading"),
   paused: gettext("paused"), offline: gettext("waiting for the connection"), verifying: gettext("checking"), sent: gettext("sent"), cancelling: gettext("cancelling"),
   cancelled: gettext("cancelled"), failed: gettext("failed"), refused: gettext("refused"),
+  skipped: gettext("already uploaded"),
 });
 
 /** Why this file cannot be sent, or "" when it may be. */
@@ -46,7 +47,7 @@ function transferView(root, list, file, name, onLoaded = () => {}) {
       if (item.dataset.state === state) return;
       item.dataset.state = state;
       stateText.classList.remove("error");
-      if (state === "sent") { bar.value = bar.max; finished(); }
+      if (state === "sent" || state === "skipped") { bar.value = bar.max; finished(); }
       if (state === "cancelled") finished();
       pause.hidden = state !== "uploading";
       retry.hidden = state !== "paused";
@@ -176,7 +177,8 @@ export function mountUploader(root) {
       prepare() {
         if (self.prepared || !many || !single) return;
         self.prepared = true;
-        prestart = singleStart(file, path).then((body) => starts.add(body));
+        // A file already uploaded whole (a folder dropped again after a reload) is not sent twice.
+        prestart = singleStart(file, path).then((body) => starts.add({ ...body, skip_if_available: true }));
         prestart.catch(() => {}); // heard when the transfer takes it
       },
       start() {
@@ -193,7 +195,7 @@ export function mountUploader(root) {
         view.state("queued");
         list.refresh();
         return transfer.run().then(
-          () => { batch.finished(view.item); return "sent"; },
+          () => { batch.finished(view.item); return transfer.skipped ? "skipped" : "sent"; },
           (error) => {
             if (error.cancelled || transfer.cancelled) return "cancelled";
             view.fail(error.message);

@@ -148,7 +148,7 @@ export class Transfer {
     running.add(this.key);
     try {
       const record = this.file.size > this.threshold ? await this.multipart() : await this.single();
-      this.view.state("sent");
+      this.view.state(this.skipped ? "skipped" : "sent");
       return record;
     } finally {
       running.delete(this.key);
@@ -219,6 +219,10 @@ export class Transfer {
       // upload is begun again, the old one aborted so its quota is released.
       if (!this.record && this.prestart) {
         this.record = await this.takePrestart();
+        if (this.record?.existing) {
+          this.skipped = true;
+          return this.record;
+        }
         if (this.cancelled && this.record) await api(`${this.apiBase}${this.record.id}/abort/`, { method: "POST" }).catch(() => {});
       }
       if (!this.record || Date.parse(this.record.url_expires_at) - Date.now() < 30_000) {

@@ -164,3 +164,30 @@ def test_the_batch_pauses_resumes_and_cancels_as_a_whole(page, live_server, work
     )
     statuses = sorted(Upload.objects.filter(owner=user).values_list("status", flat=True))
     assert statuses.count("available") == 4 and set(statuses) == {"available", "expired"}  # the rest aborted
+
+
+def test_a_folder_dropped_again_after_a_reload_sends_only_what_is_not_yet_available(
+    page, live_server, worker, tmp_path
+):
+    tree = _photo_tree(tmp_path / "camera", 24)
+    user = make_user("dana", "pw-dana-12345")
+    log_in(page, live_server.url, "dana", "pw-dana-12345")
+    page.set_input_files("#folder-input", str(tree))
+    page.wait_for_function("() => document.getElementById('batch').dataset.state === 'done'", timeout=60_000)
+    wait_for(
+        lambda: Upload.objects.filter(owner=user, status="available").count() == 24, page=page, what="24 available"
+    )
+    # Two more photos taken since, and the page reloaded: the folder is chosen again.
+    for name in ("IMG_9998.jpg", "IMG_9999.jpg"):
+        (tree / "holiday" / "day1" / name).write_bytes(jpeg_bytes(33, 33, (1, 2, 3)) + name.encode())
+    page.reload()
+    page.locator("#uploader[data-ready]").wait_for()
+    page.set_input_files("#folder-input", str(tree))
+    page.wait_for_function("() => document.getElementById('batch').dataset.state === 'done'", timeout=60_000)
+    batch = page.locator("#batch")
+    assert (batch.get_attribute("data-skipped"), batch.get_attribute("data-sent")) == ("24", "2")
+    assert "24 already uploaded" in batch.locator(".batch-summary").inner_text()
+    wait_for(
+        lambda: Upload.objects.filter(owner=user, status="available").count() == 26, page=page, what="26 available"
+    )
+    assert Upload.objects.filter(owner=user).count() == 26  # nothing started twice

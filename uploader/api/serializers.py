@@ -207,8 +207,17 @@ class UploadStartOutput(UploadOutput):
         return self.context["url_expires_at"].isoformat()
 
 
+class BatchStartItemInput(UploadStartInput):
+    skip_if_available = serializers.BooleanField(
+        default=False,
+        help_text="When you already have an available upload of this very file (same relative_path, name, "
+        "size and checksum_sha256), answer it (status 200) instead of starting another: a folder sent again "
+        "after an interruption, a camera roll synced again.",
+    )
+
+
 class BatchStartInput(serializers.Serializer):
-    uploads = UploadStartInput(
+    uploads = BatchStartItemInput(
         many=True, allow_empty=False, max_length=100, help_text="Up to 100 uploads, each as `POST /uploads/` takes one."
     )
 
@@ -221,9 +230,12 @@ class ItemError(serializers.Serializer):
 class BatchStartItem(serializers.Serializer):
     """One item's answer: its HTTP status as if started alone, and its upload or its error."""
 
-    status = serializers.IntegerField(help_text="201 when started; otherwise the status a single start would give.")
-    upload = UploadStartOutput(required=False, help_text="Present when status is 201.")
-    error = ItemError(required=False, help_text="Present when status is not 201.")
+    status = serializers.IntegerField(
+        help_text="201 when started; 200 when skip_if_available found the file already uploaded (then `upload` "
+        "carries no URL to send to); otherwise the status a single start would give."
+    )
+    upload = UploadStartOutput(required=False, help_text="Present when status is 201 or 200.")
+    error = ItemError(required=False, help_text="Present when status is neither 201 nor 200.")
 
 
 class BatchStartOutput(serializers.Serializer):

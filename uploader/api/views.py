@@ -112,6 +112,9 @@ class UploadBatchStartApi(APIView):
             if isinstance(outcome, services.DomainError):
                 results.append(_item_error(outcome))
                 continue
+            if isinstance(outcome, Upload):  # already uploaded: nothing to send
+                results.append({"status": 200, "upload": UploadOutput(outcome).data})
+                continue
             context = {"request": request, "instruction": outcome.instruction, "url_expires_at": outcome.url_expires_at}
             results.append({"status": 201, "upload": UploadStartOutput(outcome.upload, context=context).data})
         return Response({"results": results})

@@ -36,15 +36,28 @@ def _check_size(items: Sequence) -> None:
         )
 
 
-def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started | DomainError]:
-    """Start up to MAX_BATCH uploads; the answer for item i is its Started or the DomainError that
-    refused it. Items are prepared (policy, names, signing; S3 only for multipart ones) before the
-    lock; under it, the owner's held bytes are summed once and each item is counted in turn."""
+def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started | Upload | DomainError]:
+    """Start up to MAX_BATCH uploads; the answer for item i is its Started, the DomainError that
+    refused it, or, for an item marked `skip_if_available`, the owner's available Upload of that
+    very file (folder, name, size and SHA-256), which is then not started again. Items are
+    prepared (policy, names, signing; S3 only for multipart ones) before the lock; under it, the
+    owner's held bytes are summed once and each item is counted in turn."""
     _check_size(items)
-    results: list[Started | DomainError | None] = [None] * len(items)
+    results: list[Started | Upload | DomainError | None] = [None] * len(items)
     prepared = []
-    for index, item in enumerate(items):
+    for index, given in enumerate(items):
+        item = dict(given)
         try:
+            if item.pop("skip_if_available", False):
+                results[index] = selectors.upload_same_available(
+                    owner_id=owner.pk,
+                    filename=item["filename"],
+                    relative_path=item.get("relative_path", ""),
+                    size=item.get("size"),
+                    checksum_sha256=item.get("checksum_sha256", ""),
+                )
+                if results[index] is not None:
+                    continue
             prepared.append((index, prepare_start(owner=owner, **item)))
         except DomainError as error:
             results[index] = error
