@@ -17,6 +17,7 @@ app.autodiscover_tasks()
 app.steps["worker"].add("uploader.consumer:S3EventConsumerStep")
 app.steps["worker"].add("uploader.outbox:OutboxRelayStep")
 app.steps["worker"].add("uploader.liveness:LivenessStep")
+app.steps["worker"].add("uploader.broker:TaskVisibilityStep")
 
 
 def worker_command(concurrency: int, *extra: str) -> list[str]:

@@ -14,7 +14,7 @@ from uploader import aws, localaws, provisioning
 from uploader.consumer import EventQueueConsumer
 
 from .factories import make_user
-from .helpers import database_url, purge_queue, wait_for
+from .helpers import alive, child_pids, database_url, kill_and_wait, purge_queue, started_at, wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 _WHOLE_SUITE = pytest.StashKey[bool]()
@@ -58,6 +58,20 @@ def aws_resources():
     return settings.UPLOADER_BUCKET
 
 
+# Every worker process (main and pool) the session started: none may outlive its test, or it
+# would consume the next test's queues (a verdict logged by a worker the test did not start).
+_worker_pids: dict[int, int] = {}  # pid: when it started
+
+
+def _no_worker_left():
+    """Ends whatever an earlier test's worker left running (a pool process whose main was killed),
+    so that nothing but a test's own workers consumes its queues."""
+    leftovers = [pid for pid, started in _worker_pids.items() if started_at(pid) == started]
+    if leftovers:
+        kill_and_wait(leftovers)
+    _worker_pids.clear()
+
+
 class Worker:
     """A real `celery worker` process on the test database and the session's emulator."""
 
@@ -84,17 +98,23 @@ class Worker:
                 self.proc.kill()
                 pytest.fail(f"the worker did not start:\n{self.log()}")
             time.sleep(0.2)
+        self.pids = {self.proc.pid, *child_pids(self.proc.pid)}
+        _worker_pids.update({pid: started_at(pid) for pid in self.pids})
 
     def log(self):
         return self.log_path.read_text(errors="replace")
 
     def stop(self):
+        """A warm shutdown, then what is left of it (its pool, had its main been killed) ended:
+        the worker and every process of it are gone when this returns."""
+        pool = child_pids(self.proc.pid) if self.proc.poll() is None else []  # the pool as it is now
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        kill_and_wait([pid for pid in {*pool, *self.pids} if alive(pid) and pid != self.proc.pid])
 
 
 @pytest.fixture
@@ -104,6 +124,7 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
     from config.celery import app
 
     settings.UPLOADER_OUTBOX_EAGER = False
+    _no_worker_left()
     # A task or an S3 event left by an earlier test (a retry, a late notification) must not be
     # taken for this test's work: each test's workers start on empty queues.
     purge_queue(settings.CELERY_TASK_DEFAULT_QUEUE)

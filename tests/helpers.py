@@ -305,3 +305,39 @@ def stop_gunicorn(proc):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the master and its workers: none left holding the database
         proc.wait()
+
+
+def child_pids(pid):
+    """The processes whose parent is `pid` (a worker's pool processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def started_at(pid):
+    """When `pid` started (clock ticks since boot), or None when it does not run (a zombie, dead
+    but not yet reaped, does not run): with the pid, it names one process, not a reused number."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def alive(pid):
+    return started_at(pid) is not None
+
+
+def kill_and_wait(pids, timeout=15.0):
+    """SIGKILL each of `pids` still running and wait until none runs."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"processes {pids} outlived SIGKILL"
+        time.sleep(0.05)

@@ -2,13 +2,11 @@
 real files (PyAV, Pillow), stored through django-storages, shown by the API, mirrored, deleted with
 the upload, and bounded by hard limits."""
 
-import contextlib
 import io
 import os
 import re
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -30,7 +28,7 @@ from .factories import (
     webm_audio,
     webm_video,
 )
-from .helpers import put_object, start_upload, wait_for
+from .helpers import child_pids, put_object, start_upload, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -303,17 +301,6 @@ def test_the_admin_shows_the_thumbnail_never_the_original_and_no_picture_of_a_re
     assert '<img class="upload-preview"' not in page and "900000000 pixels" in page
 
 
-def _pool_children(pid):
-    """The worker's pool processes (the children of its main process)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
-
-
 def _slow_png():
     """81 megapixels of one colour: a second or two of decoding, a megabyte on the wire."""
     out = io.BytesIO()
@@ -330,7 +317,7 @@ def test_a_decoder_that_kills_its_process_is_tried_again_and_the_upload_never_st
         return upload.media_attempts == 1 and upload.media_status == "pending"
 
     wait_for(decoding, timeout=60, what="the first run to start decoding")
-    for child in _pool_children(worker.proc.pid):
+    for child in child_pids(worker.proc.pid):
         os.kill(child, signal.SIGKILL)  # what a decoder's segmentation fault does to its process
     # The message comes back (the task is acknowledged only once it ran) and a new process runs it.
     upload = _settled(upload, timeout=120)

@@ -356,8 +356,10 @@ CELERY_BROKER_TRANSPORT = env("CELERY_BROKER_TRANSPORT", default="uploader.broke
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
     "is_secure": not (AWS_ENDPOINT_URL_SQS or "https").startswith("http:"),
-    # A task (and each prefetched one) must finish within this, or SQS hands it out again.
-    "visibility_timeout": env.int("UPLOADER_TASK_VISIBILITY_TIMEOUT", default=120),
+    # How long a killed worker's task messages stay hidden: the worker extends what it holds
+    # (running or prefetched) every third of this (uploader/broker.py), so no task must finish
+    # within it, and a crash costs at most this long.
+    "visibility_timeout": env.int("UPLOADER_TASK_VISIBILITY_TIMEOUT", default=30),
     "wait_time_seconds": 5,  # long polls: an idle worker makes one request per 5 s per queue
     # kombu waits this long before polling again whenever the prefetch window is full; a long gap
     # caps a busy worker at a few tasks a second.
