@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint browser-tools bench migrate clean messages screenshots
+.PHONY: install run test lint browser-tools scanner-tools bench migrate clean messages screenshots
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -69,9 +69,20 @@ browser-tools:
 		else echo "the browser tests need:$$missing (sudo apt-get install -y$$missing)"; fi; \
 	fi
 
+# clamd for the malware scan (Debian's clamav-daemon): installed here where we may (root with
+# apt-get); the test session starts its own clamd with it. Without it the scan tests fail and say so.
+scanner-tools:
+	@if ! command -v clamd >/dev/null 2>&1 && ! [ -x /usr/sbin/clamd ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing clamav-daemon for the malware scan"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon >/dev/null; \
+		else echo "the scan tests need clamav-daemon (sudo apt-get install -y clamav-daemon)"; fi; \
+	fi
+
 # The suite under coverage (branches too, and the worker, web and CLI processes the tests start:
 # pyproject.toml's [tool.coverage]); the report ends the run, and uploader/ must keep 90 %.
-test: lint browser-tools $(MO) $(NPM_DEPS)/dist/uppy.js
+test: lint browser-tools scanner-tools $(MO) $(NPM_DEPS)/dist/uppy.js
 	mkdir -p var/coverage  # the SQLite test database and the coverage data live there
 	rm -f var/coverage/data*
 	$(PY) -m coverage run -m pytest

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from uploader import localaws
+from uploader import localaws, localclam
 
 _STATE = {}
 
@@ -20,6 +20,13 @@ def pytest_load_initial_conftests(early_config, parser, args):
     data_dir = tempfile.mkdtemp(prefix="uploader-aws-")
     _STATE["dir"] = data_dir
     _STATE["proc"] = localaws.start(port=port, data_dir=data_dir)
+    # clamd for the malware scan, where clamav-daemon is installed (`make test` installs it):
+    # every verdict of the session scans; without it, scanning is off and the scan tests fail.
+    if localclam.installed():
+        clamd_port = localaws.free_port()
+        _STATE["clamd_dir"] = os.path.join(data_dir, "clamd")
+        _STATE["clamd"] = localclam.start(port=clamd_port, data_dir=_STATE["clamd_dir"])
+        os.environ["UPLOADER_CLAMD"] = f"tcp://127.0.0.1:{clamd_port}"
     live_port = localaws.free_port()
     third_party_port = localaws.free_port()
     # UPLOADER_AWS_CALL_LOG may name where to keep the record, unless this session runs inside
@@ -47,6 +54,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
+    clamd = _STATE.pop("clamd", None)
+    if clamd is not None:
+        localclam.stop(clamd)
     proc = _STATE.pop("proc", None)
     if proc is not None:
         localaws.stop(proc)

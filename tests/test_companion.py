@@ -97,6 +97,29 @@ def test_parts_beyond_the_allowance_are_aborted_and_the_upload_rejected(uppy, se
     assert aws.s3().list_multipart_uploads(Bucket=upload.bucket, Prefix=key).get("Uploads", []) == []
 
 
+def test_parts_stored_beyond_the_allowance_and_never_completed_are_aborted_by_the_periodic_check(
+    uppy, settings, aws_resources
+):
+    """The attack: parts far over the reservation, sent and never completed, so that complete's
+    check never runs. The periodic check (celery beat, UPLOADER_OPEN_PARTS_EVERY) measures them."""
+    from uploader import tasks
+
+    settings.UPLOADER_LEGACY_MAX_SIZE = 6 * MiB
+    key, upload_id = _multipart(uppy)
+    honest_key, honest_id = _multipart(uppy)
+    _send_parts(uppy, key, upload_id, [b"PK\x03\x04" + b"\x01" * (5 * MiB - 4), b"\x02" * (5 * MiB)])
+    _send_parts(uppy, honest_key, honest_id, [b"PK\x03\x04" + b"\x01" * (5 * MiB - 4)])
+    assert tasks.police_open_parts.delay().get() == 1
+    upload = Upload.objects.get(key=key)
+    assert (upload.status, upload.status_reason) == (
+        "rejected",
+        f"The parts add up to {10 * MiB} bytes, more than the {6 * MiB} allowed.",
+    )
+    assert aws.s3().list_multipart_uploads(Bucket=upload.bucket, Prefix=key).get("Uploads", []) == []
+    assert Upload.objects.get(key=honest_key).status == "pending"  # within its reservation: left alone
+    assert len(aws.s3().list_parts(Bucket=upload.bucket, Key=honest_key, UploadId=honest_id)["Parts"]) == 1
+
+
 def test_a_part_number_beyond_the_allowance_is_not_signed(uppy, settings):
     settings.UPLOADER_LEGACY_MAX_SIZE = 20 * MiB
     key, upload_id = _multipart(uppy)

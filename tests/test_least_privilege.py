@@ -22,6 +22,7 @@ from uploader import aws
 # Where an API operation's IAM action has another name (the rest are the operation's own name).
 IAM_ACTION = {
     "s3:HeadObject": "s3:GetObject",
+    "s3:CopyObject": "s3:PutObject",  # on the copy's key (the source's read is GetObject, granted with it)
     "s3:CreateMultipartUpload": "s3:PutObject",
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
@@ -130,4 +131,4 @@ def test_no_grant_is_on_every_resource_or_every_action(aws_resources):
         for action, resource in grants(role):
             assert "*" not in action, (role, action)
             assert resource != "*" and not resource.endswith((":*", ":::*")), (role, resource)
-            assert resource.endswith(("/uploads/*", "/derivatives/*")) or "*" not in resource, (role, resource)
+            assert resource.endswith(("/uploads/*", "/derivatives/*", "/quarantine/*")) or "*" not in resource, (role, resource)

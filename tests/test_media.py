@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import time
+from fractions import Fraction
 
 import pytest
 import requests
@@ -125,6 +126,35 @@ def test_a_decompression_bomb_is_refused_from_its_header_before_any_pixel_is_dec
     with pytest.raises(derivatives.Refused, match="900000000 pixels, more than the 100000000"):
         derivatives.make(io.BytesIO(bomb), kind="image", limits=LIMITS)
     assert time.process_time() - started < 1  # decoding it would take minutes and gigabytes
+
+
+def _mjpeg_growing(sizes, fps=10):
+    """A MOV of JPEG frames whose header says the first frame's size while later frames are others:
+    what an attacker sends to get past a check of the header alone."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mov") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = *sizes[0], "yuvj420p"
+        for i, (width, height) in enumerate(sizes):
+            frame = io.BytesIO()
+            Image.new("RGB", (width, height), (40 * i, 80, 160)).save(frame, "JPEG", quality=50)
+            packet = av.Packet(frame.getvalue())
+            packet.stream, packet.time_base, packet.pts, packet.dts, packet.duration = stream, Fraction(1, fps), i, i, 1
+            container.mux(packet)
+    return out.getvalue()
+
+
+def test_no_later_frame_is_decoded_beyond_the_pixel_limit():
+    """Frames 2-4 nine times over the limit: the decoder refuses them, the poster is frame 1's."""
+    limits = derivatives.Limits(thumbnail=320, max_pixels=1_000_000, max_seconds=10**6, time_budget=60)
+    growing = _mjpeg_growing([(64, 64), (3000, 3000), (3000, 3000), (3000, 3000)])
+    made = derivatives.make(io.BytesIO(growing), kind="video", limits=limits)
+    assert (made.width, made.height) == (64, 64)
+    assert _webp(made.thumbnail).size == (64, 64)  # not a 320-pixel picture of a 9-megapixel frame
+    fine = _mjpeg_growing([(64, 64), (900, 900), (900, 900)])  # under the limit: decoded as usual
+    assert _webp(derivatives.make(io.BytesIO(fine), kind="video", limits=limits).thumbnail).size == (320, 320)
 
 
 def test_a_four_hour_video_is_refused_by_its_duration():

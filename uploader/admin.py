@@ -146,7 +146,14 @@ class UploadAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_display_links = ["original_filename"]
-    list_filter = ["status", "review_status", "content_type", ("owner", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_filter = [
+        "status",
+        "review_status",
+        "scan_status",
+        "content_type",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["original_filename", "relative_path", "key", "owner__username", "owner__email"]
     list_select_related = ["owner"]
     list_per_page = 50
@@ -191,6 +198,7 @@ class UploadAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (gettext_lazy("Malware scan"), {"fields": ["scan_status", "scan_detail", "scanned_with", "scanned_at"]}),
         (gettext_lazy("Mirror"), {"fields": ["mirror_check"]}),
         (gettext_lazy("Audit trail"), {"fields": ["audit_trail"]}),
         (gettext_lazy("Times"), {"fields": ["created_at", "uploaded_at", "expires_at", "updated_at"]}),

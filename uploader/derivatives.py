@@ -172,10 +172,15 @@ def _poster(container, video, duration: float | None, limits: Limits, clock: _Cl
 
     target = POSTER_AT if duration is None else min(POSTER_AT, duration / 2)
     video.thread_type = "AUTO"
+    # The header's size says nothing of later frames (an MJPEG's frame 2 may be 16000 x 16000): the
+    # decoder itself refuses any frame over the limit before allocating it, and each frame that
+    # comes out is checked too.
+    video.codec_context.options = {"max_pixels": str(limits.max_pixels)}
     chosen = None
     try:
         for count, frame in enumerate(container.decode(video)):
             clock.check()
+            _check_pixels(frame.width, frame.height, limits)
             chosen = frame
             at = frame.time if frame.time is not None else float(Fraction(count, 25))
             if at >= target or count >= MAX_FRAMES:

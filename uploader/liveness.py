@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from .models import OutboxMessage, WorkerHeartbeat
+from .models import OutboxMessage, Upload, WorkerHeartbeat
 from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
@@ -209,10 +209,27 @@ def pipeline_report() -> dict:
             problems.append(f"outbox: owed work has waited {outbox_age:.0f}s (bound {bound}s)")
     if not beats:
         problems.append(f"no worker has reported in {settings.UPLOADER_HEALTH_WORKER_SECONDS}s")
+    scanner = _scanner_report()
+    if not scanner["ok"]:
+        problems.append(f"scanner: {scanner['error']} (uploads wait for it)")
     return {
         "ok": not problems,
         "problems": problems,
         "workers": workers,
         "queues": queues,
         "outbox": {"owed": owed, "oldest_s": outbox_age},
+        "scanner": scanner,
     }
+
+
+def _scanner_report() -> dict:
+    """The malware scanner: what it is, whether it answers (clamd's version and signatures), and
+    how many uploads wait for it."""
+    from . import scanning
+
+    waiting = Upload.objects.filter(status=Upload.Status.PROCESSING, scan_status="").count()
+    try:
+        version = scanning.scanner_version(timeout=3)
+    except scanning.ScannerUnavailable as exc:
+        return {"kind": settings.UPLOADER_SCANNER, "ok": False, "error": str(exc), "processing": waiting}
+    return {"kind": settings.UPLOADER_SCANNER, "ok": True, "version": version, "processing": waiting}

@@ -60,6 +60,12 @@ class UploaderCollector:
         yield completed
         yield rejected
         yield CounterMetricFamily("uploader_accepted_bytes", "Bytes of uploads that became available.", value=accepted)
+        scans = CounterMetricFamily(
+            "uploader_scans", "Uploads by the result of their malware scan (infected ones rejected).", labels=["result"]
+        )
+        for result, n in Upload.objects.exclude(scan_status="").values_list("scan_status").annotate(n=Count("pk")):
+            scans.add_metric([result], n)
+        yield scans
 
     def _lag(self):
         """From each upload's `landed_at` (its S3 event's time) to `uploaded_at` (the verdict)."""
@@ -128,6 +134,9 @@ class UploaderCollector:
         fresh = {w["hostname"] for w in report["workers"]}
         yield GaugeMetricFamily("uploader_workers_alive", "Workers that reported recently.", value=len(fresh))
         yield GaugeMetricFamily("uploader_pipeline_healthy", "1 when /healthz/pipeline is ok.", value=int(report["ok"]))
+        yield GaugeMetricFamily(
+            "uploader_scanner_up", "1 when the malware scanner answers.", value=int(report["scanner"]["ok"])
+        )
         seen = GaugeMetricFamily(
             "uploader_worker_last_seen_seconds", "Seconds since each live worker reported.", labels=["worker"]
         )

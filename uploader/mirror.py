@@ -36,6 +36,11 @@ def item_for(upload):
         item["size"] = {"N": str(upload.size)}
     if upload.stored_size is not None:
         item["stored_size"] = {"N": str(upload.stored_size)}
+    if upload.scan_status:  # the malware scan's result (uploader/scanning.py)
+        item["scan_status"] = _s(upload.scan_status)
+        for name in ("scan_detail", "scanned_with"):
+            if getattr(upload, name):
+                item[name] = _s(getattr(upload, name))
     if upload.media_status:  # what the worker made from it (uploader/derivatives.py)
         item["media_status"] = _s(upload.media_status)
         for name in ("thumbnail", "codec", "media_reason"):

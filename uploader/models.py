@@ -124,6 +124,15 @@ class Upload(models.Model):
     )
     expires_at = models.DateTimeField(_("expires"))
     # What the worker made from an available image, video or audio upload (uploader/derivatives.py).
+    scan_status = models.CharField(
+        _("scan"),
+        max_length=16,
+        blank=True,
+        help_text=_("clean, infected, unscannable, or off (not scanned, by the UPLOADER_SCANNER setting)."),
+    )
+    scan_detail = models.CharField(max_length=255, blank=True, help_text=_("The signature found, or why not scanned."))
+    scanned_with = models.CharField(max_length=255, blank=True, help_text=_("The scanner and its signatures' version."))
+    scanned_at = models.DateTimeField(null=True, blank=True)
     media_status = models.CharField(
         _("media"), max_length=16, choices=MediaStatus.choices, default=MediaStatus.NONE, blank=True
     )

@@ -49,6 +49,16 @@ def delete(*, bucket: str, key: str) -> None:
     aws.s3().delete_object(Bucket=bucket, Key=key)
 
 
+def quarantine(*, bucket: str, key: str) -> str:
+    """Copy an infected object under the quarantine prefix (kept private, for whoever investigates);
+    the caller deletes the original. Returns the quarantined key."""
+    from django.conf import settings
+
+    target = f"{settings.UPLOADER_QUARANTINE_PREFIX}{key}"
+    aws.s3().copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
+    return target
+
+
 def open_stored(*, bucket: str, key: str, size: int, buffer: int = 1024 * 1024) -> io.BufferedReader:
     """The stored object as a seekable binary file read in ranged GETs of about `buffer` bytes: a
     decoder that needs a video's header and first frames reads those, not the whole object."""

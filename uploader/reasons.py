@@ -33,6 +33,8 @@ OBJECT_REMOVED = gettext_noop("The object was removed from the bucket.")
 OBJECT_REPLACED = gettext_noop("The object was replaced after it was verified.")
 OBJECT_MISSING = gettext_noop("The object is missing from the bucket.")
 DEADLINE = gettext_noop("The upload was not finished before its deadline.")
+INFECTED = gettext_noop("Malware was found in the file: %(signature)s.")
+UNSCANNABLE = gettext_noop("The file could not be scanned for malware: %(why)s.")
 # Why no thumbnail or media figures were made (the upload itself stays available).
 MEDIA_UNREADABLE = gettext_noop("The file could not be decoded to make a thumbnail.")
 MEDIA_TOO_MANY_PIXELS = gettext_noop("The picture has %(pixels)s pixels, more than the %(limit)s allowed.")
@@ -62,6 +64,8 @@ _TEMPLATES = [
     PARTS_TOO_LARGE,
     ABORTED,
     DEADLINE,
+    INFECTED,
+    UNSCANNABLE,
     OBJECT_REMOVED,
     OBJECT_REPLACED,
     OBJECT_MISSING,

@@ -6,7 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from django.conf import settings
 
-from . import services, webhooks
+from . import scanning, services, webhooks
 from .models import Upload
 
 _TRANSIENT = (BotoCoreError, ClientError)
@@ -21,8 +21,13 @@ RETRIED = {
 }
 
 
-@shared_task(name="uploader.verify_upload", **RETRIED)
+@shared_task(
+    name="uploader.verify_upload",
+    **{**RETRIED, "autoretry_for": (*_TRANSIENT, scanning.ScannerUnavailable), "max_retries": None},
+)
 def verify_upload(upload_id):
+    """The verdict; while the scanner cannot answer it is tried again (at most a minute apart) for
+    as long as that lasts: an upload waits, and never becomes available unscanned."""
     try:
         services.upload_verify(upload_id=upload_id)
     except Upload.DoesNotExist:
@@ -56,6 +61,12 @@ def deliver_webhook(upload_id, status, version):
 @shared_task(name="uploader.expire_stale_uploads", **RETRIED)
 def expire_stale_uploads():
     return services.upload_expire_stale()
+
+
+@shared_task(name="uploader.police_open_parts", **RETRIED)
+def police_open_parts():
+    """Open multipart uploads of undeclared size held to their reservation (services.open_parts)."""
+    return services.upload_police_open_parts()
 
 
 @shared_task(

@@ -58,6 +58,7 @@ def body(upload_id: str, status: str, version: int) -> bytes:
             "size": upload.stored_size if upload.stored_size is not None else upload.size,
             "owner_id": upload.owner_id,
             "reason": upload.status_reason if status != Upload.Status.AVAILABLE else "",
+            "scan": {"status": upload.scan_status, "detail": upload.scan_detail, "scanner": upload.scanned_with},
         }
     event = {"event": f"upload.{status}", "delivery": f"{upload_id}:{version}", "upload": described}
     return json.dumps(event, sort_keys=True).encode()

@@ -275,6 +275,19 @@ UPLOADER_ALLOWED_TYPES = env.list(
 # thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
 # The limits keep a decompression bomb or an endless video from holding a worker.
 UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=True)
+# The malware scan before `available` (uploader/scanning.py): clamav (clamd), guardduty (GuardDuty
+# Malware Protection's object tag) or off, which only an explicit setting chooses.
+UPLOADER_SCANNER = env("UPLOADER_SCANNER", default="clamav")
+UPLOADER_CLAMD = env("UPLOADER_CLAMD", default="unix:///var/run/clamav/clamd.ctl")
+UPLOADER_SCAN_TIMEOUT = env.float("UPLOADER_SCAN_TIMEOUT", default=120.0)
+# clamd's StreamMaxLength must be at least this (uploader/localclam.py sets its own clamd so).
+UPLOADER_SCAN_MAX_SIZE = env.int("UPLOADER_SCAN_MAX_SIZE", default=1024 * 1024 * 1024)
+# What becomes of a file the scanner cannot read whole (over its limits, an archive bomb): reject,
+# or allow (available, recorded as unscannable). Never available silently.
+UPLOADER_SCAN_UNSCANNABLE = env("UPLOADER_SCAN_UNSCANNABLE", default="reject")
+# An infected object is deleted, or moved under UPLOADER_QUARANTINE_PREFIX (quarantine).
+UPLOADER_INFECTED_ACTION = env("UPLOADER_INFECTED_ACTION", default="delete")
+UPLOADER_QUARANTINE_PREFIX = env("UPLOADER_QUARANTINE_PREFIX", default="quarantine/")
 UPLOADER_THUMBNAIL_SIZE = env.int("UPLOADER_THUMBNAIL_SIZE", default=320)
 UPLOADER_MEDIA_MAX_PIXELS = env.int("UPLOADER_MEDIA_MAX_PIXELS", default=100_000_000)
 UPLOADER_MEDIA_MAX_SECONDS = env.int("UPLOADER_MEDIA_MAX_SECONDS", default=3 * 3600)
@@ -395,6 +408,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-stale-uploads": {
         "task": "uploader.expire_stale_uploads",
         "schedule": env.int("UPLOADER_EXPIRE_EVERY", default=300),
+    },
+    # What an open multipart upload of undeclared size stores, measured (uploader/services/open_parts.py).
+    "police-open-parts": {
+        "task": "uploader.police_open_parts",
+        "schedule": env.int("UPLOADER_OPEN_PARTS_EVERY", default=60),
     },
 }
 

@@ -31,6 +31,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **task_queue_options(CELERY_TASK_QUEUE_URL if AWS_ENDPOINT_URL_SQS else ""),
     "wait_time_seconds": 1,
 }
+# Every verdict scans with the session's clamd (tests/aws_emulator.py starts it where
+# clamav-daemon is installed); without one, scanning is off and the scan tests say why they fail.
+UPLOADER_SCANNER = env("UPLOADER_SCANNER", default="clamav" if env("UPLOADER_CLAMD", default="") else "off")
+UPLOADER_SCAN_TIMEOUT = 30.0
 # Derivatives are made where a test asks for them (tests/test_media.py, the page's tests): every
 # other test counts versions and audit entries of the verdict alone.
 UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=False)

@@ -56,3 +56,30 @@ def test_take_screenshots(browser, live_server, start_worker, settings, tmp_path
         page.wait_for_function("() => [...document.images].every((i) => i.complete)")
         page.screenshot(path=str(OUT / name), full_page=True)
         context.close()
+
+
+def test_take_batch_screenshots(browser, live_server, start_worker, tmp_path):
+    """A folder of photos on its way (the batch line, pause/cancel all, the transfers under way),
+    in English and Korean."""
+    from ..factories import jpeg_bytes
+    from ..helpers import UploadThrottle
+
+    start_worker()
+    make_user("mina", "pw-mina-12345")
+    for locale, name in (("en-US", "batch-en.png"), ("ko-KR", "batch-ko.png")):
+        root = tmp_path / locale / "holiday"
+        for n in range(60):
+            folder = root / ("day1" if n % 2 else "day2")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"IMG_{n:04d}.jpg").write_bytes(jpeg_bytes(40 + n, 30, (n * 4 % 256, 90, 160)) + b"\0" * 200_000)
+        (root / "setup.exe").write_bytes(b"MZ" + b"\0" * 100)
+        context = browser.new_context(locale=locale, viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        log_in(page, live_server.url, "mina", "pw-mina-12345")
+        throttle = UploadThrottle(page, 1_500_000)
+        page.set_input_files("#folder-input", str(root))
+        page.wait_for_function("() => Number(document.getElementById('batch').dataset.sent) >= 8", timeout=60_000)
+        page.screenshot(path=str(OUT / name), full_page=False)
+        throttle.lift()
+        page.wait_for_function("() => document.getElementById('batch').dataset.state === 'done'", timeout=120_000)
+        context.close()

@@ -19,7 +19,9 @@ from .lifecycle import (
     upload_start_unsized,
 )
 from .media import upload_drop_derivative, upload_make_derivatives
+from .open_parts import upload_police_open_parts
 from .processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
+from .rescan import upload_rescan, uploads_to_rescan
 from .review import (
     upload_remirror,
     upload_reprocess,
@@ -46,9 +48,11 @@ __all__ = [
     "upload_mark_object_missing",
     "upload_mirror",
     "upload_parts",
+    "upload_police_open_parts",
     "upload_record_event",
     "upload_remirror",
     "upload_reprocess",
+    "upload_rescan",
     "upload_review",
     "upload_set_visibility",
     "upload_sign_open_part",
@@ -58,4 +62,5 @@ __all__ = [
     "upload_start_legacy",
     "upload_start_unsized",
     "upload_verify",
+    "uploads_to_rescan",
 ]

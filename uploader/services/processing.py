@@ -5,8 +5,9 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from .. import events, logcontext, mirror, objects, reasons, selectors, validation
+from .. import events, logcontext, mirror, objects, outbox, reasons, scanning, selectors, validation
 from ..models import Upload
 from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
@@ -29,24 +30,47 @@ def upload_verify(*, upload_id: UUID | str) -> Upload:
     if stored is None:
         log.info("verify: %s has no object yet", upload_id)
         return upload
+    scan = _scan(upload, stored, wait=False)  # ScannerUnavailable: the task is tried again later
     with transaction.atomic():
         upload = locked(upload_id)
         if upload.status not in Status.OPEN:
             return upload
-        _judge(upload, stored)
+        _judge(upload, stored, scan)
     return _after_judging(upload)
 
 
-def _judge(upload: Upload, stored: validation.StoredObject) -> None:
-    """Under the row lock: decide `available` or `rejected` from the stored object. Judged against
-    the row as locked: a concurrent multipart complete may have just set the composite checksum."""
+def _scan(upload: Upload, stored: validation.StoredObject, *, wait: bool) -> scanning.Scan | None:
+    """The malware scan of an object that passed the other checks, before the row lock (it reads
+    the whole object); None when those checks fail already. With `wait`, a scanner that cannot
+    answer gives None too, and the verdict is owed to a task that tries again; without, it raises
+    ScannerUnavailable."""
+    if _reasons(upload, stored):
+        return None
+    try:
+        return scanning.scan(bucket=upload.bucket, key=upload.key, size=stored.size)
+    except scanning.ScannerUnavailable as exc:
+        if not wait:
+            raise
+        log.warning("scan of %s cannot be made now (%s): the verdict waits", upload.pk, exc)
+        return None
+
+
+def _reasons(upload: Upload, stored: validation.StoredObject) -> list[str]:
     reasons = validation.verify_stored(
         declared_type=upload.content_type,
         declared_size=upload.size,
         declared_checksum=upload.checksum_sha256,
         stored=stored,
     )
-    reasons += _over_quota(upload, stored.size)
+    return reasons + _over_quota(upload, stored.size)
+
+
+def _judge(upload: Upload, stored: validation.StoredObject, scan: scanning.Scan | None) -> None:
+    """Under the row lock: decide `available` or `rejected` from the stored object and its scan.
+    Judged against the row as locked: a concurrent multipart complete may have just set the
+    composite checksum. With no scan for an object that passes every other check (the scanner
+    could not answer), the upload stays `processing` and its verification is owed again."""
+    reasons = _reasons(upload, stored)
     if upload.status == Status.PENDING:
         upload.transition(Status.PROCESSING)
     upload.stored_size = stored.size
@@ -55,6 +79,14 @@ def _judge(upload: Upload, stored: validation.StoredObject) -> None:
         upload.checksum_sha256 = stored.checksum_sha256
     upload.sniffed_type = validation.sniff(stored.head) or ""
     upload.width, upload.height = validation.image_dimensions(stored.head) or (None, None)
+    if not reasons and scan is None:
+        commit_change(upload, action="awaiting_scan")
+        outbox.owe(outbox.VERIFY, str(upload.pk))
+        return
+    if scan is not None:
+        upload.scan_status, upload.scan_detail = scan.status, scan.detail[:255]
+        upload.scanned_with, upload.scanned_at = scan.scanner[:255], timezone.now()
+        reasons += _scan_reasons(scan)
     if reasons:
         upload.transition(Status.REJECTED, reason=" ".join(reasons))
         commit_change(upload, action="rejected", detail=upload.status_reason)
@@ -63,12 +95,24 @@ def _judge(upload: Upload, stored: validation.StoredObject) -> None:
         commit_change(upload, action="available")
 
 
+def _scan_reasons(scan: scanning.Scan) -> list[str]:
+    if scan.status == scanning.INFECTED:
+        return [reasons.INFECTED % {"signature": scan.detail}]
+    if scan.status == scanning.UNSCANNABLE and settings.UPLOADER_SCAN_UNSCANNABLE != "allow":
+        return [reasons.UNSCANNABLE % {"why": scan.detail}]
+    return []
+
+
 def _after_judging(upload: Upload) -> Upload:
-    """Once committed: a rejected upload's object goes."""
+    """Once committed: a rejected upload's object goes (an infected one to quarantine, if so set)."""
     if upload.status == Status.AVAILABLE:
         log.info("upload %s available: %s bytes of %s", upload.pk, upload.stored_size, upload.content_type)
     if upload.status == Status.REJECTED:
         log.info("verify: %s rejected: %s", upload.pk, upload.status_reason)
+        if upload.scan_status == scanning.INFECTED:
+            log.warning("malware in upload %s: %s", upload.pk, upload.scan_detail)
+            if settings.UPLOADER_INFECTED_ACTION == "quarantine":
+                objects.quarantine(bucket=upload.bucket, key=upload.key)
         objects.delete(bucket=upload.bucket, key=upload.key)
     return upload
 
@@ -96,9 +140,11 @@ def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
         log.warning("event %s for unknown key %r dropped", event.name, event.key)
         return None
     logcontext.about(upload.pk)
-    stored = None
+    stored = scan = None
     if event.created and upload.status not in _CLOSED:
         stored = objects.read(bucket=upload.bucket, key=upload.key)  # before the lock: no network call under it
+        if stored is not None and (upload.status in Status.OPEN or _object_changed(upload, event, stored)):
+            scan = _scan(upload, stored, wait=True)
     judged = False
     with transaction.atomic():
         upload = locked(upload.pk)
@@ -122,10 +168,10 @@ def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
         ):
             upload.transition(Status.PROCESSING, reason=reasons.OBJECT_REPLACED)
             commit_change(upload, action="changed", detail=upload.status_reason)
-            _judge(upload, stored)
+            _judge(upload, stored, scan)
             judged = True
         elif event.created and stored is not None and upload.status in Status.OPEN:
-            _judge(upload, stored)
+            _judge(upload, stored, scan)
             judged = True
         if not judged:
             upload.save(update_fields=["last_sequencer", "landed_at", "updated_at"])

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config.celery import worker_command as worker_command_line
-from uploader import localaws
+from uploader import localaws, localclam
 
 
 def _signal_group(proc, sig):
@@ -49,6 +49,7 @@ class Command(BaseCommand):
             # In a session of its own: at Ctrl-C the worker still reaches it while it shuts down.
             emulator = localaws.start(port=port, data_dir=Path(state) / "aws", own_session=True)
             call_command("setup_aws", stdout=self.stdout)
+            clamd = self._start_scanner(Path(state) / "clamd")
             self._ensure_admin(admin_password)
             python = sys.executable
             worker_command = worker_command_line(
@@ -94,8 +95,39 @@ class Command(BaseCommand):
                     proc.kill()
             if procs:
                 _signal_group(procs[0], signal.SIGKILL)  # whatever of its pool is left
+            if locals().get("clamd") is not None:
+                localclam.stop(clamd)
             if "emulator" in locals():
                 localaws.stop(emulator)
+
+    def _start_scanner(self, state):
+        """clamd for the malware scan, where clamav-daemon is installed; the worker and the web
+        server find it through UPLOADER_CLAMD. Without it, scanning is off, and said so loudly."""
+        if os.environ.get("UPLOADER_SCANNER", "clamav") != "clamav":
+            self.stdout.write(f"  ok  scanning: {os.environ['UPLOADER_SCANNER']} (UPLOADER_SCANNER)")
+            return None
+        if not localclam.installed():
+            os.environ["UPLOADER_SCANNER"] = "off"
+            self.stderr.write(
+                self.style.WARNING(
+                    "  !!  clamav-daemon is not installed: uploads are NOT scanned for malware (each one "
+                    "records 'off'). Install it with: sudo apt-get install -y clamav-daemon"
+                )
+            )
+            return None
+        port = localaws.free_port()
+        clamd = localclam.start(port=port, data_dir=state, own_session=True)
+        os.environ.update({"UPLOADER_SCANNER": "clamav", "UPLOADER_CLAMD": f"tcp://127.0.0.1:{port}"})
+        if localclam.official_signatures():
+            self.stdout.write(f"  ok  scanning with clamd on port {port} (ClamAV's signatures)")
+        else:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"  !!  scanning with clamd on port {port}, but with TEST signatures only (EICAR and the "
+                    "project's marker): ClamAV's databases are missing; `sudo freshclam` fetches them"
+                )
+            )
+        return clamd
 
     def _wait_for_web(self, addr, timeout=60):
         """Print the banner last, once the site answers, so it is not buried in start-up logs."""
