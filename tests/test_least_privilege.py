@@ -131,4 +131,7 @@ def test_no_grant_is_on_every_resource_or_every_action(aws_resources):
         for action, resource in grants(role):
             assert "*" not in action, (role, action)
             assert resource != "*" and not resource.endswith((":*", ":::*")), (role, resource)
-            assert resource.endswith(("/uploads/*", "/derivatives/*", "/quarantine/*")) or "*" not in resource, (role, resource)
+            assert resource.endswith(("/uploads/*", "/derivatives/*", "/quarantine/*")) or "*" not in resource, (
+                role,
+                resource,
+            )
