@@ -57,6 +57,12 @@ class Stack:
         self.tmp = tempfile.TemporaryDirectory(prefix="uploader-bench-")
         self.emulator_port, self.web_port = localaws.free_port(), localaws.free_port()
         self.emulator = localaws.start(port=self.emulator_port, data_dir=Path(self.tmp.name) / "aws")
+        from uploader import localclam
+
+        # The malware scan as production runs it (clamd), where clamav-daemon is installed.
+        self.clamd, self.clamd_port = None, localaws.free_port()
+        if localclam.installed():
+            self.clamd = localclam.start(port=self.clamd_port, data_dir=Path(self.tmp.name) / "clamd")
         self.database = _scratch_database(self.tmp.name)
         self.env = {
             **os.environ,
@@ -67,6 +73,7 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "bench",
+            **({"UPLOADER_CLAMD": f"tcp://127.0.0.1:{self.clamd_port}"} if self.clamd else {}),
         }
         os.environ.update(self.env)
         import django
@@ -112,6 +119,10 @@ class Stack:
         self.web.terminate()
         self.web.wait(30)
         localaws.stop(self.emulator)
+        if self.clamd is not None:
+            from uploader import localclam
+
+            localclam.stop(self.clamd)
         connections.close_all()
         _drop_scratch_database(self.database)
         self.tmp.cleanup()
@@ -376,14 +387,14 @@ def bench_list(stack, sizes=(1_000, 100_000)):
 class _Worker:
     """A `celery worker` on the bench stack, started and ready (its event consumer and relay up)."""
 
-    def __init__(self, stack, name):
+    def __init__(self, stack, name, env=None):
         from config.celery import worker_command as celery_worker_command
 
         self.log = Path(stack.tmp.name) / f"{name}.log"
         with open(self.log, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 celery_worker_command(2, "--hostname", f"{name}@bench"),
-                env=stack.env,
+                env={**stack.env, **(env or {})},
                 cwd=BASE_DIR,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -505,13 +516,13 @@ def _until_available(ids, timeout=300):
         time.sleep(0.05)
 
 
-def _through_workers(stack, ids, bodies, workers):
+def _through_workers(stack, ids, bodies, workers, env=None):
     """Uploads/s when `workers` workers, already running, take the same staged events."""
     from django.conf import settings
 
     from uploader import aws
 
-    running = [_Worker(stack, f"w{i}") for i in range(workers)]
+    running = [_Worker(stack, f"w{i}", env) for i in range(workers)]
     try:
         started = time.perf_counter()
         _send_all(aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), bodies)
@@ -574,6 +585,8 @@ def bench_pipeline(stack, count=200):
     one = _through_workers(stack, ids, bodies, workers=1)
     ids, bodies = _staged_events(user, count, body)
     two = _through_workers(stack, ids, bodies, workers=2)
+    ids, bodies = _staged_events(user, count, body)
+    unscanned = _through_workers(stack, ids, bodies, workers=1, env={"UPLOADER_SCANNER": "off"})
     idle = _lags(stack, user, body, count=15, burst=False)
     burst = _lags(stack, user, body, count=count, burst=True)
     return {
@@ -581,6 +594,8 @@ def bench_pipeline(stack, count=200):
         "uploads_per_s_one_worker": one,
         "uploads_per_s_two_workers": two,
         "pipeline_vs_bare_pipeline": one / bare,
+        "uploads_per_s_one_worker_scan_off": unscanned,
+        "scan_on_vs_off_one_worker": one / unscanned,
         "median_lag_idle_ms": idle * 1000,
         "median_lag_burst_ms": burst * 1000,
         "bare_pipeline_median_lag_burst_ms": bare_lag * 1000,
@@ -734,7 +749,8 @@ def main():
     out = BASE_DIR / "var" / ("bench.json" if only == [""] else "bench-partial.json")
     out.parent.mkdir(exist_ok=True)
     database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
-    out.write_text(json.dumps({**results, "machine": machine(), "database": database}, indent=2))
+    scanner = "clamd" if os.environ.get("UPLOADER_CLAMD") else "off"  # what the pipeline's figures scanned with
+    out.write_text(json.dumps({**results, "machine": machine(), "database": database, "scanner": scanner}, indent=2))
     for key, value in results.items():
         print(f"{key:36} {value:12.2f}")
     print(f"\non {machine()}, {database}")
