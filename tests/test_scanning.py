@@ -161,7 +161,7 @@ def test_a_signature_added_later_finds_what_is_available_on_rescan(user, aws_res
         clean = _verified(user, b"plain words\n", "plain.txt", "text/plain")
         assert upload.status == clean.status == "available"
         localclam.write_test_database(Path(tmp_path / "clamd" / "db"), extra={"Uploader.Test.Later": suspect[18:34]})
-        localclam.reload(port)
+        localclam.reload(port, probe=suspect)
         out = io.StringIO()
         call_command("rescan", "--all", stdout=out)
         assert "2 upload(s) scanned again, 1 infected." in out.getvalue()

@@ -8,6 +8,7 @@ a small database made here: the EICAR test file and a marker of the project's ow
 always runs and EICAR is always caught, but nothing else is; `signatures()` says which.
 """
 
+import io
 import shutil
 import socket
 import subprocess
@@ -113,12 +114,23 @@ def wait_ready(port: int, *, proc=None, timeout: float = 120, log=None) -> None:
     raise TimeoutError(f"clamd on port {port} did not answer in {timeout}s")
 
 
-def reload(port: int) -> None:
-    """Ask clamd to load its databases again (a signature was added), and wait until it answers."""
+def reload(port: int, *, probe: bytes, timeout: float = 60) -> None:
+    """Ask clamd to load its databases again (a signature was added) and wait until it finds
+    `probe` (bytes the new signature matches): clamd answers RELOADING at once and goes on
+    scanning with the old databases until the new ones are loaded."""
+    from clamav_client.clamd import ClamdNetworkSocket
+
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"zRELOAD\0")
         sock.recv(64)
-    wait_ready(port, timeout=60)
+    client = ClamdNetworkSocket(port=port, timeout=30)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wait_ready(port, timeout=timeout)
+        if next(iter(client.instream(io.BytesIO(probe)).values()))[0] == "FOUND":
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"clamd on port {port} did not load the new signature in {timeout}s")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
