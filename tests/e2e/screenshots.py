@@ -71,7 +71,8 @@ def test_take_batch_screenshots(browser, live_server, start_worker, tmp_path):
         for n in range(60):
             folder = root / ("day1" if n % 2 else "day2")
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"IMG_{n:04d}.jpg").write_bytes(jpeg_bytes(40 + n, 30, (n * 4 % 256, 90, 160)) + b"\0" * 200_000)
+            photo = jpeg_bytes(40 + n, 30, (n * 4 % 256, 90, 160)) + locale.encode() + b"\0" * 200_000
+            (folder / f"IMG_{n:04d}.jpg").write_bytes(photo)  # each run its own: none "already uploaded"
         (root / "setup.exe").write_bytes(b"MZ" + b"\0" * 100)
         context = browser.new_context(locale=locale, viewport={"width": 1100, "height": 900})
         page = context.new_page()
