@@ -73,6 +73,8 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "bench",
+            # The page's and Uppy's uploads come from the bench server's origin (bench_page_vs_uppy).
+            "UPLOADER_CORS_ORIGINS": f"http://127.0.0.1:{self.web_port}",
             **({"UPLOADER_CLAMD": f"tcp://127.0.0.1:{self.clamd_port}"} if self.clamd else {}),
         }
         os.environ.update(self.env)
@@ -249,6 +251,75 @@ def bench_batch(stack, files=1000, batch=100):
         "single_presign_cpu_ms_per_file": single_cpu * 1000,
         "batch_vs_single_cpu_per_file": batch_cpu / single_cpu,
         "batch_vs_single_wall_per_file": batch_wall / single_wall,
+    }
+
+
+_UPPY_UPLOAD = """async () => {
+    const input = document.getElementById("bench-files");
+    const uppy = new window.Uppy({autoProceed: false});
+    uppy.use(window.AwsS3, {companionEndpoint: `${location.origin}/api/v1/companion`});  // limit: its default
+    uppy.addFiles([...input.files].map((f) => ({name: f.name, type: f.type, data: f})));
+    const started = performance.now();
+    const result = await uppy.upload();
+    return {seconds: (performance.now() - started) / 1000, ok: result.successful.length, failed: result.failed.length};
+}"""
+
+
+def bench_page_vs_uppy(stack, files=1000):
+    """A folder of small photos through the upload page, and the same files through stock Uppy
+    (@uppy/aws-s3 with Companion's routes, its default `limit`) in the same browser and stack:
+    wall time from the drop to every file sent, and failures."""
+    from playwright.sync_api import sync_playwright
+
+    from ..e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    from ..factories import jpeg_bytes, make_user
+
+    bundle = BASE_DIR / "tests" / "e2e" / "npm" / "dist" / "uppy.js"
+    if not bundle.exists() or not Path(CHROMIUM).exists():
+        print("  skipped: needs Chromium and the npm bundle (make test builds it)")
+        return {}
+    make_user("bench-page", "pw-bench-page-1")
+    folder = Path(stack.tmp.name) / "camera"
+    for kind in ("ours", "uppy"):
+        for n in range(files):
+            day = folder / kind / f"day{n % 10}"
+            day.mkdir(parents=True, exist_ok=True)
+            (day / f"IMG_{n:04d}.jpg").write_bytes(jpeg_bytes(60 + n % 90, 40, (n % 256, 80, 160)) + kind.encode())
+    results = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for kind in ("ours", "uppy"):
+            context = browser.new_context(bypass_csp=kind == "uppy")
+            page = context.new_page()
+            page.goto(f"{stack.url}/accounts/login/")
+            page.fill("input[name=login]", "bench-page")
+            page.fill("input[name=password]", "pw-bench-page-1")
+            page.click("main form button[type=submit]")
+            page.locator("#uploader[data-ready]").wait_for()
+            if kind == "ours":
+                started = time.perf_counter()
+                page.set_input_files("#folder-input", str(folder / kind))
+                page.wait_for_function(
+                    "() => document.getElementById('batch')?.dataset.state === 'done'", timeout=900_000
+                )
+                seconds = time.perf_counter() - started
+                failed = int(page.locator("#batch").get_attribute("data-failed"))
+            else:
+                page.add_script_tag(content=bundle.read_text())
+                page.evaluate("() => document.body.append(Object.assign(document.createElement('input'), "
+                              "{type: 'file', multiple: true, id: 'bench-files'}))")  # fmt: skip
+                page.set_input_files("#bench-files", sorted(str(p) for p in (folder / kind).rglob("*.jpg")))
+                outcome = page.evaluate(_UPPY_UPLOAD)
+                seconds, failed = outcome["seconds"], outcome["failed"]
+            results[kind] = (seconds, failed)
+            context.close()
+        browser.close()
+    return {
+        "page_1000_photos_seconds": results["ours"][0],
+        "uppy_1000_photos_seconds": results["uppy"][0],
+        "page_vs_uppy_wall_time": results["ours"][0] / results["uppy"][0],
+        "page_1000_photos_failed": results["ours"][1],
+        "uppy_1000_photos_failed": results["uppy"][1],
     }
 
 
@@ -737,6 +808,7 @@ def main():
         for name, bench in [
             ("presign", bench_presign),
             ("batch", bench_batch),
+            ("page", bench_page_vs_uppy),
             ("transfer", bench_transfer),
             ("list", bench_list),
             ("pipeline", bench_pipeline),
