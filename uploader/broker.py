@@ -112,16 +112,10 @@ class Channel(SQS.Channel):
 
     def _restore(self, message, *args, **kwargs):
         """kombu gives a message back (a task requeued because its pool process died, or the
-        prefetched ones at a clean shutdown) by sending a copy; the one received is then deleted,
-        or it too would come back after the visibility timeout and the task would run once more."""
-        receipt = message.delivery_tag
-        queue_url = holdings.release(receipt)
-        super()._restore(message, *args, **kwargs)
-        if queue_url is not None:
-            try:
-                aws.sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
-            except (BotoCoreError, ClientError):
-                holdings.owe_delete(receipt, queue_url)
+        prefetched ones at a clean shutdown) by making that same message visible again in a few
+        seconds (SQS `_put` of a redelivered message): the heartbeat must stop extending it."""
+        holdings.release(message.delivery_tag)
+        return super()._restore(message, *args, **kwargs)
 
 
 class Transport(SQS.Transport):
