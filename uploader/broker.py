@@ -106,7 +106,7 @@ class Channel(SQS.Channel):
         virtual.Channel.basic_ack(self, delivery_tag)
 
     def basic_reject(self, delivery_tag, requeue=False):
-        if not requeue:  # a requeued one is released by _restore, which sends its copy
+        if not requeue:  # a requeued one is let go by _restore, which makes it visible again
             holdings.release(delivery_tag)
         return super().basic_reject(delivery_tag, requeue=requeue)
 
