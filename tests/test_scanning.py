@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from uploader import aws, callrecord, localaws, localclam, mirror, services
+from uploader import aws, callrecord, localaws, localclam, mirror, scanning, services
 from uploader.models import Upload, UploadEvent
 
 from .helpers import put_object, start_upload, wait_for
@@ -174,3 +174,27 @@ def test_a_signature_added_later_finds_what_is_available_on_rescan(user, aws_res
         )
     finally:
         localclam.stop(clamd)
+
+
+def test_with_guardduty_the_verdict_waits_for_its_tag_and_follows_it(user, aws_resources, settings):
+    """GuardDuty Malware Protection tags each object it scanned; until the tag is there the
+    verdict waits (the task is retried), then it follows the tag."""
+    settings.UPLOADER_SCANNER = "guardduty"
+    verdicts = {}
+    for name, tag in (("fine.txt", "NO_THREATS_FOUND"), ("bad.txt", "THREATS_FOUND"), ("odd.txt", "UNSUPPORTED")):
+        upload, instruction = start_upload(user, b"some words\n", name=name, content_type="text/plain")
+        assert put_object(instruction, b"some words\n").status_code == 200
+        with pytest.raises(scanning.ScannerUnavailable, match="not scanned the object yet"):
+            services.upload_verify(upload_id=upload.pk)
+        upload.refresh_from_db()
+        assert upload.status in ("pending", "processing")  # never available unscanned
+        tags = {"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": tag}]}
+        aws.s3().put_object_tagging(Bucket=upload.bucket, Key=upload.key, Tagging=tags)
+        services.upload_verify(upload_id=upload.pk)
+        upload.refresh_from_db()
+        verdicts[name] = (upload.status, upload.scan_status, upload.scanned_with)
+    assert verdicts == {
+        "fine.txt": ("available", "clean", "GuardDuty"),
+        "bad.txt": ("rejected", "infected", "GuardDuty"),
+        "odd.txt": ("rejected", "unscannable", "GuardDuty"),
+    }
