@@ -124,7 +124,13 @@ export class Batch {
 
   /** One failed job tried again (its card's Retry, or the connection's return). */
   requeue(job) {
-    if (!this.failed.delete(job)) return;
+    if (this.active.has(job) || this.waiting.includes(job)) return;
+    if (!this.failed.delete(job)) { // failed in a batch that has since ended: it joins this one
+      if (!this.busy()) this.reset();
+      this.total++;
+      this.totalBytes += job.size;
+      this.startedAt ||= performance.now();
+    }
     job.again();
     this.waiting.push(job);
     this.pump();
