@@ -84,8 +84,7 @@ def _judge(upload: Upload, stored: validation.StoredObject, scan: scanning.Scan 
         outbox.owe(outbox.VERIFY, str(upload.pk))
         return
     if scan is not None:
-        upload.scan_status, upload.scan_detail = scan.status, scan.detail[:255]
-        upload.scanned_with, upload.scanned_at = scan.scanner[:255], timezone.now()
+        record_scan(upload, scan)
         reasons += _scan_reasons(scan)
     if reasons:
         upload.transition(Status.REJECTED, reason=" ".join(reasons))
@@ -93,6 +92,12 @@ def _judge(upload: Upload, stored: validation.StoredObject, scan: scanning.Scan 
     else:
         upload.transition(Status.AVAILABLE)
         commit_change(upload, action="available")
+
+
+def record_scan(upload: Upload, scan: scanning.Scan) -> None:
+    """Put a scan's result on the upload (saved by the caller's commit_change)."""
+    upload.scan_status, upload.scan_detail = scan.status, scan.detail[:255]
+    upload.scanned_with, upload.scanned_at = scan.scanner[:255], timezone.now()
 
 
 def _scan_reasons(scan: scanning.Scan) -> list[str]:

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from django.db import transaction
-from django.utils import timezone
 
 from .. import reasons, scanning
 from ..models import Upload
 from .common import commit_change, locked
-from .processing import _after_judging
+from .processing import _after_judging, record_scan
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -29,8 +28,7 @@ def upload_rescan(*, upload_id: UUID | str) -> Upload:
         upload = locked(upload_id)
         if upload.status != Status.AVAILABLE:
             return upload
-        upload.scan_status, upload.scan_detail = scan.status, scan.detail[:255]
-        upload.scanned_with, upload.scanned_at = scan.scanner[:255], timezone.now()
+        record_scan(upload, scan)
         if scan.status != scanning.INFECTED:
             upload.touch()
             commit_change(upload, action="rescanned", detail=scan.scanner)
