@@ -202,7 +202,7 @@ export function mountUploader(root) {
             if (error.status === 0) offline.add(self);
             return "failed";
           },
-        ).finally(() => { list.refresh(); if (!batch.busy()) showUnfinished(apiBase, unfinished); });
+        ).finally(() => { list.refresh(); showUnfinished(apiBase, unfinished); });
       },
       pause: () => transfer?.pause(),
       resume: () => transfer?.resume(),
