@@ -422,3 +422,21 @@ def test_reprocessing_an_upload_still_being_checked_owes_one_more_check_and_no_t
     assert (upload.status, upload.version) == ("processing", 1)
     assert list(OutboxMessage.objects.values_list("task", "args")) == [("uploader.verify_upload", [str(upload.pk)])]
     assert not UploadEvent.objects.filter(upload_id=upload.pk, action="reprocess").exists()
+
+
+def test_a_users_page_leads_to_their_uploads(superuser_client, aws_resources):
+    owner = make_user()
+    page = superuser_client.get(f"/admin/auth/user/{owner.pk}/change/").content.decode()
+    assert f"/admin/uploader/upload/?owner__id__exact={owner.pk}" in page
+
+
+def test_the_review_queue_says_when_nothing_is_left(superuser_client, aws_resources):
+    owner = make_user()
+    waiting = _bare(owner, "waiting.jpg")
+    _bare(owner, "done.jpg", review_status="approved")
+    _bare(owner, "refused.jpg", status="rejected")
+    first = superuser_client.get("/admin/uploader/upload/queue/")
+    assert first.status_code == 302 and first["Location"].endswith(f"/{waiting.pk}/change/?queue=1")
+    superuser_client.post(f"/admin/uploader/upload/{waiting.pk}/do/approve/", {"queue": "1"})
+    empty = superuser_client.get("/admin/uploader/upload/queue/", follow=True)
+    assert "Nothing left to review." in empty.content.decode()

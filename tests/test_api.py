@@ -312,3 +312,35 @@ def test_a_name_in_any_script_is_kept_and_downloads_under_it(api, drain, filenam
     download = requests.get(api.get(f"/api/v1/uploads/{started['id']}/").json()["download_url"], timeout=10)
     assert download.content == body
     assert download.headers["Content-Disposition"] == f"inline; filename*=utf-8''{quote(filename)}"
+
+
+def test_a_reviewers_rejection_is_what_the_owner_sees_and_withdraws_the_download(
+    api, user, aws_resources, django_capture_on_commit_callbacks, django_user_model
+):
+    """One status for the owner: an available upload a reviewer rejected reads `rejected` with the
+    reviewer's reason, is found by the rejected filter and no longer by the available one, and
+    its download is refused (the reviewer still opens it in the admin)."""
+    from uploader import selectors
+    from uploader.services.review import upload_review
+
+    body = jpeg_bytes()
+    kept, refused = (api_start(api, filename=f"{n}.jpg", size=len(body)).json() for n in ("kept", "refused"))
+    for data in (kept, refused):
+        put_object(data["upload"], body)
+        with django_capture_on_commit_callbacks(execute=True):
+            api.post(f"/api/v1/uploads/{data['id']}/complete/")
+    reviewer = django_user_model.objects.create_user("rita", password="pw-rita-12345", is_staff=True)
+    upload_review(upload=Upload.objects.get(pk=refused["id"]), reviewer=reviewer, approve=False, reason="Blurred.")
+
+    shown = api.get(f"/api/v1/uploads/{refused['id']}/").json()
+    assert (shown["status"], shown["review_status"]) == ("available", "rejected")  # the lifecycle is kept
+    assert (shown["outcome"], shown["outcome_reason"]) == ("rejected", "Blurred.")
+    assert shown["download_url"] is None and shown["thumbnail_url"] is None
+    assert api.get(f"/api/v1/uploads/{kept['id']}/").json()["outcome"] == "available"
+    assert _ids(api, "?outcome=rejected") == [refused["id"]]
+    assert _ids(api, "?outcome=available") == [kept["id"]]
+    download = api.get(f"/api/v1/uploads/{refused['id']}/download/")
+    assert (download.status_code, download.json()["code"]) == (409, "wrong_state")
+    assert "reviewer" in download.json()["detail"]
+    assert api.get(f"/api/v1/uploads/{kept['id']}/download/").status_code == 302
+    assert selectors.upload_download_url(upload=Upload.objects.get(pk=refused["id"]), reviewer=True)

@@ -36,7 +36,8 @@ def test_every_text_has_a_korean_translation_and_the_compiled_catalogue_matches_
             assert compiled.ngettext(message.id[0], message.id[1], 2) == message.string[0]
         else:
             assert message.string, f"untranslated: {message.id!r}"
-            assert compiled.gettext(message.id) == message.string, f"{domain}.mo is stale: run make messages"
+            found = compiled.pgettext(message.context, message.id) if message.context else compiled.gettext(message.id)
+            assert found == message.string, f"{domain}.mo is stale: run make messages"
             # The placeholders survive translation.
             assert sorted(re.findall(r"%\(\w+\)[sr]", message.string)) == sorted(
                 re.findall(r"%\(\w+\)[sr]", message.id)
@@ -90,11 +91,11 @@ def test_api_errors_come_in_the_callers_language(api, settings):
     korean = api.post("/api/v1/uploads/", body, format="json", **KO)
     assert korean.status_code == 415
     assert korean.json() == {
-        "detail": "'application/x-msdownload' 형식은 허용되지 않습니다. 허용 형식: image/jpeg.",
+        "detail": "받지 않는 종류입니다: 프로그램(application/x-msdownload). 받는 종류: 사진.",
         "code": "unsupported_type",
     }
     english = api.post("/api/v1/uploads/", body, format="json")
-    assert english.json()["detail"] == "Type 'application/x-msdownload' is not allowed; allowed: image/jpeg."
+    assert english.json()["detail"] == "Programs are not accepted here (application/x-msdownload); accepted: photos."
     # DRF's own messages follow too.
     missing = api.post("/api/v1/uploads/", {}, format="json", **KO).json()
     assert missing["code"] == "required" and "필수" in missing["detail"]
@@ -151,8 +152,15 @@ def test_recorded_reasons_are_shown_in_the_readers_language(api, user):
     korean = api.get(f"/api/v1/uploads/{upload.pk}/", **KO).json()["status_reason"]
     assert korean == (
         "저장된 크기 12바이트가 신고한 10바이트와 다릅니다. "
-        "내용이 image/jpeg이(가) 아니라 application/x-msdownload(으)로 보입니다. "
+        "내용이 형식과 맞지 않습니다. "
+        "보낸 형식은 사진 (image/jpeg)인데 내용은 프로그램 (application/x-msdownload)입니다. "
         "A sentence no template knows."
     )
-    assert api.get(f"/api/v1/uploads/{upload.pk}/").json()["status_reason"] == recorded
+    # In English too the reader gets kinds, each with its type; the record keeps the terse form.
+    english = api.get(f"/api/v1/uploads/{upload.pk}/").json()["status_reason"]
+    assert english == recorded.replace(
+        "Content looks like application/x-msdownload, not image/jpeg.",
+        "The content does not match: sent as Photo (image/jpeg), it is Program (application/x-msdownload).",
+    )
+    assert english != recorded
     assert Upload.objects.get(pk=upload.pk).status_reason == recorded  # the record keeps one language

@@ -8,7 +8,10 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
@@ -17,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from . import reasons, selectors, services
+from . import media_types, reasons, selectors, services
 from .models import Upload, UploadEvent
 from .validation import INLINE_SAFE_TYPES
 
@@ -75,6 +78,8 @@ OPERATIONS = {
             lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=True),
             bulk=gettext_lazy("Approve selected uploads"),
             done=lambda n: ngettext("Approved %(count)s upload.", "Approved %(count)s uploads.", n),
+            # Only an available upload is reviewed: one the system rejected is never offered.
+            offered=lambda u: u.status == Upload.Status.AVAILABLE and u.review_status != Upload.ReviewStatus.APPROVED,
         ),
         Operation(
             "reject",
@@ -83,6 +88,7 @@ OPERATIONS = {
             lambda u, r: services.upload_review(upload=u, reviewer=r.user, approve=False, reason=_reason(r)),
             bulk=gettext_lazy("Reject selected uploads (give a reason)"),
             done=lambda n: ngettext("Rejected %(count)s upload.", "Rejected %(count)s uploads.", n),
+            offered=lambda u: u.status == Upload.Status.AVAILABLE,
         ),
         Operation(
             "reprocess",
@@ -139,8 +145,7 @@ class UploadAdmin(admin.ModelAdmin):
         "original_filename",
         "owner",
         "human_size",
-        "length",
-        "content_type",
+        "kind",
         "status",
         "review_status",
         "created_at",
@@ -163,6 +168,8 @@ class UploadAdmin(admin.ModelAdmin):
     action_form = ReviewActionForm
     actions = [*(op.bulk_action() for op in OPERATIONS.values() if op.bulk), "delete_selected"]
     change_form_template = "admin/uploader/upload/change_form.html"
+    change_list_template = "admin/uploader/upload/change_list.html"
+    object_history_template = "admin/uploader/upload/object_history.html"
     fieldsets = [
         (
             None,
@@ -223,14 +230,17 @@ class UploadAdmin(admin.ModelAdmin):
     def list_thumbnail(self, upload):
         """The worker's WebP thumbnail or poster frame, never the original (a page of 50 photos
         would download them all, EXIF included)."""
-        url = selectors.upload_thumbnail_url(upload=upload)
+        url = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
         if url:
             return format_html('<img class="list-thumb" src="{}" alt="" loading="lazy">', url)
         return format_html(TYPE_BADGE, upload.content_type, _type_label(upload.content_type))
 
-    @admin.display(description=gettext_lazy("duration"), ordering="duration")
-    def length(self, upload):
-        return _duration(upload.duration) if upload.duration is not None else ""
+    @admin.display(description=gettext_lazy("kind"), ordering="content_type")
+    def kind(self, upload):
+        """In people's words ("Photo"), the type itself on hover; a recording's length beside it."""
+        length = f" · {_duration(upload.duration)}" if upload.duration is not None else ""
+        label = media_types.kind_label(upload.content_type)
+        return format_html('<span title="{}">{}{}</span>', upload.content_type, label, length)
 
     @admin.display(description=gettext_lazy("size"), ordering="size")
     def human_size(self, upload):
@@ -248,11 +258,11 @@ class UploadAdmin(admin.ModelAdmin):
     def preview(self, upload):
         if upload.status != Upload.Status.AVAILABLE:
             return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
-        download = selectors.upload_download_url(upload=upload, attachment=True)
+        download = selectors.upload_download_url(upload=upload, attachment=True, reviewer=True)
         link = format_html(
             '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
         )
-        thumbnail = selectors.upload_thumbnail_url(upload=upload)
+        thumbnail = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
         if upload.content_type.startswith("image/") and upload.media_status:
             # The worker's thumbnail (no EXIF, no GPS), the original one click away; none for a
             # picture it refused to decode (a bomb would take the reviewer's browser down too).
@@ -286,7 +296,7 @@ class UploadAdmin(admin.ModelAdmin):
             return _("being made")
         parts = [_duration(upload.duration)] if upload.duration is not None else []
         parts += [upload.codec] if upload.codec else []
-        url = selectors.upload_thumbnail_url(upload=upload)
+        url = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
         thumb = format_html('<img class="list-thumb" src="{}" alt="">', url) if url else ""
         return format_html("{} {}", thumb, " · ".join(parts))
 
@@ -385,7 +395,26 @@ class UploadAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.object_action)
-        return [path("<uuid:object_id>/do/<str:action>/", view, name="uploader_upload_do"), *super().get_urls()]
+        queue = self.admin_site.admin_view(self.review_queue)
+        return [
+            path("<uuid:object_id>/do/<str:action>/", view, name="uploader_upload_do"),
+            path("queue/", queue, name="uploader_upload_queue"),
+            *super().get_urls(),
+        ]
+
+    def review_queue(self, request):
+        """The review queue: the oldest unreviewed upload's page, in queue mode (each decision
+        leads to the next); `?after=<id>` skips past one. When none is left, the list says so."""
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        after = None
+        with contextlib.suppress(ValueError, Upload.DoesNotExist):
+            after = Upload.objects.get(pk=uuid.UUID(request.GET.get("after", "")))
+        upload = selectors.upload_next_to_review(after=after)
+        if upload is None:
+            self.message_user(request, _("Nothing left to review."), messages.SUCCESS)
+            return redirect(reverse("admin:uploader_upload_changelist") + "?review_status__exact=unreviewed")
+        return redirect(reverse("admin:uploader_upload_change", args=[upload.pk]) + "?queue=1")
 
     def object_action(self, request, object_id, action):
         operation = OPERATIONS.get(action)
@@ -396,9 +425,14 @@ class UploadAdmin(admin.ModelAdmin):
         upload = get_object_or_404(Upload, pk=object_id)
         try:
             operation.run(upload, request)
-            self.message_user(request, _("%(action)s: done.") % {"action": operation.button}, messages.SUCCESS)
+            done = _("%(action)s: done.") % {"action": operation.button}
+            self.message_user(request, f"{upload.original_filename}: {done}", messages.SUCCESS)
         except services.DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
+            if request.POST.get("queue"):  # stay on it, in the queue
+                return redirect(reverse("admin:uploader_upload_change", args=[object_id]) + "?queue=1")
+        if request.POST.get("queue"):
+            return redirect(reverse("admin:uploader_upload_queue") + f"?after={upload.pk}")
         return redirect(reverse("admin:uploader_upload_change", args=[object_id]))
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
@@ -406,7 +440,20 @@ class UploadAdmin(admin.ModelAdmin):
         context["operations"] = [
             op for op in OPERATIONS.values() if op.permission in allowed and obj is not None and op.offered(obj)
         ]
+        if request.GET.get("queue") and "review" in allowed and obj is not None:
+            context["queue"] = {"left": selectors.upload_review_queue().count(), "skip": f"?after={obj.pk}"}
+            context["operations"] = [op for op in context["operations"] if op.permission == "review"]
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"has_review_permission": self.has_review_permission(request)}
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **extra})
+
+    def history_view(self, request, object_id, extra_context=None):
+        """An upload's history is its audit trail (every change, by the system or a person), not
+        Django's log of admin edits, which never sees the worker's or the API's changes."""
+        events = selectors.upload_audit_trail(upload_id=object_id)
+        return super().history_view(request, object_id, extra_context={**(extra_context or {}), "events": events})
 
 
 @admin.register(UploadEvent)
@@ -414,7 +461,7 @@ class UploadEventAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "action",
-        "upload_id",
+        "upload",
         "actor_name",
         "from_status",
         "to_status",
@@ -427,6 +474,19 @@ class UploadEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        """Each event with its upload's name (one subquery, not a query a row); a deleted
+        upload's name is gone with it, its key stays."""
+        name = Upload.objects.filter(pk=OuterRef("upload_id")).values("original_filename")[:1]
+        return super().get_queryset(request).annotate(upload_name=Subquery(name))
+
+    @admin.display(description=gettext_lazy("upload"))
+    def upload(self, event):
+        if event.upload_name is None:
+            return format_html('<span title="{}">{}</span>', event.upload_id, event.upload_key.rsplit("/", 1)[-1])
+        url = reverse("admin:uploader_upload_change", args=[event.upload_id])
+        return format_html('<a href="{}" title="{}">{}</a>', url, event.upload_id, event.upload_name)
+
     def has_add_permission(self, request):
         return False
 
@@ -435,3 +495,23 @@ class UploadEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class UserWithUploadsAdmin(UserAdmin):
+    """Django's user page, with the way to the person's uploads."""
+
+    readonly_fields = [*UserAdmin.readonly_fields, "uploads"]
+    fieldsets = [*UserAdmin.fieldsets, (gettext_lazy("Uploads"), {"fields": ["uploads"]})]
+    list_display = [*UserAdmin.list_display, "uploads"]
+
+    @admin.display(description=gettext_lazy("Uploads"))
+    def uploads(self, user):
+        if user.pk is None:
+            return "—"
+        url = reverse("admin:uploader_upload_changelist") + f"?owner__id__exact={user.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("Their uploads"))
+
+
+if admin.site.is_registered(get_user_model()):
+    admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserWithUploadsAdmin)

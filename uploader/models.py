@@ -205,6 +205,14 @@ class Upload(models.Model):
         self.version += 1
 
     @property
+    def outcome(self) -> str:
+        """The one status its owner sees: a reviewer's rejection makes an available upload
+        rejected (and no longer downloadable: selectors.upload_download_url)."""
+        if self.status == self.Status.AVAILABLE and self.review_status == self.ReviewStatus.REJECTED:
+            return self.Status.REJECTED
+        return self.status
+
+    @property
     def is_multipart(self):
         return bool(self.multipart_upload_id)
 

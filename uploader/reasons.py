@@ -8,6 +8,8 @@ import re
 
 from django.utils.translation import gettext, gettext_noop
 
+from .media_types import kind_label
+
 SIZE_OUTSIDE = gettext_noop("Stored size %(size)s is outside 1..%(limit)s bytes.")
 SIZE_DIFFERS = gettext_noop("Stored size %(size)s differs from the declared %(declared)s bytes.")
 TYPE_DIFFERS = gettext_noop("Stored type '%(stored)s' differs from the declared '%(declared)s'.")
@@ -41,6 +43,8 @@ MEDIA_TOO_MANY_PIXELS = gettext_noop("The picture has %(pixels)s pixels, more th
 MEDIA_TOO_LONG = gettext_noop("The recording lasts %(seconds)s seconds, longer than the %(limit)s allowed.")
 MEDIA_TOO_SLOW = gettext_noop("Making the thumbnail took longer than allowed.")
 MEDIA_GAVE_UP = gettext_noop("Making the thumbnail stopped the worker %(attempts)s times; it is not tried again.")
+# How a liar's reason reads: in kinds, each with its type ("Photo (image/jpeg)").
+SHOWN_OTHER_CONTENT = gettext_noop("The content does not match: sent as %(declared)s, it is %(found)s.")
 
 # The specific before the general: "binary data" is also "%(found)s".
 _TEMPLATES = [
@@ -86,6 +90,10 @@ def _pattern(template: str) -> re.Pattern[str]:
 _PATTERNS = [(template, _pattern(template)) for template in _TEMPLATES]
 
 
+def _kind_and_type(content_type: str) -> str:
+    return f"{kind_label(content_type)} ({content_type})"
+
+
 def say(*sentences: str) -> str:
     """The recorded form: English sentences joined by spaces."""
     return " ".join(sentences)
@@ -100,7 +108,10 @@ def translate(text: str) -> str:
         for template, pattern in _PATTERNS:
             found = pattern.match(text, pos)
             if found:
-                out.append(gettext(template) % found.groupdict())
+                values = found.groupdict()
+                if template == OTHER_CONTENT:  # in people's words: the kinds, each with its type
+                    template, values = SHOWN_OTHER_CONTENT, {k: _kind_and_type(v) for k, v in values.items()}
+                out.append(gettext(template) % values)
                 pos = found.end() + 1
                 break
         else:

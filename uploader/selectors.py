@@ -5,8 +5,9 @@ import datetime as dt
 from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import QuerySet, Sum, Value
+from django.db.models import Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from . import keys, mirror, signing, storage, validation
@@ -44,10 +45,12 @@ def upload_get_for_user(*, user: User, upload_id: UUID | str) -> Upload | None:
     return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
 
 
-def upload_download_url(*, upload: Upload, attachment: bool | None = None) -> str | None:
+def upload_download_url(*, upload: Upload, attachment: bool | None = None, reviewer: bool = False) -> str | None:
     """A short-lived GET of an available upload saving under its display name, or None. Inline
-    (shown in the browser) only for types that are safe to render, unless an attachment is asked."""
-    if upload.status != Upload.Status.AVAILABLE:
+    (shown in the browser) only for types that are safe to render, unless an attachment is asked.
+    A reviewer's rejection withdraws it from its owner (the outcome is rejected); a reviewer
+    still opens it."""
+    if (upload.status if reviewer else upload.outcome) != Upload.Status.AVAILABLE:
         return None
     if attachment is None:
         attachment = upload.content_type not in validation.INLINE_SAFE_TYPES
@@ -56,10 +59,10 @@ def upload_download_url(*, upload: Upload, attachment: bool | None = None) -> st
     )
 
 
-def upload_thumbnail_url(*, upload: Upload) -> str | None:
+def upload_thumbnail_url(*, upload: Upload, reviewer: bool = False) -> str | None:
     """A short-lived GET of the WebP thumbnail (or video poster) the worker made, or None: lists
     show this, never the original."""
-    if upload.status != Upload.Status.AVAILABLE or not upload.thumbnail:
+    if (upload.status if reviewer else upload.outcome) != Upload.Status.AVAILABLE or not upload.thumbnail:
         return None
     return storage.derivatives().url(upload.thumbnail)
 
@@ -113,3 +116,44 @@ def upload_bytes_held(*, owner_id: int, exclude_id: UUID | str | None = None) ->
         held = held.exclude(pk=exclude_id)
     reserved = Coalesce("size", "stored_size", Value(validation.unsized_limit()))
     return held.aggregate(total=Sum(reserved))["total"] or 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    per_file: int  # the largest file that can become available, whatever else binds
+    quota: int  # 0: no quota
+    left: int | None  # what the quota leaves; None without one
+
+    @property
+    def binding(self) -> int:
+        """The largest file this user can send now."""
+        return self.per_file if self.left is None else min(self.per_file, self.left)
+
+
+def upload_limits(*, user: User) -> Limits:
+    """The limits that bind a user's next upload, as the page states them: the per-file maximum
+    (lowered to the scanner's limit where an unscannable file is rejected) and the quota left."""
+    per_file = settings.UPLOADER_MAX_SIZE
+    if settings.UPLOADER_SCANNER == "clamav" and settings.UPLOADER_SCAN_UNSCANNABLE == "reject":
+        per_file = min(per_file, settings.UPLOADER_SCAN_MAX_SIZE)
+    quota = settings.UPLOADER_USER_QUOTA
+    left = max(0, quota - upload_bytes_held(owner_id=user.pk)) if quota else None
+    return Limits(per_file=per_file, quota=quota, left=left)
+
+
+def upload_review_queue() -> QuerySet[Upload]:
+    """What awaits a reviewer's decision, oldest first: available and unreviewed."""
+    waiting = Upload.objects.filter(status=Upload.Status.AVAILABLE, review_status=Upload.ReviewStatus.UNREVIEWED)
+    return waiting.order_by("created_at", "id")
+
+
+def upload_next_to_review(*, after: Upload | None = None) -> Upload | None:
+    """The next upload in the review queue (oldest first) after `after`, the one just decided or
+    skipped; past the end it starts again from the first, so a skipped one comes back last."""
+    queue = upload_review_queue().select_related("owner")
+    if after is not None:
+        later = Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, id__gt=after.pk)
+        found = queue.filter(later).first()
+        if found is not None:
+            return found
+    return queue.first()

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import filetype
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from PIL import ExifTags, Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from . import media_types
 from . import reasons as R
 from .errors import DomainError
 
@@ -39,21 +42,7 @@ _ALIASES = {
 
 
 # Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.
-INLINE_SAFE_TYPES = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/webp",
-        "application/pdf",
-        "text/plain",
-        "video/mp4",
-        "video/quicktime",
-        "video/webm",
-        "audio/mpeg",
-        "audio/webm",
-    }
-)
+INLINE_SAFE_TYPES = media_types.INLINE_SAFE_TYPES
 
 
 class PolicyError(DomainError):
@@ -72,9 +61,14 @@ def normalise_content_type(content_type):
 def check_policy(*, content_type, size):
     """Raise PolicyError (code 'unsupported_type', 'too_large' or 'invalid_size') or return None."""
     if content_type not in settings.UPLOADER_ALLOWED_TYPES:
-        allowed = ", ".join(settings.UPLOADER_ALLOWED_TYPES)
+        kind = media_types.KINDS[media_types.kind_of(content_type)]
         raise PolicyError(
-            gettext("Type %(type)r is not allowed; allowed: %(allowed)s.") % {"type": content_type, "allowed": allowed},
+            gettext("%(kinds)s are not accepted here (%(type)s); accepted: %(accepted)s.")
+            % {
+                "kinds": capfirst(kind.many),
+                "type": content_type,
+                "accepted": media_types.accepted_sentence(settings.UPLOADER_ALLOWED_TYPES),
+            },
             code="unsupported_type",
         )
     if size is None:  # the legacy presign call declares no size: the worker checks the stored one
@@ -83,20 +77,12 @@ def check_policy(*, content_type, size):
         raise PolicyError(gettext("An upload must be at least one byte."), code="invalid_size")
     if size > settings.UPLOADER_MAX_SIZE:
         raise PolicyError(
-            gettext("%(size)s bytes is over the limit of %(max)s bytes.")
-            % {"size": size, "max": settings.UPLOADER_MAX_SIZE},
+            gettext("The file is %(size)s, larger than the %(max)s allowed.")
+            % {"size": filesizeformat(size), "max": filesizeformat(settings.UPLOADER_MAX_SIZE)},
             code="too_large",
         )
 
 
-_EXTRA_EXTENSIONS = {
-    "image/jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
-    "video/quicktime": {".mov", ".qt"},
-    "text/plain": {".txt", ".text", ".log", ".md"},
-    "audio/mpeg": {".mp3"},
-    "audio/webm": {".webm", ".weba"},
-    "image/heic": {".heic", ".heif"},
-}
 MAX_FILENAME = 255
 
 
@@ -117,7 +103,7 @@ def check_filename(filename, *, content_type):
         refuse(gettext("it contains control or text-direction characters"))
     _, dot, extension = filename.rpartition(".")
     if dot:  # ".html" alone is an extension too
-        allowed = set(mimetypes.guess_all_extensions(content_type)) | _EXTRA_EXTENSIONS.get(content_type, set())
+        allowed = set(mimetypes.guess_all_extensions(content_type)) | set(media_types.extensions(content_type))
         if allowed and f".{extension.lower()}" not in allowed:
             refuse(
                 gettext("the extension .%(extension)s does not match %(type)s")

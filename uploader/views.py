@@ -1,22 +1,32 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from . import health, liveness
+from . import health, liveness, media_types, selectors
 from .models import Upload
 
 
-@login_required
 def home(request):
+    """The upload page; signed out, a word of what the service is and the way in."""
+    if not request.user.is_authenticated:
+        accepted = media_types.accepted(settings.UPLOADER_ALLOWED_TYPES)
+        return render(request, "uploader/welcome.html", {"accepted": accepted})
+    limits = selectors.upload_limits(user=request.user)
     context = {
         "allowed_types": settings.UPLOADER_ALLOWED_TYPES,
-        "max_size": settings.UPLOADER_MAX_SIZE,
+        "accepted": media_types.accepted(settings.UPLOADER_ALLOWED_TYPES),
+        "media_types": media_types.for_page(settings.UPLOADER_ALLOWED_TYPES),
+        "limits": limits,
+        "max_size": limits.binding,
         "multipart_threshold": settings.UPLOADER_MULTIPART_THRESHOLD,
-        "statuses": [(value, label) for value, label in Upload.Status.choices if value != Upload.Status.DELETED],
+        "statuses": OWNER_STATUSES,
     }
     return render(request, "uploader/home.html", context)
+
+
+# What an owner's list can show: a reviewer's rejection shows as rejected (api/serializers.py).
+OWNER_STATUSES = [(value, label) for value, label in Upload.Status.choices if value != Upload.Status.DELETED]
 
 
 def healthz(request):

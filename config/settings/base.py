@@ -149,7 +149,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Direct-to-S3 uploads",
-    "DESCRIPTION": "Presign, upload straight to S3, complete; the worker verifies and records.",
+    "DESCRIPTION": "Presign, upload straight to S3, complete; the worker verifies and records.\n\n"
+    "[← Back to the site](/) · [사이트로 돌아가기](/)\n\n"
+    "**Which authorisation?** Use **jwtAuth**: `POST /api/v1/auth/token/` with your username and password, then "
+    "paste the `access` token into jwtAuth (Authorize). *cookieAuth* is the signed-in browser session of the "
+    "site's own page; *externalJWT* is for tokens from an outside identity provider (Cognito), when one is set up.",
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI and Redoc served from the project: the docs work offline and under a strict CSP.

@@ -9,7 +9,8 @@ import { announce, el } from "./dom.js";
 import { formatBytes, gettext } from "./i18n.js";
 
 export const FILES_AT_ONCE = 4; // measured: see the README's "Many files at once"
-const KEEP_FINISHED = 5; // finished cards kept on the page; older ones fold into the summary
+// Finished cards kept on the page (one on a phone's screen); older ones fold into the summary.
+const KEEP_FINISHED = () => (window.matchMedia?.("(max-width: 640px)").matches ? 1 : 5);
 const SHOWN_REFUSALS = 20; // refusals listed by name in the summary; the rest are counted
 const AHEAD = 16; // files started ahead of their turn, in one batch call, once half are used
 
@@ -119,7 +120,8 @@ export class Batch {
   /** A finished job's card: only the newest few stay. */
   finished(card) {
     this.finishedCards.push(card);
-    while (this.finishedCards.length > KEEP_FINISHED) this.finishedCards.shift().remove();
+    const keep = KEEP_FINISHED();
+    while (this.finishedCards.length > keep) this.finishedCards.shift().remove();
   }
 
   /** One failed job tried again (its card's Retry, or the connection's return). */
@@ -189,7 +191,7 @@ export class Batch {
 
   render() {
     const panel = this.panel;
-    panel.hidden = this.total < 2 && !this.refusals.length;
+    panel.hidden = this.total < 2; // one file: its card says it all
     let loaded = this.sentBytes;
     for (const bytes of this.loaded.values()) loaded += bytes;
     const settled = this.sent + this.skipped + this.failed.size + this.refusals.length + this.cancelled;

@@ -3,7 +3,7 @@
 // Every field the API may leave null is drawn as nothing, and a row that cannot be drawn is skipped
 // rather than stopping the list.
 import { api } from "./api.js";
-import { announce, el } from "./dom.js";
+import { announce, el, fileName } from "./dom.js";
 import { formatBytes, formatDate, formatDuration, gettext } from "./i18n.js";
 
 const POLL_MS = 1500;
@@ -19,10 +19,21 @@ export function statusLabel(status) {
   return labels[status] || String(status ?? "");
 }
 
+/** The kind of a type in people's words ("Photo"), from the page's table; the type itself when
+ * the table does not know it. */
+export function kindLabel(type, media) {
+  const kind = media?.types?.[type];
+  return (kind && media.kinds?.[kind]?.one) || type;
+}
+
 function uploadRow(upload, actions) {
   const type = typeof upload.content_type === "string" ? upload.content_type : "";
   const name = typeof upload.original_filename === "string" ? upload.original_filename : "";
-  const downloadable = upload.status === "available" && typeof upload.download_url === "string";
+  // The one status its owner sees: a reviewer's rejection is a rejection (older servers: status).
+  const outcome = typeof upload.outcome === "string" ? upload.outcome : upload.status;
+  const reason = typeof upload.outcome_reason === "string" ? upload.outcome_reason
+    : (upload.status === "rejected" ? upload.status_reason : "");
+  const downloadable = outcome === "available" && typeof upload.download_url === "string";
   // The worker's WebP thumbnail (a video's poster frame), never the original: a 20 MB photo is not
   // downloaded into a 48-pixel box, and its EXIF (GPS included) stays out of the page.
   const thumb = downloadable && typeof upload.thumbnail_url === "string"
@@ -31,18 +42,13 @@ function uploadRow(upload, actions) {
   const folder = typeof upload.relative_path === "string" ? upload.relative_path : "";
   const nameCell = el("td", { class: "filename" },
     folder ? el("span", { class: "folder", text: `${folder}/` }) : null,
-    downloadable ? el("a", { href: upload.download_url, rel: "noopener", text: name }) : name);
+    downloadable ? fileName(name, "a", { href: upload.download_url, rel: "noopener" }) : fileName(name));
   const length = formatDuration(upload.duration);
   if (length) nameCell.append(" ", el("span", { class: "duration", text: length, "aria-label": gettext("Duration %(time)s", { time: length }) }));
-  const status = el("td", {}, el("span", { class: `status status-${upload.status}`, text: statusLabel(upload.status) }));
-  if (upload.status === "rejected" && upload.status_reason) status.append(el("span", { class: "reason", text: upload.status_reason }));
-  if (upload.review_status && upload.review_status !== "unreviewed") {
-    const approved = upload.review_status === "approved";
-    status.append(" ", el("span", {
-      class: `review review-${upload.review_status}`, text: approved ? gettext("approved") : gettext("rejected by a reviewer"),
-    }));
-    if (upload.review_reason) status.append(el("span", { class: "reason", text: upload.review_reason }));
-  }
+  const status = el("td", { class: "state" }, el("span", { class: `status status-${outcome}`, text: statusLabel(outcome) }));
+  if (upload.review_status === "rejected") status.append(" ", el("span", { class: "review review-rejected", text: gettext("by a reviewer") }));
+  if (upload.review_status === "approved") status.append(" ", el("span", { class: "review review-approved", text: gettext("approved") }));
+  if (reason && (outcome === "rejected" || outcome === "expired")) status.append(el("span", { class: "reason", text: reason }));
   const buttons = el("td", { class: "row-actions" });
   if (downloadable) {
     buttons.append(el("a", {
@@ -55,13 +61,13 @@ function uploadRow(upload, actions) {
     remove.addEventListener("click", () => actions.remove(upload, remove));
     buttons.append(remove);
   }
-  return el("tr", { "data-id": upload.id, "data-status": upload.status, "data-review": upload.review_status || "unreviewed" },
-    el("td", {}, thumb), nameCell, el("td", { text: type }),
-    el("td", { text: formatBytes(upload.stored_size ?? upload.size) }), status,
-    el("td", { text: formatDate(upload.uploaded_at) }), buttons);
+  return el("tr", { "data-id": upload.id, "data-status": upload.status, "data-outcome": outcome, "data-review": upload.review_status || "unreviewed" },
+    el("td", { class: "preview" }, thumb), nameCell, el("td", { class: "kind", title: type, text: kindLabel(type, actions.media) }),
+    el("td", { class: "size", text: formatBytes(upload.stored_size ?? upload.size) }), status,
+    el("td", { class: "when", text: formatDate(upload.uploaded_at) }), buttons);
 }
 
-export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
+export function mountList({ apiBase, rows, filter, more, sentinel, isBusy, media = null, onOutcome = () => {} }) {
   const shown = new Map(); // id -> "status|version", so thumbnails don't reload on every poll
   let next = ""; // the cursor URL of the page after the last one loaded
   let firstLoaded = false;
@@ -69,7 +75,7 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
   let timer = null;
   let generation = 0; // a new filter makes answers to the old one stale
 
-  const query = () => (filter.value ? `?status=${encodeURIComponent(filter.value)}` : "");
+  const query = () => (filter.value ? `?outcome=${encodeURIComponent(filter.value)}` : "");
   const empty = () => {
     if (!rows.querySelector("tr[data-id]") && !rows.querySelector(".empty")) {
       rows.append(el("tr", { class: "empty" }, el("td", { colspan: "7", text: gettext("Nothing yet.") })));
@@ -77,7 +83,7 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
   };
 
   const actions = {
-    apiBase,
+    apiBase, media,
     async remove(upload, button) {
       const name = upload.original_filename || "";
       if (!window.confirm(gettext("Delete %(name)s? The file is removed from storage and cannot be recovered.", { name }))) return;
@@ -104,13 +110,15 @@ export function mountList({ apiBase, rows, filter, more, sentinel, isBusy }) {
     for (const upload of uploads) {
       if (!upload || upload.id === undefined) continue;
       let row = rows.querySelector(`tr[data-id="${CSS.escape(String(upload.id))}"]`);
-      const signature = `${upload.status}|${upload.version}`;
+      const shownStatus = upload.outcome || upload.status;
+      const signature = `${shownStatus}|${upload.version}`;
+      onOutcome(upload);
       if (!row || shown.get(upload.id) !== signature) {
         let fresh;
         try { fresh = uploadRow(upload, actions); } catch { continue; }
         const before = shown.get(upload.id)?.split("|")[0];
-        if (before ? before !== upload.status : announceNew) {
-          announce(gettext("%(name)s: %(status)s", { name: upload.original_filename || "", status: statusLabel(upload.status) }));
+        if (before ? before !== shownStatus : announceNew) {
+          announce(gettext("%(name)s: %(status)s", { name: upload.original_filename || "", status: statusLabel(shownStatus) }));
         }
         if (row) row.replaceWith(fresh); else rows.append(fresh);
         row = fresh;

@@ -2,7 +2,7 @@
 // per transfer under way (progress, pause, resume, cancel), the interrupted uploads that can
 // resume, and the list of one's uploads.
 // Type and size are checked here before any request; the server stays the authority.
-import { announce, el } from "./dom.js";
+import { announce, el, fileName } from "./dom.js";
 import { api } from "./api.js";
 import { formatBytes, gettext } from "./i18n.js";
 import { mountList } from "./list.js";
@@ -18,14 +18,40 @@ const STATES = () => ({
   skipped: gettext("already uploaded"),
 });
 
-/** Why this file cannot be sent, or "" when it may be. */
-export function refusal(file, { allowedTypes, maxSize }) {
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/** The kind a file is, in the page's table's terms ("photo", "program"): a program's name makes
+ * it a program whatever type the browser guessed. */
+function kindOf(file, type, media) {
+  const dot = file.name.lastIndexOf(".");
+  const extension = dot > 0 ? file.name.slice(dot).toLowerCase() : "";
+  if (media?.programs?.includes(extension)) return "program";
+  return media?.types?.[type] || "file";
+}
+
+/** Why this file cannot be sent, or "" when it may be: in people's words (its kind, the limit
+ * that binds), not MIME types. */
+export function refusal(file, { allowedTypes, maxSize, spaceLeft = null, media = null }) {
   const type = guessType(file);
   if (allowedTypes.length && !allowedTypes.includes(type)) {
-    return gettext("%(type)s files are not accepted here.", { type: type || gettext("Unknown") });
+    const kind = kindOf(file, type, media);
+    const accepted = (media?.accepted || []).map((entry) => entry.label).join(", ");
+    if (kind === "file" || !media) {
+      const dot = file.name.lastIndexOf(".");
+      const what = dot > 0 ? file.name.slice(dot).toLowerCase() : (type || gettext("Unknown"));
+      return accepted
+        ? gettext("Files of this type (%(what)s) are not accepted here; accepted: %(accepted)s.", { what, accepted })
+        : gettext("%(type)s files are not accepted here.", { type: what });
+    }
+    return gettext("%(kinds)s are not accepted here; accepted: %(accepted)s.", { kinds: capital(media.kinds[kind].many), accepted });
   }
   if (file.size === 0) return gettext("The file is empty.");
-  if (maxSize && file.size > maxSize) return gettext("The file is larger than %(max)s.", { max: formatBytes(maxSize) });
+  if (maxSize && file.size > maxSize) {
+    return gettext("The file is %(size)s, larger than the %(max)s one file may be.", { size: formatBytes(file.size), max: formatBytes(maxSize) });
+  }
+  if (spaceLeft !== null && file.size > spaceLeft) {
+    return gettext("The file is %(size)s and your space has %(left)s left.", { size: formatBytes(file.size), left: formatBytes(spaceLeft) });
+  }
   return "";
 }
 
@@ -36,7 +62,7 @@ function transferView(root, list, file, name, onLoaded = () => {}) {
   const pause = el("button", { type: "button", class: "pause", "aria-label": gettext("Pause %(name)s", { name }), text: gettext("Pause") });
   const retry = el("button", { type: "button", class: "resume", hidden: true, "aria-label": gettext("Resume %(name)s", { name }), text: gettext("Resume") });
   const cancel = el("button", { type: "button", class: "cancel", "aria-label": gettext("Cancel %(name)s", { name }), text: gettext("Cancel") });
-  const item = el("li", { class: "transfer" }, el("span", { class: "name", text: name }), stateText, bar,
+  const item = el("li", { class: "transfer" }, fileName(name), stateText, bar,
     el("span", { class: "actions" }, pause, retry, cancel));
   list.prepend(item);
   let lastQuarter = -1;
@@ -85,6 +111,19 @@ function transferView(root, list, file, name, onLoaded = () => {}) {
       announce(`${name}: ${message}`);
     },
   };
+}
+
+/** A sent file's card follows what became of it, as the list says: checking, available, or
+ * rejected with the reason (the card's data-state stays "sent": the bytes went). */
+function cardOutcome(transfers, upload) {
+  const card = transfers.querySelector(`li.transfer[data-id="${CSS.escape(String(upload?.id))}"]`);
+  const outcome = upload?.outcome || upload?.status;
+  if (!card || card.dataset.outcome === outcome) return;
+  card.dataset.outcome = outcome;
+  const text = card.querySelector(".state");
+  const words = { pending: gettext("checking"), processing: gettext("checking"), available: gettext("available"), rejected: gettext("rejected"), expired: gettext("expired") };
+  text.textContent = outcome === "rejected" && upload.outcome_reason ? `${words.rejected}: ${upload.outcome_reason}` : (words[outcome] || outcome);
+  text.classList.toggle("error", outcome === "rejected" || outcome === "expired");
 }
 
 function showUnfinished(apiBase, container) {
@@ -140,6 +179,8 @@ export function mountUploader(root) {
   const policy = {
     allowedTypes: (root.dataset.allowedTypes || "").split(",").map((s) => s.trim()).filter(Boolean),
     maxSize: Number(root.dataset.maxSize) || 0,
+    spaceLeft: root.dataset.spaceLeft ? Number(root.dataset.spaceLeft) : null,
+    media: JSON.parse(document.getElementById("media-types")?.textContent || "null"),
   };
   const input = root.querySelector("#file-input");
   const folderInput = root.querySelector("#folder-input");
@@ -162,6 +203,8 @@ export function mountUploader(root) {
     more: document.getElementById("load-more"),
     sentinel: document.getElementById("list-end"),
     isBusy: () => batch.busy(),
+    media: policy.media,
+    onOutcome: (upload) => cardOutcome(transfers, upload),
   });
 
   /** One file of the batch: its card and transfer are made when its turn comes; one of many
@@ -195,7 +238,11 @@ export function mountUploader(root) {
         view.state("queued");
         list.refresh();
         return transfer.run().then(
-          () => { batch.finished(view.item); return transfer.skipped ? "skipped" : "sent"; },
+          () => {
+            if (transfer.record?.id) view.item.dataset.id = transfer.record.id;
+            batch.finished(view.item);
+            return transfer.skipped ? "skipped" : "sent";
+          },
           (error) => {
             if (error.cancelled || transfer.cancelled) return "cancelled";
             view.fail(error.message);

@@ -39,7 +39,8 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
   const stop = el("button", { type: "button", class: "primary recorder-stop", text: gettext("Stop and upload") });
   const discard = el("button", { type: "button", class: "recorder-discard", text: gettext("Discard recording") });
   const status = el("p", { class: "recorder-status" });
-  panel.append(status, preview, el("p", { class: "recorder-controls" }, el("span", { class: "recording-dot", "aria-hidden": "true" }), elapsed, " ", stop, " ", discard));
+  // The controls above the preview: on a phone the camera's picture must not push Stop off the screen.
+  panel.append(status, el("p", { class: "recorder-controls" }, el("span", { class: "recording-dot", "aria-hidden": "true" }), elapsed, " ", stop, " ", discard), preview);
   panel.hidden = true;
   let session = null;
 
@@ -83,6 +84,7 @@ export function mountRecorder({ controls, panel, allowedTypes, send }) {
     recorder.start(1000); // a chunk a second: a long recording is never one huge buffer at the end
     announce(status.textContent);
     stop.focus();
+    stop.scrollIntoView({ block: "nearest" });
   }
 
   const finish = (keep) => {

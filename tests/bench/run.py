@@ -581,9 +581,14 @@ def _until_available(ids, timeout=300):
     deadline = time.monotonic() + timeout
     # By primary key, statuses counted here: with `status=` in the query SQLite scans the status
     # index (100,000 rows once the list bench has run) and its read lock stalls the worker's commits.
-    while list(Upload.objects.filter(pk__in=ids).values_list("status", flat=True)).count("available") < len(ids):
+    while (statuses := list(Upload.objects.filter(pk__in=ids).values_list("status", flat=True))).count(
+        "available"
+    ) < len(ids):
         if time.monotonic() > deadline:
-            raise TimeoutError("events did not settle")
+            counts = {s: statuses.count(s) for s in set(statuses)}
+            left = Upload.objects.filter(pk__in=ids).exclude(status="available")
+            reasons = set(left.values_list("status_reason", "scan_status")[:5])
+            raise TimeoutError(f"events did not settle: {counts}, {reasons}")
         time.sleep(0.05)
 
 

@@ -84,3 +84,48 @@ def test_take_batch_screenshots(browser, live_server, start_worker, tmp_path):
         throttle.lift()
         page.wait_for_function("() => document.getElementById('batch').dataset.state === 'done'", timeout=120_000)
         context.close()
+
+
+def test_take_phone_screenshots(browser, live_server, start_worker, settings, tmp_path):
+    """The upload page on a 390 x 844 phone, in English and Korean: the uploads as cards, a long
+    name cut in the middle, a reviewer's rejection as the owner sees it."""
+    from uploader.models import Upload
+
+    settings.UPLOADER_DERIVATIVES = True
+    start_worker(UPLOADER_DERIVATIVES="1")
+    owner = make_user("mina", "pw-mina-12345")
+    files = {
+        "2026-12-06 가족 저녁 식사, 부산 할머니 댁, 아주 긴 이름.jpg": _sea_photo(),
+        "voice memo.weba": webm_audio(seconds=12),
+        "expenses-november.csv": b"date,amount\n2026-11-01,12.50\n",
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+    (tmp_path / "setup.exe").write_bytes(b"MZ" + b"\0" * 100)
+    for locale, name in (("en-US", "phone-en.png"), ("ko-KR", "phone-ko.png")):
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": 390, "height": 1500},  # tall, not full_page: that capture drops the touch emulation
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+        )
+        page = context.new_page()
+        log_in(page, live_server.url, "mina", "pw-mina-12345")
+        if locale == "en-US":
+            page.set_input_files("#file-input", [str(tmp_path / n) for n in files])
+            page.wait_for_function(
+                "() => document.querySelectorAll('tr[data-status=available]').length === 3", timeout=60_000
+            )
+            Upload.objects.filter(owner=owner, content_type="text/csv").update(
+                review_status="rejected", review_reason="This is last year's.", version=99
+            )
+        page.set_input_files("#file-input", str(tmp_path / "setup.exe"))
+        page.wait_for_function(
+            "() => document.querySelectorAll('tr[data-outcome=rejected]').length === 1"
+            " && document.querySelectorAll('tr[data-status=available] img.thumb').length === 1",
+            timeout=60_000,
+        )
+        page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        page.screenshot(path=str(OUT / name))
+        context.close()

@@ -261,9 +261,16 @@ def test_the_page_in_korean_and_the_switch_to_english(browser, live_server, work
         # The worker recorded why in English; the reader gets it in Korean.
         reason = page.locator('tr[data-status="rejected"] .reason')
         reason.wait_for(timeout=30_000)
-        assert reason.inner_text() == "내용이 image/jpeg이(가) 아니라 application/x-msdownload(으)로 보입니다."
+        assert reason.inner_text() == (
+            "내용이 형식과 맞지 않습니다. "
+            "보낸 형식은 사진 (image/jpeg)인데 내용은 프로그램 (application/x-msdownload)입니다."
+        )
         assert row.locator(".status").inner_text() == "사용 가능"  # drawn by the script, from its catalogue
-        assert page.locator("li.transfer .state").all_inner_texts() == ["보냄", "보냄"]
+        # Each sent file's card follows what became of it, in the reader's language.
+        page.wait_for_function("() => document.querySelectorAll('li.transfer[data-outcome]').length === 2")
+        assert sorted(page.locator("li.transfer .state").all_inner_texts()) == sorted(
+            ["사용 가능", "거절됨: " + reason.inner_text()]
+        )
         assert row.locator("button.delete").inner_text() == "삭제"
 
         page.locator("#language-switcher button[value=en]").click()

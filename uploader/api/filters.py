@@ -25,6 +25,11 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class UploadFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=[c for c in Upload.Status.choices if c[0] != "deleted"])
+    outcome = django_filters.ChoiceFilter(
+        choices=[c for c in Upload.Status.choices if c[0] != "deleted"],
+        method="filter_outcome",
+        help_text="The status as the owner sees it (a reviewer's rejection is rejected): the field `outcome`.",
+    )
     type = django_filters.CharFilter(method="filter_type", help_text="A content type, or a family such as image/*.")
     review_status = django_filters.ChoiceFilter(choices=Upload.ReviewStatus.choices)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -38,7 +43,18 @@ class UploadFilter(django_filters.FilterSet):
 
     class Meta:
         model = Upload
-        fields = ["status", "type", "review_status", "created_after", "created_before", "path_prefix", "search"]
+        fields = [
+            *("status", "outcome", "type", "review_status"),
+            *("created_after", "created_before", "path_prefix", "search"),
+        ]
+
+    def filter_outcome(self, queryset, name, value):
+        overruled = Q(status=Upload.Status.AVAILABLE, review_status=Upload.ReviewStatus.REJECTED)
+        if value == Upload.Status.REJECTED:
+            return queryset.filter(Q(status=value) | overruled)
+        if value == Upload.Status.AVAILABLE:
+            return queryset.filter(status=value).exclude(overruled)
+        return queryset.filter(status=value)
 
     def filter_path_prefix(self, queryset, name, value):
         folder = value.strip("/")

@@ -123,6 +123,16 @@ class UploadOutput(BuiltOnceModelSerializer):
     media_reason = serializers.SerializerMethodField(
         help_text="Why no thumbnail or media figures were made (media_status failed), in the caller's language."
     )
+    outcome = serializers.ChoiceField(
+        choices=Upload.Status.choices,
+        read_only=True,
+        help_text="The one status to show the owner: `status`, except that an available upload a reviewer "
+        "rejected is `rejected` (and no longer downloadable). Filter with `?outcome=`.",
+    )
+    outcome_reason = serializers.SerializerMethodField(
+        help_text="Why, when the outcome is rejected or expired (the worker's reason or the reviewer's), in the "
+        "caller's language; empty otherwise."
+    )
     thumbnail_url = serializers.SerializerMethodField(
         help_text="A short-lived GET of a WebP thumbnail (an image's, or a video's poster frame), at most "
         "UPLOADER_THUMBNAIL_SIZE pixels (320 by default) on its longer side and without the original's "
@@ -143,6 +153,8 @@ class UploadOutput(BuiltOnceModelSerializer):
             "etag",
             "status",
             "status_reason",
+            "outcome",
+            "outcome_reason",
             "review_status",
             "review_reason",
             "visibility",
@@ -172,6 +184,11 @@ class UploadOutput(BuiltOnceModelSerializer):
         }
 
     def get_status_reason(self, upload) -> str:
+        return reasons.translate(upload.status_reason)
+
+    def get_outcome_reason(self, upload) -> str:
+        if upload.outcome != upload.status:  # a reviewer's rejection
+            return upload.review_reason or str(_("A reviewer rejected it."))
         return reasons.translate(upload.status_reason)
 
     def get_media_reason(self, upload) -> str:

@@ -165,7 +165,10 @@ class UploadDownloadApi(APIView):
         responses={302: None, **errors(401, 404, 409)},
     )
     def get(self, request, upload_id):
-        url = selectors.upload_download_url(upload=_get_upload(request, upload_id), attachment=True)
+        upload = _get_upload(request, upload_id)
+        url = selectors.upload_download_url(upload=upload, attachment=True)
+        if url is None and upload.status == Upload.Status.AVAILABLE:
+            raise services.WrongState(_("A reviewer rejected this upload: it can no longer be downloaded."))
         if url is None:
             raise services.WrongState(_("Only an available upload can be downloaded."))
         return Response(status=status.HTTP_302_FOUND, headers={"Location": url, "Cache-Control": "no-store"})
