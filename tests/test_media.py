@@ -325,7 +325,7 @@ def test_the_admin_shows_the_thumbnail_never_the_original_and_no_picture_of_a_re
     assert f"/derivatives/{photo.thumbnail}" in listed and photo.key not in listed and bomb.key not in listed
     page = client.get(f"/admin/uploader/upload/{photo.pk}/change/").content.decode()
     shown = re.search(r'<img class="upload-preview" src="([^"]+)"', page).group(1)
-    assert f"/derivatives/{photo.thumbnail}?" in shown  # the original only behind its download link
+    assert f"/derivatives/{photo.preview_image}?" in shown  # the larger WebP; the original only behind its link
     assert [m for m in re.findall(r'src="([^"]+)"', page) if photo.key in m] == []
     page = client.get(f"/admin/uploader/upload/{bomb.pk}/change/").content.decode()
     assert '<img class="upload-preview"' not in page and "900000000 pixels" in page

@@ -263,11 +263,27 @@ class UploadAdmin(admin.ModelAdmin):
             '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
         )
         thumbnail = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
+        larger = selectors.upload_preview_url(upload=upload)
+        if upload.content_type == "application/pdf" and (larger or thumbnail):
+            pages = ngettext("%(count)s page", "%(count)s pages", upload.page_count or 0) % {
+                "count": upload.page_count or 0
+            }
+            return format_html(
+                '<img class="upload-preview pdf-page" src="{}" alt="{}"><p>{}</p>{}',
+                larger or thumbnail,
+                _("First page"),
+                pages,
+                link,
+            )
+        if upload.preview_text:  # escaped: a text file's lines are never markup here
+            return format_html('<pre class="text-preview">{}</pre>{}', upload.preview_text, link)
+        if upload.preview_listing is not None:
+            return format_html("{}{}", self._listing(upload.preview_listing), link)
         if upload.content_type.startswith("image/") and upload.media_status:
             # The worker's thumbnail (no EXIF, no GPS), the original one click away; none for a
             # picture it refused to decode (a bomb would take the reviewer's browser down too).
-            if thumbnail:
-                return format_html('<img class="upload-preview" src="{}" alt="">{}', thumbnail, link)
+            if thumbnail:  # the larger picture where one was made (the thumbnail for a small one)
+                return format_html('<img class="upload-preview" src="{}" alt="">{}', larger or thumbnail, link)
             return format_html("<p>{}</p>{}", self.media_summary(upload), link)
         if upload.content_type in INLINE_TYPES:  # nothing is made when derivatives are switched off
             url = selectors.upload_view_url(upload=upload)
@@ -280,6 +296,21 @@ class UploadAdmin(admin.ModelAdmin):
                 '<{} class="upload-preview" controls preload="metadata" src="{}"{}></{}>{}', tag, url, poster, tag, link
             )
         return link
+
+    @staticmethod
+    def _listing(listing: dict):
+        """A ZIP's entries as a table (names escaped), with what was left unnamed counted."""
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td></tr>", ((name, filesizeformat(size)) for name, size in listing["entries"])
+        )
+        count, shown = listing.get("count") or 0, len(listing["entries"])
+        total = filesizeformat(listing["total"]) if listing.get("total") is not None else "?"
+        summary = ngettext("%(count)s entry, %(total)s unpacked", "%(count)s entries, %(total)s unpacked", count) % {
+            "count": count,
+            "total": total,
+        }
+        more = _("(the first %(shown)s listed)") % {"shown": shown} if shown < count else ""
+        return format_html('<table class="zip-listing">{}</table><p>{} {}</p>', rows, summary, more)
 
     @admin.display(description=gettext_lazy("Dimensions"))
     def dimensions(self, upload):

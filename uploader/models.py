@@ -12,9 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from .errors import WrongState
 from .units import ceil_div
 
+# Types the worker reads for a reviewer beyond pictures and recordings (uploader/derivatives.py).
+_DOCUMENT_KINDS = {"application/pdf": "pdf", "text/plain": "text", "text/csv": "text", "application/zip": "archive"}
+
 
 def media_kind(content_type: str) -> str:
-    """'image', 'video' or 'audio' when the worker makes derivatives of this type, else ''."""
+    """What the worker makes derivatives of: 'image', 'video', 'audio', 'pdf', 'text' or
+    'archive'; '' for anything else."""
+    if content_type in _DOCUMENT_KINDS:
+        return _DOCUMENT_KINDS[content_type]
     kind = content_type.split("/", 1)[0]
     return kind if kind in ("image", "video", "audio") and content_type != "image/svg+xml" else ""
 
@@ -142,6 +148,12 @@ class Upload(models.Model):
     media_attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Runs of the derivatives task that never finished (a crash, a hard time limit)."
     )
+    preview_image = models.CharField(
+        max_length=1024, blank=True, help_text="A larger WebP for reviewers (a picture, a PDF's first page)."
+    )
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    preview_text = models.TextField(blank=True, help_text="A text file's first lines.")
+    preview_listing = models.JSONField(null=True, blank=True, help_text="A ZIP's first entries, count and total size.")
     thumbnail = models.CharField(
         max_length=1024, blank=True, help_text="Its WebP thumbnail or poster frame: a name in the derivatives storage."
     )

@@ -67,6 +67,13 @@ def upload_thumbnail_url(*, upload: Upload, reviewer: bool = False) -> str | Non
     return storage.derivatives().url(upload.thumbnail)
 
 
+def upload_preview_url(*, upload: Upload) -> str | None:
+    """The reviewer's larger picture (a photo, a PDF's first page), or None."""
+    if upload.status != Upload.Status.AVAILABLE or not upload.preview_image:
+        return None
+    return storage.derivatives().url(upload.preview_image)
+
+
 def upload_view_url(*, upload: Upload) -> str:
     """A short-lived GET that shows the object in the browser (thumbnails, previews); callers
     use it only for types that are safe to render."""

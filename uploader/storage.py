@@ -27,3 +27,7 @@ def derivatives() -> S3Storage:
 def thumbnail_name(upload) -> str:
     """Under the owner's prefix, like the original: `<owner>/<upload id>/thumbnail.webp`."""
     return f"{upload.owner_id}/{upload.pk}/thumbnail.webp"
+
+
+def preview_name(upload) -> str:
+    return f"{upload.owner_id}/{upload.pk}/preview.webp"

@@ -293,6 +293,8 @@ UPLOADER_SCAN_UNSCANNABLE = env("UPLOADER_SCAN_UNSCANNABLE", default="reject")
 UPLOADER_INFECTED_ACTION = env("UPLOADER_INFECTED_ACTION", default="delete")
 UPLOADER_QUARANTINE_PREFIX = env("UPLOADER_QUARANTINE_PREFIX", default="quarantine/")
 UPLOADER_THUMBNAIL_SIZE = env.int("UPLOADER_THUMBNAIL_SIZE", default=320)
+# The reviewer's larger picture (a photo, a PDF's first page), longer side in pixels.
+UPLOADER_PREVIEW_SIZE = env.int("UPLOADER_PREVIEW_SIZE", default=1600)
 UPLOADER_MEDIA_MAX_PIXELS = env.int("UPLOADER_MEDIA_MAX_PIXELS", default=100_000_000)
 UPLOADER_MEDIA_MAX_SECONDS = env.int("UPLOADER_MEDIA_MAX_SECONDS", default=3 * 3600)
 # Seconds a derivatives task may run (its soft limit: recorded as failed; the hard one is 30 s later).

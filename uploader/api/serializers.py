@@ -168,6 +168,7 @@ class UploadOutput(BuiltOnceModelSerializer):
             "height",
             "duration",
             "codec",
+            "page_count",
             "media_status",
             "media_reason",
             "thumbnail_url",

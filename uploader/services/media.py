@@ -31,8 +31,10 @@ def owe_derivatives(upload: Upload, before_status: str) -> None:
     if upload.status == Status.AVAILABLE and before_status != Status.AVAILABLE:
         if upload.media_status == MediaStatus.PENDING:
             outbox.owe(MAKE, str(upload.pk))
-    elif upload.status in Status.NO_OBJECT and upload.thumbnail:
-        outbox.owe(DROP, upload.thumbnail)
+    elif upload.status in Status.NO_OBJECT:
+        for name in (upload.thumbnail, upload.preview_image):
+            if name:
+                outbox.owe(DROP, name)
 
 
 def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
@@ -45,15 +47,16 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.get(pk=upload_id)
     if upload.media_attempts > MAX_ATTEMPTS:  # each earlier run died without a word
-        return _record(upload_id, None, "", reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
-    made, reason, name = None, "", ""
+        return _record(upload_id, None, {}, reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
+    made, reason, names = None, "", {"thumbnail": "", "preview": ""}
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
             made = derivatives.make(
                 source, kind=media_kind(upload.content_type), limits=derivatives.Limits.from_settings()
             )
-        if made.thumbnail:
-            name = storage.derivatives().save(storage.thumbnail_name(upload), ContentFile(made.thumbnail))
+        for field, naming in (("thumbnail", storage.thumbnail_name), ("preview", storage.preview_name)):
+            if getattr(made, field):
+                names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
     except derivatives.Refused as exc:
         reason = str(exc)
     except SoftTimeLimitExceeded:
@@ -61,22 +64,25 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
         open_ones.update(media_attempts=F("media_attempts") - 1)
         raise
-    return _record(upload_id, made if not reason else None, name, reason)
+    return _record(upload_id, made if not reason else None, names, reason)
 
 
-def _record(upload_id: UUID | str, made: derivatives.Made | None, name: str, reason: str) -> Upload:
+def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[str, str], reason: str) -> Upload:
     with transaction.atomic():
         upload = common.locked(upload_id)
         if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
-            if name and upload.status in Status.NO_OBJECT:  # gone meanwhile: so is what was just made
-                outbox.owe(DROP, name)
+            if upload.status in Status.NO_OBJECT:  # gone meanwhile: so is what was just made
+                for name in filter(None, names.values()):
+                    outbox.owe(DROP, name)
             return upload
         if made is None:
             upload.media_status, upload.media_reason = MediaStatus.FAILED, reason
             log.info("derivatives of %s failed: %s", upload.pk, reason)
         else:
-            upload.media_status, upload.media_reason, upload.thumbnail = MediaStatus.READY, "", name
-            upload.duration, upload.codec = made.duration, made.codec
+            upload.media_status, upload.media_reason = MediaStatus.READY, ""
+            upload.thumbnail, upload.preview_image = names["thumbnail"], names["preview"]
+            upload.duration, upload.codec, upload.page_count = made.duration, made.codec, made.page_count
+            upload.preview_text, upload.preview_listing = made.text, made.listing
             if made.width and not upload.width:
                 upload.width, upload.height = made.width, made.height
         upload.touch()
