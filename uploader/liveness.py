@@ -109,6 +109,8 @@ class LivenessStep(ThreadStep):
                 if accepted - running > finished_before:
                     finished_before, last_task_at = accepted - running, timezone.now()
                 depths = _queue_depths(watched_queues())
+                if settings.CELERY_TASK_DEFAULT_QUEUE in depths:  # the broker answered: ready
+                    mark_ready()
                 now = timezone.now()
                 for name, (visible, _) in depths.items():
                     nonempty_since[name] = (nonempty_since.get(name) or now) if visible else None
@@ -159,6 +161,25 @@ class LivenessStep(ThreadStep):
     def _exit():
         os.kill(os.getpid(), signal.SIGTERM)  # a warm shutdown; if even that hangs, go anyway
         threading.Timer(60, lambda: os._exit(1)).start()
+
+
+def mark_ready(path: str | None = None) -> None:
+    """Touch the worker's readiness file: its broker answered just now. `manage.py probe worker`
+    (an orchestrator's exec probe) reads the file's age: no AWS call, no database per probe."""
+    path = path or settings.UPLOADER_WORKER_READY_FILE
+    if path:
+        with open(path, "a"):
+            os.utime(path)
+
+
+def worker_ready(path: str | None = None, *, within: float | None = None) -> bool:
+    """Did this machine's worker hear from its broker within `within` seconds (three heartbeats)?"""
+    path = path or settings.UPLOADER_WORKER_READY_FILE
+    within = within if within is not None else 3 * settings.UPLOADER_HEARTBEAT_SECONDS + 5
+    try:
+        return time.time() - os.stat(path).st_mtime <= within
+    except OSError:
+        return False
 
 
 def _age(moment, now):

@@ -4,6 +4,8 @@ from . import metrics, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("livez", views.livez, name="livez"),
+    path("readyz", views.readyz, name="readyz"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/pipeline", views.pipeline_health, name="healthz-pipeline"),
     path("metrics", metrics.metrics_view, name="metrics"),

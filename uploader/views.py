@@ -29,7 +29,30 @@ def home(request):
 OWNER_STATUSES = [(value, label) for value, label in Upload.Status.choices if value != Upload.Status.DELETED]
 
 
+def livez(request):
+    """For an orchestrator's liveness probe: the process answers. Touches nothing else, so a
+    database or AWS outage never gets a healthy process restarted."""
+    return JsonResponse({"ok": True})
+
+
+def readyz(request):
+    """For a load balancer: this process can serve its own requests (its database, the signer's
+    credentials), cached for a few seconds; SQS and DynamoDB are not among them."""
+    report = health.readiness()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def _details_refused():
+    return JsonResponse(
+        {"detail": "for staff, the metrics token or the private network (UPLOADER_HEALTH_NETWORKS); /readyz is public"},
+        status=403,
+    )
+
+
 def healthz(request):
+    """The full picture, for people: every backing service (AWS calls), so not for anyone."""
+    if not health.may_see_details(request):
+        return _details_refused()
     results = health.check_all()
     ok = all(r["ok"] for r in results.values())
     return JsonResponse({"ok": ok, "services": results}, status=200 if ok else 503)
@@ -41,6 +64,9 @@ def favicon(request):
 
 
 def pipeline_health(request):
-    """For an orchestrator: are workers reporting, and is any queued work older than its bound?"""
+    """For an orchestrator: are workers reporting, and is any queued work older than its bound?
+    Worker host names and queue depths: for staff, the token or the private network only."""
+    if not health.may_see_details(request):
+        return _details_refused()
     report = liveness.pipeline_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)

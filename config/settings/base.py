@@ -161,6 +161,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # `status` and `outcome` take the same values: one enum in the schema, under one name.
+    "ENUM_NAME_OVERRIDES": {"UploadStatusEnum": "uploader.models.Upload.Status"},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_SECONDS", default=300)),
@@ -356,6 +358,17 @@ UPLOADER_HEALTH_WORKER_SECONDS = env.int("UPLOADER_HEALTH_WORKER_SECONDS", defau
 UPLOADER_HEALTH_MAX_AGE_SECONDS = env.int("UPLOADER_HEALTH_MAX_AGE_SECONDS", default=300)
 # /metrics (Prometheus) answers only `Authorization: Bearer <this>`; unset, it is 404.
 UPLOADER_METRICS_TOKEN = env("UPLOADER_METRICS_TOKEN", default="")
+# The detailed health reports (/healthz: every backing service; /healthz/pipeline: workers, host
+# names, queue ages) answer staff signed in, `Authorization: Bearer <UPLOADER_METRICS_TOKEN>`, or
+# a client whose own address (REMOTE_ADDR, never a forwarded header) is in these networks. Behind
+# a load balancer every request comes from its private address: list its network only if the
+# balancer never forwards these paths from the internet. /livez and /readyz answer anyone.
+UPLOADER_HEALTH_NETWORKS = env.list("UPLOADER_HEALTH_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# A worker touches this file whenever its broker answers (each heartbeat); `manage.py probe worker`
+# (an exec probe) says ready while it is fresh. Empty: no file.
+UPLOADER_WORKER_READY_FILE = env("UPLOADER_WORKER_READY_FILE", default="/tmp/uploader-worker-ready")
+# /readyz keeps its answer this many seconds: a probe every second costs one check per period.
+UPLOADER_READY_CACHE_SECONDS = env.float("UPLOADER_READY_CACHE_SECONDS", default=5.0)
 
 
 # --- Celery: its broker is SQS too. ---

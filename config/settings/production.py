@@ -20,7 +20,7 @@ DEBUG = False
 
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Load balancers probe, and Prometheus scrapes, over the private network's plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz(/pipeline)?$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^(livez|readyz|healthz(/pipeline)?)$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)

@@ -97,6 +97,8 @@ class MultipartCreateApi(CompanionApi):
 class MultipartApi(CompanionApi):
     """GET lists the parts S3 holds; DELETE aborts (the upload ends `expired`)."""
 
+    throttled_methods = {"GET", "DELETE"}  # both ask S3
+
     def get(self, request, upload_id):
         parts = services.upload_parts(upload=_multipart_upload(request, upload_id))
         return Response([{"PartNumber": p.number, "Size": p.size, "ETag": p.etag} for p in parts])
