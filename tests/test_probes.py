@@ -104,9 +104,8 @@ def test_the_detailed_reports_are_for_staff_the_token_or_the_private_network(
 
 
 def test_companions_list_parts_is_throttled_like_the_apis_own(user, aws_resources, settings):
-    from rest_framework.test import APIClient
-
     from django.core.cache import cache
+    from rest_framework.test import APIClient
 
     cache.clear()  # counters of earlier tests' users
     settings.UPLOADER_ACTION_RATE = "5/min"

@@ -142,6 +142,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies only, every view (the token views too): the schema then offers one encoding, as
+    # client generators need (openapi-python-client could not express three of the same body).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "uploader.api.errors.exception_handler",
     # Client addresses for throttling: REMOTE_ADDR unless this many trusted proxies add
     # X-Forwarded-For (DRF's default, None, would believe whatever a client sends in it).
@@ -163,6 +167,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # `status` and `outcome` take the same values: one enum in the schema, under one name.
     "ENUM_NAME_OVERRIDES": {"UploadStatusEnum": "uploader.models.Upload.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "uploader.api.schema.postprocess",
+    ],
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_SECONDS", default=300)),

@@ -34,3 +34,56 @@ class ExternalJWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RS256, from JWT_ISSUER)"}
+
+
+# Shapes that drf-spectacular cannot infer, put right after it has built the schema.
+_ONE_OF_TWO = {"UploadStartOutput": ("upload", "multipart")}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "Seconds to wait before trying again.",
+    }
+}
+
+
+# Stable, readable names: what a generated client's functions are called (startUpload, not
+# uploads_create); a test holds them to this list.
+OPERATION_IDS = {
+    "auth_token_create": "obtainToken",
+    "auth_token_refresh_create": "refreshToken",
+    "auth_logout_create": "logout",
+    "presign_retrieve": "legacyPresign",
+    "schema_retrieve": "getSchema",
+    "uploads_list": "listUploads",
+    "uploads_create": "startUpload",
+    "uploads_retrieve": "getUpload",
+    "uploads_destroy": "deleteUpload",
+    "uploads_abort_create": "abortUpload",
+    "uploads_complete_create": "completeUpload",
+    "uploads_download_retrieve": "downloadUpload",
+    "uploads_parts_retrieve": "listParts",
+    "uploads_parts_create": "signParts",
+    "uploads_batch_create": "startUploads",
+    "uploads_batch_complete_create": "completeUploads",
+}
+
+
+def postprocess(result, generator, request, public):
+    """A start's answer carries `upload` (one PUT) or `multipart` (parts), never both: neither is
+    required, and the description says which comes when. Every 429 says when to come back."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, fields in _ONE_OF_TWO.items():
+        schema = schemas.get(name)
+        if schema:
+            schema["required"] = [f for f in schema.get("required", []) if f not in fields]
+            schema["description"] = (
+                f"Exactly one of `{fields[0]}` (a single PUT, for a size up to the multipart threshold) and "
+                f"`{fields[1]}` (parts) is present."
+            )
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status == "429":
+                    response.setdefault("headers", {}).update(_RETRY_AFTER)
+            operation["operationId"] = OPERATION_IDS.get(operation["operationId"], operation["operationId"])
+    return result
