@@ -7,9 +7,12 @@ import base64
 import hashlib
 import importlib
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,7 +23,7 @@ from openapi_spec_validator import validate
 from uploader.api.schema import OPERATION_IDS
 
 from .factories import jpeg_bytes, make_user
-from .helpers import MiB
+from .helpers import MiB, built_by_npm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,3 +201,73 @@ def test_real_answers_match_the_schema(api, aws_resources, user):
     checked(api.post("/api/v1/uploads/batch/", batch))
     checked(api.post("/api/v1/uploads/", {"filename": "x.exe", "content_type": "application/x-msdownload", "size": 10}))
     checked(api.get(f"/api/v1/uploads/{one.json()['id']}/download/"))  # 409: not available yet
+
+
+NPM = Path(__file__).parent / "e2e" / "npm"
+TS_FLOW = Path(__file__).parent / "e2e" / "ts"
+
+
+def test_a_generated_typescript_client_type_checks_and_runs_the_whole_flow(live_server, worker, settings, tmp_path):
+    """openapi-typescript's types of the running code's schema, with openapi-fetch: `tsc --noEmit`
+    accepts tests/e2e/ts/flow.ts against them, and the flow, bundled by esbuild, runs in Node."""
+    bins = NPM / "node_modules" / ".bin"
+    for tool in ("openapi-typescript", "tsc", "esbuild"):
+        built_by_npm(bins / tool)
+    cache.clear()
+    settings.UPLOADER_ACTION_RATE = "40/min"  # the flow ends by running into it
+    make_user("ts", "pw-ts-123456")
+    make_user("other", "pw-other-12345")
+    work = Path(tempfile.mkdtemp(prefix=".work-", dir=NPM))  # beside node_modules, for module resolution
+    try:
+        (tmp_path / "schema.json").write_text(json.dumps(_schema(), default=str))
+        for name in ("flow.ts", "tsconfig.json"):
+            shutil.copy(TS_FLOW / name, work / name)
+
+        def run(*command):
+            done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout + done.stderr
+            return done.stdout
+
+        run(str(bins / "openapi-typescript"), str(tmp_path / "schema.json"), "-o", "api.d.ts")
+        run(str(bins / "tsc"), "-p", "tsconfig.json")  # the type check: noEmit
+        run(
+            str(bins / "esbuild"),
+            "flow.ts",
+            "--bundle",
+            "--platform=node",
+            "--format=esm",
+            "--outfile=flow.mjs",
+            "--log-level=warning",
+        )
+        seen = json.loads(run("node", "flow.mjs", live_server.url, "ts", "pw-ts-123456", "other", "pw-other-12345"))
+    finally:
+        shutil.rmtree(work)
+    assert seen["single_put"] == 200 and seen["held_after_first"] == [1] and seen["complete"] == [202, 202]
+    assert (seen["status"], seen["outcome"], seen["size"]) == ("available", "available", 20 * MiB)
+    assert seen["listed"] == [seen["id"]] and seen["download"] == [302, True]
+    assert seen["refused"] == [415, "unsupported_type"] and seen["strangers"] == 404
+    assert seen["throttled"][0] == "throttled" and seen["throttled"][1] > 0
+
+
+def test_a_type_error_against_the_schema_is_caught_by_tsc(tmp_path):
+    """The type check is real: a call with a field the schema does not have fails it."""
+    bins = NPM / "node_modules" / ".bin"
+    built_by_npm(bins / "tsc")
+    work = Path(tempfile.mkdtemp(prefix=".work-", dir=NPM))
+    try:
+        (tmp_path / "schema.json").write_text(json.dumps(_schema(), default=str))
+        subprocess.run(
+            [str(bins / "openapi-typescript"), str(tmp_path / "schema.json"), "-o", str(work / "api.d.ts")],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.copy(TS_FLOW / "tsconfig.json", work / "tsconfig.json")
+        wrong = (TS_FLOW / "flow.ts").read_text().replace('filename: "big.zip"', 'file_name: "big.zip"')
+        (work / "flow.ts").write_text(wrong)
+        done = subprocess.run(
+            [str(bins / "tsc"), "-p", "tsconfig.json"], cwd=work, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        shutil.rmtree(work)
+    assert done.returncode != 0 and "file_name" in done.stdout

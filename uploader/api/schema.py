@@ -1,4 +1,6 @@
-"""Shared OpenAPI descriptions of the error responses."""
+"""Shared OpenAPI descriptions of the error responses, and what the schema needs put right."""
+
+import json
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
@@ -80,6 +82,17 @@ def postprocess(result, generator, request, public):
                 f"Exactly one of `{fields[0]}` (a single PUT, for a size up to the multipart threshold) and "
                 f"`{fields[1]}` (parts) is present."
             )
+    # A request's optional field with a default: openapi-typescript (as it comes) makes any field
+    # with a default required, so the server's default is said in words, not as `default`.
+    for name, schema in schemas.items():
+        if not name.endswith("Request"):
+            continue
+        required = set(schema.get("required", []))
+        for field, prop in schema.get("properties", {}).items():
+            if field not in required and "default" in prop:
+                default = prop.pop("default")
+                said = f"Optional; the server takes {json.dumps(default)} when it is left out."
+                prop["description"] = f"{prop['description']} {said}" if prop.get("description") else said
     for path in result.get("paths", {}).values():
         for operation in path.values():
             for status, response in operation.get("responses", {}).items():
