@@ -15,7 +15,7 @@ app = Celery("uploader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["worker"].add("uploader.consumer:S3EventConsumerStep")
-app.steps["worker"].add("uploader.outbox:OutboxRelayStep")
+app.steps["worker"].add("uploader.relay:OutboxRelayStep")
 app.steps["worker"].add("uploader.liveness:LivenessStep")
 app.steps["worker"].add("uploader.broker:TaskVisibilityStep")
 

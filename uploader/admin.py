@@ -22,16 +22,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from . import media_types, reasons, selectors, services
 from .models import Upload, UploadEvent
-from .validation import INLINE_SAFE_TYPES
 
-INLINE_TYPES = {t for t in INLINE_SAFE_TYPES if t.startswith("image/")}  # never SVG: it can carry script
-PLAYABLE = {
-    "video/mp4": "video",
-    "video/quicktime": "video",
-    "video/webm": "video",
-    "audio/mpeg": "audio",
-    "audio/webm": "audio",
-}
+# Photos a browser shows as they are (never SVG: it can carry script), and what it plays.
+INLINE_TYPES = {t for t in media_types.INLINE_SAFE_TYPES if media_types.kind_of(t) == "photo"}
+PLAYABLE = media_types.PLAYABLE
 TYPE_BADGE = '<span class="type-badge" title="{}">{}</span>'
 
 
@@ -264,7 +258,7 @@ class UploadAdmin(admin.ModelAdmin):
         )
         thumbnail = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
         larger = selectors.upload_preview_url(upload=upload)
-        if upload.content_type == "application/pdf" and (larger or thumbnail):
+        if media_types.derived_kind(upload.content_type) == "pdf" and (larger or thumbnail):
             pages = ngettext("%(count)s page", "%(count)s pages", upload.page_count or 0) % {
                 "count": upload.page_count or 0
             }

@@ -8,10 +8,11 @@ class UploaderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import accounts, aws, roles
+        from . import accounts, aws, outbox, relay, roles
         from .api import schema  # noqa: F401  (registers the OpenAPI description of our authenticator)
 
         aws.connect_setting_changed()
+        outbox.committed.connect(relay.deliver_committed, dispatch_uid="uploader.relay.eager")
         post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.roles")
         pre_save.connect(
             accounts.note_credentials_before_save,

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import aws, callrecord, events, liveness, logcontext, outbox, services
+from . import aws, callrecord, events, liveness, logcontext, relay, services
 from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 def handle_message(body):
     """Apply every event in one SQS message body. Raises EventParseError for a poison body. What
     each change owes (its mirror write) is delivered right after it commits, by this thread."""
-    with outbox.delivered_inline():
-        for event in events.parse_message(body):
-            services.upload_record_event(event=event)
+    for event in events.parse_message(body):
+        upload = services.upload_record_event(event=event)
+        if upload is not None:
+            relay.deliver_owed_for(upload.pk)
 
 
 class EventQueueConsumer:

@@ -79,7 +79,7 @@ class _Clock:
 
 
 def make(source, *, kind: str, limits: Limits) -> Made:
-    """The derivatives of one file of `kind` (models.media_kind: 'image', 'video', 'audio', 'pdf',
+    """The derivatives of one file of `kind` (media_types.derived_kind: 'image', 'video', 'audio', 'pdf',
     'text' or 'archive')."""
     clock = _Clock(limits.time_budget)
     if kind == "image":

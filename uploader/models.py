@@ -9,20 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import media_types
 from .errors import WrongState
 from .units import ceil_div
-
-# Types the worker reads for a reviewer beyond pictures and recordings (uploader/derivatives.py).
-_DOCUMENT_KINDS = {"application/pdf": "pdf", "text/plain": "text", "text/csv": "text", "application/zip": "archive"}
-
-
-def media_kind(content_type: str) -> str:
-    """What the worker makes derivatives of: 'image', 'video', 'audio', 'pdf', 'text' or
-    'archive'; '' for anything else."""
-    if content_type in _DOCUMENT_KINDS:
-        return _DOCUMENT_KINDS[content_type]
-    kind = content_type.split("/", 1)[0]
-    return kind if kind in ("image", "video", "audio") and content_type != "image/svg+xml" else ""
 
 
 class InvalidTransition(WrongState):
@@ -207,7 +196,7 @@ class Upload(models.Model):
         if to == self.Status.AVAILABLE:
             self.uploaded_at = timezone.now()
             # What is made from it is made again (after a reprocess, from the object now stored).
-            makes = settings.UPLOADER_DERIVATIVES and media_kind(self.content_type)
+            makes = settings.UPLOADER_DERIVATIVES and media_types.derived_kind(self.content_type)
             self.media_status = self.MediaStatus.PENDING if makes else self.MediaStatus.NONE
             self.media_reason, self.media_attempts = "", 0
         self.version += 1

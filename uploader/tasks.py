@@ -6,7 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from django.conf import settings
 
-from . import scanning, services, webhooks
+from . import scanning, services, tasknames, webhooks
 from .models import Upload
 
 _TRANSIENT = (BotoCoreError, ClientError)
@@ -22,7 +22,7 @@ RETRIED = {
 
 
 @shared_task(
-    name="uploader.verify_upload",
+    name=tasknames.VERIFY,
     **{**RETRIED, "autoretry_for": (*_TRANSIENT, scanning.ScannerUnavailable), "max_retries": None},
 )
 def verify_upload(upload_id):
@@ -34,10 +34,10 @@ def verify_upload(upload_id):
         return
 
 
-@shared_task(name="uploader.mirror_upload", **RETRIED)
+@shared_task(name=tasknames.MIRROR, **RETRIED)
 def mirror_upload(upload_id):
-    """No longer queued: the outbox relay writes the mirror, retrying with backoff. Kept so that
-    messages an earlier version queued are still consumed."""
+    """Run by the outbox relay itself (tasknames.RUN_BY_RELAY), which retries it with backoff;
+    as a queued task only for messages an earlier version queued."""
     try:
         services.upload_mirror(upload_id=upload_id)
     except Upload.DoesNotExist:
@@ -45,7 +45,7 @@ def mirror_upload(upload_id):
 
 
 @shared_task(
-    name=webhooks.DELIVER,
+    name=tasknames.DELIVER_WEBHOOK,
     acks_late=True,
     autoretry_for=(webhooks.DeliveryFailed, requests.RequestException),
     retry_backoff=settings.UPLOADER_WEBHOOK_RETRY_BACKOFF,
@@ -58,19 +58,19 @@ def deliver_webhook(upload_id, status, version):
     webhooks.deliver(upload_id, status, version)
 
 
-@shared_task(name="uploader.expire_stale_uploads", **RETRIED)
+@shared_task(name=tasknames.EXPIRE_STALE, **RETRIED)
 def expire_stale_uploads():
     return services.upload_expire_stale()
 
 
-@shared_task(name="uploader.police_open_parts", **RETRIED)
+@shared_task(name=tasknames.POLICE_OPEN_PARTS, **RETRIED)
 def police_open_parts():
     """Open multipart uploads of undeclared size held to their reservation (services.open_parts)."""
     return services.upload_police_open_parts()
 
 
 @shared_task(
-    name=services.media.MAKE,
+    name=tasknames.MAKE_DERIVATIVES,
     soft_time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT,
     time_limit=settings.UPLOADER_MEDIA_TIME_LIMIT + 30,
     acks_on_timeout=False,  # a run the hard limit killed comes back, like one whose process crashed
@@ -87,6 +87,6 @@ def make_derivatives(upload_id):
         return
 
 
-@shared_task(name=services.media.DROP, **RETRIED)
+@shared_task(name=tasknames.DROP_DERIVATIVE, **RETRIED)
 def drop_derivatives(name):
     services.upload_drop_derivative(name=name)

@@ -30,15 +30,10 @@ Image.MAX_IMAGE_PIXELS = None
 
 SNIFF_BYTES = 65536  # enough for a JPEG's header behind a phone's EXIF block
 
-# Types whose content has no magic number: they must not look like a known binary format.
-_TEXT_TYPES = {"text/plain", "text/csv"}
-# Declared types that sniff as a sibling name. A WebM's EBML header names the container only: an
-# audio-only recording sniffs as video/webm too.
-_ALIASES = {
-    "video/quicktime": {"video/quicktime", "video/mp4"},
-    "video/mp4": {"video/mp4", "video/quicktime"},
-    "audio/webm": {"audio/webm", "video/webm"},
-}
+# Types whose content has no magic number (they must not look like a known binary format), and
+# declared types whose content sniffs as a sibling's name: the table says (uploader/media_types.py).
+_TEXT_TYPES = media_types.TEXT_TYPES
+_ALIASES = media_types.SNIFFS_AS
 
 
 # Served inline (shown or played by the browser); anything else, SVG and HTML included, downloads.

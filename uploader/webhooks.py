@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import outbox, tasknames
 from .models import Upload
 
-DELIVER = "uploader.deliver_webhook"
 HOOKED = (Upload.Status.AVAILABLE, Upload.Status.REJECTED, Upload.Status.DELETED)
 
 # Sent after commit with upload_id (str), status and version.
@@ -41,9 +41,7 @@ def announce(upload: Upload, previous_status: str) -> None:
         lambda: upload_changed.send_robust(sender=Upload, upload_id=upload_id, status=status, version=version)
     )
     if settings.UPLOADER_WEBHOOK_URL:
-        from . import outbox
-
-        outbox.owe(DELIVER, upload_id, status, version)
+        outbox.owe(tasknames.DELIVER_WEBHOOK, upload_id, status, version)
 
 
 def body(upload_id: str, status: str, version: int) -> bytes:

@@ -7,6 +7,8 @@ from urllib.parse import quote, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from uploader import media_types, tasknames
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
@@ -268,22 +270,7 @@ UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=5 * 1024**4)
 UPLOADER_MULTIPART_THRESHOLD = env.int("UPLOADER_MULTIPART_THRESHOLD", default=16 * 1024 * 1024)
 UPLOADER_ALLOWED_TYPES = env.list(
     "UPLOADER_ALLOWED_TYPES",
-    default=[
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/webp",
-        "application/pdf",
-        "text/plain",
-        "text/csv",
-        "video/mp4",
-        "video/quicktime",
-        "video/webm",
-        "audio/mpeg",
-        "audio/webm",
-        "image/heic",
-        "application/zip",
-    ],
+    default=media_types.ALLOWED_BY_DEFAULT,  # photos, video, audio, PDF, text, CSV, ZIP: the table says
 )
 # Derivatives the worker makes once an upload is available (uploader/derivatives.py): a WebP
 # thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
@@ -433,12 +420,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-uploads": {
-        "task": "uploader.expire_stale_uploads",
+        "task": tasknames.EXPIRE_STALE,
         "schedule": env.int("UPLOADER_EXPIRE_EVERY", default=300),
     },
     # What an open multipart upload of undeclared size stores, measured (uploader/services/open_parts.py).
     "police-open-parts": {
-        "task": "uploader.police_open_parts",
+        "task": tasknames.POLICE_OPEN_PARTS,
         "schedule": env.int("UPLOADER_OPEN_PARTS_EVERY", default=60),
     },
 }

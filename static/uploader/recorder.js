@@ -3,6 +3,7 @@
 // Shown only where the browser can record a type the server accepts.
 import { announce, el } from "./dom.js";
 import { formatDuration, gettext } from "./i18n.js";
+import { usualExtension } from "./media.js";
 
 // What each kind records, best first: WebM where the browser can (Chromium, Firefox), else MP4
 // (Safari records no WebM).
@@ -10,7 +11,6 @@ const KINDS = {
   video: { constraints: { video: true, audio: true }, formats: ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", "video/webm", "video/mp4"] },
   audio: { constraints: { audio: true }, formats: ["audio/webm;codecs=opus", "audio/webm", "audio/mp4"] },
 };
-const EXTENSIONS = { "video/webm": "webm", "audio/webm": "webm", "video/mp4": "mp4", "audio/mp4": "m4a" };
 
 /** The first format this browser records and the server accepts: {mimeType, type}, or null. */
 function recordable(kind, allowed) {
@@ -23,7 +23,7 @@ function recordable(kind, allowed) {
 
 function fileName(kind, type, when) {
   const stamp = when.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
-  return `${kind === "video" ? "video" : "sound"}-${stamp}.${EXTENSIONS[type]}`;
+  return `${kind === "video" ? "video" : "sound"}-${stamp}${usualExtension(type) || ""}`;
 }
 
 /**

@@ -4,17 +4,12 @@
 // upload (reload, lost connection) resumes without re-sending the parts S3 already has.
 import { api, ApiError } from "./api.js";
 import { gettext } from "./i18n.js";
+import { mediaTable, typeOfExtension } from "./media.js";
 import { retriable, retrying } from "./retry.js";
 
 const CHECKSUM_LIMIT = 32 * 1024 * 1024; // single PUTs are hashed whole: only small ones
 const CONCURRENCY = 4;
 const RESUME_PREFIX = "uploader:resume:";
-
-const EXTENSION_TYPES = {
-  jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
-  pdf: "application/pdf", txt: "text/plain", csv: "text/csv", mp4: "video/mp4", mov: "video/quicktime",
-  mp3: "audio/mpeg", zip: "application/zip", webm: "video/webm",
-};
 
 /** What starting a single PUT of `file` says: name, type, folder, size and the SHA-256 S3 checks. */
 export async function singleStart(file, path = "") {
@@ -33,7 +28,8 @@ export function abortPrestart(apiBase, prestart) {
  * those); "" (anything) when every type is allowed. */
 export function acceptList(allowedTypes) {
   if (!allowedTypes.length) return "";
-  const extensions = Object.entries(EXTENSION_TYPES).filter(([, type]) => allowedTypes.includes(type)).map(([ext]) => `.${ext}`);
+  const known = Object.entries(mediaTable().extensions || {});
+  const extensions = known.filter(([, type]) => allowedTypes.includes(type)).map(([ext]) => ext);
   return [...allowedTypes, ...extensions].join(",");
 }
 
@@ -43,8 +39,8 @@ const startRetriable = (error) => error.status === 503;
 
 export function guessType(file) {
   if (file.type) return file.type;
-  const ext = (file.name.split(".").pop() || "").toLowerCase();
-  return EXTENSION_TYPES[ext] || "application/octet-stream";
+  const dot = file.name.lastIndexOf(".");
+  return (dot > 0 && typeOfExtension(file.name.slice(dot))) || "application/octet-stream";
 }
 
 class Stopped extends Error {

@@ -6,10 +6,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
-from .. import outbox, webhooks
+from .. import outbox, tasknames, webhooks
 from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
 from ..models import Upload, UploadEvent
-from . import media
 
 
 class InvalidParts(InvalidInput):
@@ -28,7 +27,30 @@ def storage_errors() -> Iterator[None]:
 
 
 def locked(upload_id: UUID | str) -> Upload:
+    """The upload's row, locked until the caller's transaction ends: every change of an upload is
+    made under it. The rule: no network call while it is held (a slow S3 would hold every request
+    about that upload, and a database connection, for as long), except where named below."""
     return Upload.objects.select_for_update().get(pk=upload_id)
+
+
+# The network calls made under a row lock, and why they must be; tests/test_layers.py finds every
+# call to AWS under a lock in the services and holds it to this list.
+NETWORK_UNDER_LOCK = {
+    "lifecycle._complete_multipart": (
+        "ListParts, the check of the parts and CompleteMultipartUpload must see one state: a second "
+        "complete (a client's retry) waits for the first and then finds the upload processing, instead "
+        "of completing twice or judging parts S3 is assembling."
+    ),
+    "lifecycle.upload_abort": (
+        "AbortMultipartUpload and the move to expired are one step: a complete waiting on the lock "
+        "then finds the upload expired instead of assembling the object of an upload just aborted."
+    ),
+    "lifecycle.upload_expire_stale": "The same abort as upload_abort's, for an upload past its deadline.",
+    "review.upload_set_visibility": (
+        "The object's ACL and the row's visibility change together: two reviewers switching at once "
+        "end with the ACL the row says."
+    ),
+}
 
 
 def commit_change(upload: Upload, *, action: str, actor: User | None = None, detail: str = "") -> None:
@@ -52,6 +74,18 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
         version=upload.version,
     )
     upload.saved_state = (upload.status, upload.review_status)
-    outbox.owe(outbox.MIRROR, str(upload.pk))
-    media.owe_derivatives(upload, before_status or "")
+    outbox.owe(tasknames.MIRROR, str(upload.pk))
+    _owe_derivatives(upload, before_status or "")
     webhooks.announce(upload, before_status or "")
+
+
+def _owe_derivatives(upload: Upload, before_status: str) -> None:
+    """Owe the making of derivatives for an upload that has just become available, and the removal
+    of what was made for one that has lost its object (services.media does the work)."""
+    if upload.status == Upload.Status.AVAILABLE and before_status != Upload.Status.AVAILABLE:
+        if upload.media_status == Upload.MediaStatus.PENDING:
+            outbox.owe(tasknames.MAKE_DERIVATIVES, str(upload.pk))
+    elif upload.status in Upload.Status.NO_OBJECT:
+        for name in (upload.thumbnail, upload.preview_image):
+            if name:
+                outbox.owe(tasknames.DROP_DERIVATIVE, name)

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import keys, multipart, objects, outbox, reasons, selectors, signing, validation
+from .. import keys, multipart, objects, outbox, reasons, selectors, signing, tasknames, validation
 from ..models import Upload
 from .common import (
     InvalidParts,
@@ -363,7 +363,7 @@ def _complete_single(upload: Upload) -> Upload:
         if upload.status == Status.PENDING:
             upload.transition(Status.PROCESSING)
             commit_change(upload, action="completed", actor=upload.owner)
-            outbox.owe(outbox.VERIFY, str(upload.pk))  # owed by the call that moved it, and only that one
+            outbox.owe(tasknames.VERIFY, str(upload.pk))  # owed by the call that moved it, and only that one
     return upload
 
 
@@ -414,7 +414,7 @@ def _complete_multipart(upload: Upload, claimed: Sequence[tuple[int, str]] | Non
                     upload.checksum_sha256 = multipart.composite_checksum([p.checksum_sha256 for p in stored])
                 upload.transition(Status.PROCESSING)
                 commit_change(upload, action="completed", actor=upload.owner)
-                outbox.owe(outbox.VERIFY, str(upload.pk))
+                outbox.owe(tasknames.VERIFY, str(upload.pk))
     if rejected is not None:
         log.info("multipart %s rejected: %s", upload.pk, rejected.message)
         raise InvalidParts(

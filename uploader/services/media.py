@@ -9,32 +9,17 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 
-from .. import derivatives, logcontext, objects, outbox, reasons, storage
-from ..models import Upload, media_kind
-from . import common  # the module, not its names: common calls back into this one
+from .. import derivatives, logcontext, media_types, objects, outbox, reasons, storage, tasknames
+from ..models import Upload
+from .common import commit_change, locked
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
 MediaStatus = Upload.MediaStatus
 
-MAKE = "uploader.make_derivatives"
-DROP = "uploader.drop_derivatives"
 # Runs that may end without a word (a decoder that crashes the process, a hard time limit): the
 # task's message comes back each time, and after this many such runs the file is not tried again.
 MAX_ATTEMPTS = 3
-
-
-def owe_derivatives(upload: Upload, before_status: str) -> None:
-    """In the transaction of a change (services.common.commit_change): owe the making of an upload
-    that has just become available, and the removal of what was made for one that has lost its
-    object."""
-    if upload.status == Status.AVAILABLE and before_status != Status.AVAILABLE:
-        if upload.media_status == MediaStatus.PENDING:
-            outbox.owe(MAKE, str(upload.pk))
-    elif upload.status in Status.NO_OBJECT:
-        for name in (upload.thumbnail, upload.preview_image):
-            if name:
-                outbox.owe(DROP, name)
 
 
 def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
@@ -52,7 +37,7 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
             made = derivatives.make(
-                source, kind=media_kind(upload.content_type), limits=derivatives.Limits.from_settings()
+                source, kind=media_types.derived_kind(upload.content_type), limits=derivatives.Limits.from_settings()
             )
         for field, naming in (("thumbnail", storage.thumbnail_name), ("preview", storage.preview_name)):
             if getattr(made, field):
@@ -69,11 +54,11 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
 
 def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[str, str], reason: str) -> Upload:
     with transaction.atomic():
-        upload = common.locked(upload_id)
+        upload = locked(upload_id)
         if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
             if upload.status in Status.NO_OBJECT:  # gone meanwhile: so is what was just made
                 for name in filter(None, names.values()):
-                    outbox.owe(DROP, name)
+                    outbox.owe(tasknames.DROP_DERIVATIVE, name)
             return upload
         if made is None:
             upload.media_status, upload.media_reason = MediaStatus.FAILED, reason
@@ -86,7 +71,7 @@ def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[st
             if made.width and not upload.width:
                 upload.width, upload.height = made.width, made.height
         upload.touch()
-        common.commit_change(upload, action=f"media_{upload.media_status}", detail=reason)
+        commit_change(upload, action=f"media_{upload.media_status}", detail=reason)
     return upload
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events, logcontext, mirror, objects, outbox, reasons, scanning, selectors, validation
+from .. import events, logcontext, mirror, objects, outbox, reasons, scanning, selectors, tasknames, validation
 from ..models import Upload
 from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
@@ -81,7 +81,7 @@ def _judge(upload: Upload, stored: validation.StoredObject, scan: scanning.Scan 
     upload.width, upload.height = validation.image_dimensions(stored.head) or (None, None)
     if not reasons and scan is None:
         commit_change(upload, action="awaiting_scan")
-        outbox.owe(outbox.VERIFY, str(upload.pk))
+        outbox.owe(tasknames.VERIFY, str(upload.pk))
         return
     if scan is not None:
         record_scan(upload, scan)
@@ -136,55 +136,83 @@ def _over_quota(upload: Upload, stored_size: int) -> list[str]:
 
 def upload_record_event(*, event: events.ObjectEvent) -> Upload | None:
     """Apply one S3 object event. Duplicates and events older than the newest applied are no-ops;
-    an event for a key we never issued is logged and dropped. An object written under an upload
-    already decided is never ignored: a changed `available` one is checked again, and one under an
-    expired, rejected or deleted upload is deleted. A new object is judged in the same transaction
-    that records the event (one row lock, one commit per event)."""
+    an event for a key we never issued is logged and dropped. One handler per kind of event, each
+    making its network calls before the row lock and its change in one transaction."""
     upload = Upload.objects.filter(bucket=event.bucket, key=event.key).first()
     if upload is None:
         log.warning("event %s for unknown key %r dropped", event.name, event.key)
         return None
     logcontext.about(upload.pk)
+    if event.created:
+        return _record_creation(upload, event)
+    if event.removed:
+        return _record_removal(upload, event)
+    return upload
+
+
+def _record_creation(upload: Upload, event: events.ObjectEvent) -> Upload:
+    """An object was written. A new one is judged in the transaction that records the event (one
+    row lock, one commit); a changed `available` one is checked again; one written under an
+    expired, rejected or deleted upload is deleted."""
     stored = scan = None
-    if event.created and upload.status not in _CLOSED:
-        stored = objects.read(bucket=upload.bucket, key=upload.key)  # before the lock: no network call under it
+    if upload.status not in _CLOSED:
+        stored = objects.read(bucket=upload.bucket, key=upload.key)
         if stored is not None and (upload.status in Status.OPEN or _object_changed(upload, event, stored)):
             scan = _scan(upload, stored, wait=True)
-    judged = False
     with transaction.atomic():
-        upload = locked(upload.pk)
-        if not events.sequencer_newer(event.sequencer, upload.last_sequencer):
-            log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
+        upload, newer = _sequenced(upload.pk, event)
+        if not newer:
             return upload
-        upload.last_sequencer = event.sequencer or upload.last_sequencer
-        if event.created and event.time and upload.landed_at is None:
-            upload.landed_at = event.time  # the start of its PUT -> available lag (metrics)
-        if event.removed and not event.sequencer and objects.head(bucket=upload.bucket, key=upload.key) is not None:
-            log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
-        elif event.removed and upload.status == Status.AVAILABLE:
+        if stored is not None and upload.status == Status.AVAILABLE and _object_changed(upload, event, stored):
+            upload.transition(Status.PROCESSING, reason=reasons.OBJECT_REPLACED)
+            commit_change(upload, action="changed", detail=upload.status_reason)
+        judged = stored is not None and upload.status in Status.OPEN
+        if stored is not None and judged:
+            _judge(upload, stored, scan)
+        else:
+            _note_sequence(upload)
+    if judged:
+        return _after_judging(upload)
+    if upload.status in _CLOSED:
+        log.warning("object written under %s upload %s: deleted", upload.status, upload.pk)
+        objects.delete(bucket=upload.bucket, key=upload.key)
+    return upload
+
+
+def _record_removal(upload: Upload, event: events.ObjectEvent) -> Upload:
+    """An object was deleted: an `available` upload follows it to `deleted`. A delete event
+    without a sequencer cannot be ordered, so whether the object is still there tells a stale one
+    from a real delete."""
+    still_there = not event.sequencer and objects.head(bucket=upload.bucket, key=upload.key) is not None
+    with transaction.atomic():
+        upload, newer = _sequenced(upload.pk, event)
+        if not newer:
+            return upload
+        if not still_there and upload.status == Status.AVAILABLE:
             upload.transition(Status.DELETED, reason=reasons.OBJECT_REMOVED)
             commit_change(upload, action="deleted", detail=upload.status_reason)
             return upload
-        elif (
-            event.created
-            and stored is not None
-            and upload.status == Status.AVAILABLE
-            and _object_changed(upload, event, stored)
-        ):
-            upload.transition(Status.PROCESSING, reason=reasons.OBJECT_REPLACED)
-            commit_change(upload, action="changed", detail=upload.status_reason)
-            _judge(upload, stored, scan)
-            judged = True
-        elif event.created and stored is not None and upload.status in Status.OPEN:
-            _judge(upload, stored, scan)
-            judged = True
-        if not judged:
-            upload.save(update_fields=["last_sequencer", "landed_at", "updated_at"])
-    if event.created and upload.status in _CLOSED and not judged:
-        log.warning("object written under %s upload %s: deleted", upload.status, upload.pk)
-        objects.delete(bucket=upload.bucket, key=upload.key)
-        return upload
-    return _after_judging(upload) if judged else upload
+        if still_there:
+            log.info("delete event without a sequencer for %s, but the object is there: stale", upload.pk)
+        _note_sequence(upload)
+    return upload
+
+
+def _sequenced(upload_id: UUID | str, event: events.ObjectEvent) -> tuple[Upload, bool]:
+    """Under the row lock: the upload, and whether the event is newer than the newest applied
+    (then it is noted on the row, to be saved by the caller)."""
+    upload = locked(upload_id)
+    if not events.sequencer_newer(event.sequencer, upload.last_sequencer):
+        log.info("event %s for %s is not newer than %s: skipped", event.sequencer, upload.pk, upload.last_sequencer)
+        return upload, False
+    upload.last_sequencer = event.sequencer or upload.last_sequencer
+    if event.created and event.time and upload.landed_at is None:
+        upload.landed_at = event.time  # the start of its PUT -> available lag (metrics)
+    return upload, True
+
+
+def _note_sequence(upload: Upload) -> None:
+    upload.save(update_fields=["last_sequencer", "landed_at", "updated_at"])
 
 
 def _object_changed(upload: Upload, event: events.ObjectEvent, stored: validation.StoredObject) -> bool:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import aws, outbox
+from .. import aws, outbox, tasknames
 from ..models import Upload
 from .common import InvalidInput, WrongState, commit_change, locked, storage_errors
 
@@ -51,7 +51,7 @@ def upload_reprocess(*, upload: Upload, actor: User) -> Upload:
         if upload.status == Status.AVAILABLE:
             upload.transition(Status.PROCESSING)
             commit_change(upload, action="reprocess", actor=actor)
-        outbox.owe(outbox.VERIFY, str(upload.pk))  # a queue outage delays the check, never loses it
+        outbox.owe(tasknames.VERIFY, str(upload.pk))  # a queue outage delays the check, never loses it
     return upload
 
 
@@ -96,6 +96,8 @@ def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Uploa
     visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
     if public and not settings.UPLOADER_ALLOW_PUBLIC:
         raise WrongState(gettext("Public uploads are switched off (UPLOADER_ALLOW_PUBLIC)."))
+    with storage_errors():
+        refusal = public_acl_refusal(upload.bucket) if public else None  # the bucket's, before the lock
     with transaction.atomic():
         upload = locked(upload.pk)
         if upload.status != Status.AVAILABLE:
@@ -105,10 +107,9 @@ def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Uploa
             )
         if upload.visibility == visibility:
             return upload
-        with storage_errors():
-            refusal = public_acl_refusal(upload.bucket) if public else None
-            if refusal:
-                raise WrongState(refusal)
+        if refusal:
+            raise WrongState(refusal)
+        with storage_errors():  # under the lock: see common.NETWORK_UNDER_LOCK
             aws.s3().put_object_acl(Bucket=upload.bucket, Key=upload.key, ACL="public-read" if public else "private")
         upload.visibility = visibility
         upload.touch()
