@@ -149,3 +149,41 @@ def test_no_network_call_under_a_row_lock_but_the_named_exceptions():
     from uploader.services import common
 
     assert _network_under_lock() == set(common.NETWORK_UNDER_LOCK)
+
+
+def _layout_block():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Layout")
+    return readme[readme.index("```", start) + 3 : readme.index("```", readme.index("```", start) + 3)]
+
+
+def test_every_module_of_the_package_is_in_the_readmes_layout():
+    """The layout names each module under the package it sits in (by indentation), so a new module
+    without a line there, or a line for one that is gone, fails here."""
+    named, parents = set(), []
+    for line in _layout_block().splitlines():
+        stripped = line.lstrip()
+        if not stripped or line.startswith(" " * 19):  # a description's continuation
+            continue
+        depth = (len(line) - len(stripped)) // 2
+        word = stripped.split()[0]
+        parents = [*parents[:depth], word]
+        if word.endswith(".py") and parents[0] == "uploader/":
+            named.add("".join(parents[1:]))
+    modules = {
+        str(path.relative_to(ROOT / "uploader"))
+        for path in (ROOT / "uploader").rglob("*.py")
+        if "migrations" not in path.parts and path.name != "__init__.py"
+    }
+    assert modules - named == set(), "modules the layout leaves out"
+    assert named - modules == set(), "modules the layout names that are not there"
+
+
+def test_every_module_says_what_it_is_for_and_a_long_one_why_it_is_long():
+    for path in (ROOT / "uploader").rglob("*.py"):
+        if "migrations" in path.parts or not path.read_text().strip():
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert doc, f"{path.relative_to(ROOT)} does not say what it is for"
+        if len(path.read_text().splitlines()) > 260:
+            assert "Why it is long" in doc, f"{path.relative_to(ROOT)} is long and does not say why"

@@ -1,4 +1,8 @@
-"""The review tool staff work in. Every action goes through the services layer."""
+"""The review tool staff work in. Every action goes through the services layer; the HTML is in
+templates/admin/uploader/.
+
+Why it is long: the upload's page, its list, the review queue and the bulk actions are one
+ModelAdmin (Django's unit), plus the audit events' and users' admins."""
 
 import contextlib
 import dataclasses
@@ -15,8 +19,9 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -250,61 +255,55 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Preview"))
     def preview(self, upload):
+        """What the reviewer judges by: a PDF's first page, a text's first lines, a ZIP's listing,
+        the worker's picture (no EXIF, no GPS), a player; always the download. The HTML is the
+        template's (templates/admin/uploader/upload/preview.html), which escapes all of it."""
         if upload.status != Upload.Status.AVAILABLE:
             return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
-        download = selectors.upload_download_url(upload=upload, attachment=True, reviewer=True)
-        link = format_html(
-            '<p><a href="{}">{}</a></p>', download, _("Download %(name)s") % {"name": upload.original_filename}
-        )
+        context = {
+            "upload": upload,
+            "download": selectors.upload_download_url(upload=upload, attachment=True, reviewer=True),
+            **self._what_to_show(upload),
+        }
+        return render_to_string("admin/uploader/upload/preview.html", context)
+
+    def _what_to_show(self, upload) -> dict:
         thumbnail = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
         larger = selectors.upload_preview_url(upload=upload)
         if media_types.derived_kind(upload.content_type) == "pdf" and (larger or thumbnail):
-            pages = ngettext("%(count)s page", "%(count)s pages", upload.page_count or 0) % {
-                "count": upload.page_count or 0
-            }
-            return format_html(
-                '<img class="upload-preview pdf-page" src="{}" alt="{}"><p>{}</p>{}',
-                larger or thumbnail,
-                _("First page"),
-                pages,
-                link,
-            )
-        if upload.preview_text:  # escaped: a text file's lines are never markup here
-            return format_html('<pre class="text-preview">{}</pre>{}', upload.preview_text, link)
+            count = upload.page_count or 0
+            pages = ngettext("%(count)s page", "%(count)s pages", count) % {"count": count}
+            return {"show": "pdf", "picture": larger or thumbnail, "pages": pages}
+        if upload.preview_text:
+            return {"show": "text"}
         if upload.preview_listing is not None:
-            return format_html("{}{}", self._listing(upload.preview_listing), link)
+            return {"show": "listing", **self._listing_words(upload.preview_listing)}
         if upload.content_type.startswith("image/") and upload.media_status:
-            # The worker's thumbnail (no EXIF, no GPS), the original one click away; none for a
-            # picture it refused to decode (a bomb would take the reviewer's browser down too).
+            # None for a picture the worker refused to decode (a bomb would take the reviewer's
+            # browser down too): then what the worker said.
             if thumbnail:  # the larger picture where one was made (the thumbnail for a small one)
-                return format_html('<img class="upload-preview" src="{}" alt="">{}', larger or thumbnail, link)
-            return format_html("<p>{}</p>{}", self.media_summary(upload), link)
+                return {"show": "picture", "picture": larger or thumbnail}
+            return {"show": "summary", "summary": self.media_summary(upload)}
         if upload.content_type in INLINE_TYPES:  # nothing is made when derivatives are switched off
-            url = selectors.upload_view_url(upload=upload)
-            return format_html('<img class="upload-preview" src="{}" alt="">{}', url, link)
+            return {"show": "picture", "picture": selectors.upload_view_url(upload=upload)}
         if upload.content_type in PLAYABLE:
-            url = selectors.upload_view_url(upload=upload)
-            tag = PLAYABLE[upload.content_type]
-            poster = format_html(' poster="{}"', thumbnail) if thumbnail else ""  # a video's frame
-            return format_html(
-                '<{} class="upload-preview" controls preload="metadata" src="{}"{}></{}>{}', tag, url, poster, tag, link
-            )
-        return link
+            play = selectors.upload_view_url(upload=upload)
+            return {"show": PLAYABLE[upload.content_type], "play": play, "poster": thumbnail}  # a video's frame
+        return {"show": ""}
 
     @staticmethod
-    def _listing(listing: dict):
-        """A ZIP's entries as a table (names escaped), with what was left unnamed counted."""
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td></tr>", ((name, filesizeformat(size)) for name, size in listing["entries"])
-        )
+    def _listing_words(listing: dict) -> dict:
+        """A ZIP listing's summary: its entries and unpacked size, and how many were named."""
         count, shown = listing.get("count") or 0, len(listing["entries"])
         total = filesizeformat(listing["total"]) if listing.get("total") is not None else "?"
-        summary = ngettext("%(count)s entry, %(total)s unpacked", "%(count)s entries, %(total)s unpacked", count) % {
+        entries = ngettext("%(count)s entry, %(total)s unpacked", "%(count)s entries, %(total)s unpacked", count) % {
             "count": count,
             "total": total,
         }
-        more = _("(the first %(shown)s listed)") % {"shown": shown} if shown < count else ""
-        return format_html('<table class="zip-listing">{}</table><p>{} {}</p>', rows, summary, more)
+        return {
+            "entries": entries,
+            "more": _("(the first %(shown)s listed)") % {"shown": shown} if shown < count else "",
+        }
 
     @admin.display(description=gettext_lazy("Dimensions"))
     def dimensions(self, upload):
@@ -319,11 +318,12 @@ class UploadAdmin(admin.ModelAdmin):
             return _("No thumbnail: %(reason)s") % {"reason": reasons.translate(upload.media_reason)}
         if upload.media_status == Upload.MediaStatus.PENDING:
             return _("being made")
-        parts = [_duration(upload.duration)] if upload.duration is not None else []
-        parts += [upload.codec] if upload.codec else []
-        url = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
-        thumb = format_html('<img class="list-thumb" src="{}" alt="">', url) if url else ""
-        return format_html("{} {}", thumb, " · ".join(parts))
+        figures = [_duration(upload.duration)] if upload.duration is not None else []
+        figures += [upload.codec] if upload.codec else []
+        thumbnail = selectors.upload_thumbnail_url(upload=upload, reviewer=True)
+        return render_to_string(
+            "admin/uploader/upload/media_summary.html", {"thumbnail": thumbnail, "figures": figures}
+        )
 
     @admin.display(description=gettext_lazy("Size"))
     def sizes(self, upload):
@@ -357,28 +357,8 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Changes"))
     def audit_trail(self, upload):
-        entries = selectors.upload_audit_trail(upload_id=upload.pk)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
-            (
-                (
-                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    e.action,
-                    e.actor_name or _("system"),
-                    e.from_status or "∅",
-                    e.to_status,
-                    e.from_review or "∅",
-                    e.to_review,
-                    e.detail,
-                )
-                for e in entries
-            ),
-        )
-        heads = format_html_join(
-            "", "<th>{}</th>", ((h,) for h in (_("when"), _("what"), _("who"), _("status"), _("review"), _("detail")))
-        )
-        return format_html('<table class="audit"><tr>{}</tr>{}</table>', heads, rows)
+        events = selectors.upload_audit_trail(upload_id=upload.pk)
+        return render_to_string("admin/uploader/upload/audit_trail.html", {"events": events})
 
     # --- permissions ---
 

@@ -1,3 +1,5 @@
+"""The app's configuration: the signal receivers it connects once Django is ready."""
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_migrate, post_save, pre_save

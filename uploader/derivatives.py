@@ -1,4 +1,6 @@
-"""What the worker makes from an available upload: a WebP thumbnail of an image (EXIF orientation
+"""(Why it is long: one maker per kind of file, each with its limits.)
+
+What the worker makes from an available upload: a WebP thumbnail of an image (EXIF orientation
 applied, no metadata kept) or of a video's poster frame, and the duration, dimensions and codec of
 video and audio (PyAV: FFmpeg from the wheel, no system ffmpeg); for a reviewer, a larger WebP of
 a picture, a PDF's first page and page count (pypdfium2: PDFium, Apache/BSD, where poppler is

@@ -1,4 +1,5 @@
-"""Is the pipeline moving?
+"""Is the pipeline moving? (Why it is long: the heartbeat, the report and the stall watchdog
+share one picture of a worker.)
 
 Every worker writes a heartbeat row every few seconds: when it last finished a task, when it last
 applied an S3 event, and since when each queue has held messages (an upper bound on the age of the

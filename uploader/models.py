@@ -1,4 +1,7 @@
-"""The Upload record and its state machine: `Upload.transition` is the only way status changes."""
+"""The Upload record and its state machine: `Upload.transition` is the only way status changes.
+
+Why it is long: the upload's fields (declared, stored, scanned, derived, reviewed) are one row,
+and its states and allowed moves are stated beside them."""
 
 import uuid
 from typing import ClassVar

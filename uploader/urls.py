@@ -1,3 +1,5 @@
+"""The app's pages and probes, outside the API: the upload page, health, metrics."""
+
 from django.urls import path
 
 from . import metrics, views

@@ -1,5 +1,8 @@
 """What may be uploaded (policy, checked before signing) and whether what arrived is what was
-declared (checked by the worker on the stored object). Pure functions, no I/O."""
+declared (checked by the worker on the stored object). Pure functions, no I/O.
+
+Why it is long: every allowed format's header is read here (JPEG, PNG, WebP, HEIC, MP4, WebM,
+PDF, ZIP, text), each a few lines."""
 
 import base64
 import binascii

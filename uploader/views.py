@@ -1,3 +1,5 @@
+"""The site's own pages and probes: the upload page, /livez, /readyz, /healthz and the favicon."""
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import redirect, render

@@ -1,3 +1,6 @@
+"""The list's filters (status, outcome, type, dates, name, folder), its ordering and its cursor
+pagination."""
+
 import datetime as dt
 
 import django_filters

@@ -1,3 +1,9 @@
+"""The API's request and response shapes (DRF serializers): what a client sends is checked here,
+before a service is called; what it receives is described once, for the schema too.
+
+Why it is long: one serializer per request and response of every route (single, batch,
+multipart, legacy, Companion), each small."""
+
 import copy
 
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,6 @@
+"""The API's routes under /api/v1/: uploads, their parts and downloads, the Companion routes, the
+schema and its docs."""
+
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 

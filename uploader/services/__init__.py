@@ -4,22 +4,11 @@ its mirror write only once the transaction has committed."""
 from ..errors import DomainError, InvalidInput
 from .batch import MAX_BATCH, upload_complete_batch, upload_start_batch
 from .common import InvalidParts, ServiceUnavailable, WrongState
-from .lifecycle import (
-    Method,
-    Started,
-    upload_abort,
-    upload_complete,
-    upload_delete,
-    upload_expire_stale,
-    upload_parts,
-    upload_sign_open_part,
-    upload_sign_parts,
-    upload_start,
-    upload_start_legacy,
-    upload_start_unsized,
-)
+from .complete import upload_complete
+from .ending import upload_abort, upload_delete, upload_expire_stale
 from .media import upload_drop_derivative, upload_make_derivatives
 from .open_parts import upload_police_open_parts
+from .parts import upload_parts, upload_sign_open_part, upload_sign_parts
 from .processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
 from .rescan import upload_rescan, uploads_to_rescan
 from .review import (
@@ -28,6 +17,7 @@ from .review import (
     upload_review,
     upload_set_visibility,
 )
+from .start import Method, Started, upload_start, upload_start_legacy, upload_start_unsized
 
 __all__ = [
     "MAX_BATCH",

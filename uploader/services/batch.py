@@ -14,7 +14,8 @@ from .. import multipart, selectors
 from ..errors import DomainError, InvalidInput
 from ..models import Upload
 from .common import commit_change
-from .lifecycle import Started, check_quota, lock_owner, prepare_start, upload_complete
+from .complete import upload_complete
+from .start import Started, check_quota, lock_owner, prepare_start
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100

@@ -1,3 +1,6 @@
+"""What every service shares: the row lock (and the rule about it), the one way a change is
+persisted (`commit_change`: saved, audited, and what it owes recorded), and the errors."""
+
 import contextlib
 from collections.abc import Iterator
 from uuid import UUID
@@ -36,16 +39,16 @@ def locked(upload_id: UUID | str) -> Upload:
 # The network calls made under a row lock, and why they must be; tests/test_layers.py finds every
 # call to AWS under a lock in the services and holds it to this list.
 NETWORK_UNDER_LOCK = {
-    "lifecycle._complete_multipart": (
+    "complete._complete_multipart": (
         "ListParts, the check of the parts and CompleteMultipartUpload must see one state: a second "
         "complete (a client's retry) waits for the first and then finds the upload processing, instead "
         "of completing twice or judging parts S3 is assembling."
     ),
-    "lifecycle.upload_abort": (
+    "ending.upload_abort": (
         "AbortMultipartUpload and the move to expired are one step: a complete waiting on the lock "
         "then finds the upload expired instead of assembling the object of an upload just aborted."
     ),
-    "lifecycle.upload_expire_stale": "The same abort as upload_abort's, for an upload past its deadline.",
+    "ending.upload_expire_stale": "The same abort as upload_abort's, for an upload past its deadline.",
     "review.upload_set_visibility": (
         "The object's ACL and the row's visibility change together: two reviewers switching at once "
         "end with the ACL the row says."

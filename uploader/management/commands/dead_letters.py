@@ -1,3 +1,5 @@
+"""`manage.py dead_letters`: what the S3 event dead-letter queue holds, and putting it back."""
+
 from django.core.management.base import BaseCommand
 
 from uploader import callrecord, dead_letters

@@ -1,3 +1,5 @@
+"""`manage.py reconcile`: drift between S3, the database and DynamoDB found and repaired."""
+
 from django.core.management.base import BaseCommand
 
 from uploader import callrecord

@@ -1,3 +1,5 @@
+"""`manage.py rescan`: available uploads scanned again after a signature update."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from uploader import callrecord, scanning, services

@@ -1,3 +1,5 @@
+"""`manage.py setup_aws`: the bucket, queues, table and notifications, as a CloudFormation stack."""
+
 from django.core.management.base import BaseCommand
 
 from uploader import provisioning

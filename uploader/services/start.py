@@ -1,0 +1,260 @@
+"""Starting an upload: the policy, the names, the quota under the owner's lock, and the signed
+request (one PUT or POST, or a multipart upload with its first part URLs).
+
+Why it is long: four ways to start (signed PUT, POST, legacy, undeclared size) share one policy
+check and one record; split, the quota rule would be in four places."""
+
+import dataclasses
+import datetime as dt
+import enum
+import logging
+import mimetypes
+import uuid
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from .. import keys, multipart, selectors, signing, validation
+from ..models import Upload
+from .common import commit_change, storage_errors
+from .parts import check_part_requests, sign_parts
+
+log = logging.getLogger(__name__)
+Status = Upload.Status
+
+
+MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT
+
+
+class Method(enum.StrEnum):
+    """How the client will send the bytes of a new upload."""
+
+    PUT = "PUT"  # a presigned PUT, or multipart part URLs above UPLOADER_MULTIPART_THRESHOLD
+    POST = "POST"  # a presigned POST (a browser form); single uploads only
+    LEGACY = "LEGACY"  # the original serverless contract: always one PUT needing no header but Content-Type
+
+
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """A new pending upload and how to send its bytes: `instruction` is {"upload": ...} (one
+    request) or {"multipart": ...} (part URLs in batches)."""
+
+    upload: Upload
+    instruction: dict
+    url_expires_at: dt.datetime
+
+
+def upload_start(
+    *,
+    owner: User,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    checksum_sha256: str = "",
+    parts: Sequence[Mapping] = (),
+    method: Method = Method.PUT,
+    relative_path: str = "",
+) -> Started:
+    """Create the pending record, then sign what can write only its key, type and size.
+
+    Raises validation.PolicyError before anything is signed or stored, ServiceUnavailable if S3
+    cannot be reached for a multipart upload (nothing is kept). Otherwise touches only the
+    database and the local signer: the mirror write is owed through the outbox.
+    """
+    prepared = prepare_start(
+        owner=owner,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        checksum_sha256=checksum_sha256,
+        parts=parts,
+        method=method,
+        relative_path=relative_path,
+    )
+    _record_start(prepared.upload, owner, prepared.reserved)
+    return prepared.started()
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An upload checked and signed but not saved yet, and the bytes it will hold of the quota."""
+
+    upload: Upload
+    instruction: dict
+    reserved: int
+
+    def started(self) -> Started:
+        expires = self.upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
+        return Started(self.upload, self.instruction, expires)
+
+
+def prepare_start(
+    *,
+    owner: User,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    checksum_sha256: str = "",
+    parts: Sequence[Mapping] = (),
+    method: Method = Method.PUT,
+    relative_path: str = "",
+) -> Prepared:
+    """Everything of a start before its record is saved: the policy, the names, the signing (and
+    S3's CreateMultipartUpload for a large file, whose quota is checked first so that S3 is not
+    asked for what cannot be kept). Raises what upload_start raises."""
+    content_type = validation.normalise_content_type(content_type)
+    validation.check_policy(content_type=content_type, size=size)
+    validation.check_filename(filename, content_type=content_type)
+    relative_path = validation.clean_relative_path(relative_path)
+    if method == Method.LEGACY and size is not None and size > MAX_SINGLE_PUT:
+        raise validation.PolicyError(
+            gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
+            % {"max": MAX_SINGLE_PUT},
+            code="too_large",
+        )
+    # What the upload holds against the quota until the worker has measured the stored object.
+    reserved = size if size is not None else validation.unsized_limit()
+    upload = _new_upload(owner, filename, content_type, size, relative_path)
+    if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
+        check_quota(owner, reserved)  # before S3 is asked to create anything
+        instruction = _begin_multipart(upload, parts)
+    else:
+        instruction = _sign_single(upload, method, checksum_sha256)
+    return Prepared(upload, instruction, reserved)
+
+
+def upload_start_legacy(*, owner: User, content_type: str, size: int | None) -> Started:
+    """The original serverless design's call: the client names no file, so the object gets a
+    random name with the type's usual extension."""
+    extension = mimetypes.guess_extension(validation.normalise_content_type(content_type)) or ""
+    return upload_start(
+        owner=owner, filename=f"{uuid.uuid4()}{extension}", content_type=content_type, size=size, method=Method.LEGACY
+    )
+
+
+def _begin_multipart(upload: Upload, parts: Sequence[Mapping]) -> dict:
+    """Create the multipart upload in S3 and sign the parts asked for now."""
+    upload.part_size, _count = multipart.plan(upload.size)
+    check_part_requests(upload, parts)  # before S3 is asked for anything
+    with storage_errors():
+        upload.multipart_upload_id = multipart.create(
+            bucket=upload.bucket, key=upload.key, content_type=upload.content_type
+        )
+    return {
+        "multipart": {
+            "upload_id": upload.multipart_upload_id,
+            "part_size": upload.part_size,
+            "part_count": upload.part_count,
+            "parts": sign_parts(upload, parts),
+        }
+    }
+
+
+def _sign_single(upload: Upload, method: Method, checksum_sha256: str) -> dict:
+    """One presigned request (local: no network call)."""
+    if method == Method.POST and upload.size is not None:
+        return {
+            "upload": signing.presign_post(
+                bucket=upload.bucket, key=upload.key, content_type=upload.content_type, size=upload.size
+            )
+        }
+    upload.checksum_sha256 = checksum_sha256
+    return {
+        "upload": signing.presign_put(
+            bucket=upload.bucket,
+            key=upload.key,
+            content_type=upload.content_type,
+            size=upload.size,
+            checksum_sha256=checksum_sha256,
+            once=method != Method.LEGACY or settings.UPLOADER_LEGACY_SIGN_IF_NONE_MATCH,
+        )
+    }
+
+
+def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_parts: bool) -> tuple[Upload, dict]:
+    """Start an upload whose size the client does not tell (Uppy's Companion routes): a presigned
+    POST that admits 1 to `unsized_limit()` bytes, or a multipart upload whose parts pin neither
+    length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
+    the object; complete refuses parts beyond that, and the worker checks type, size and quota as
+    for any upload. Returns (upload, instruction)."""
+    content_type = validation.normalise_content_type(content_type)
+    validation.check_policy(content_type=content_type, size=None)
+    validation.check_filename(filename, content_type=content_type)
+    reserved = validation.unsized_limit()
+    check_quota(owner, reserved)  # before S3 is asked to create anything
+    upload = _new_upload(owner, filename, content_type, None)
+    with storage_errors():
+        if in_parts:
+            upload.multipart_upload_id = multipart.create(
+                bucket=upload.bucket, key=upload.key, content_type=content_type, checksums=False
+            )
+            instruction = {"multipart": {"upload_id": upload.multipart_upload_id, "key": upload.key}}
+        else:
+            instruction = {
+                "upload": signing.presign_post(
+                    bucket=upload.bucket, key=upload.key, content_type=content_type, size=None, max_size=reserved
+                )
+            }
+    _record_start(upload, owner, reserved)
+    return upload, instruction
+
+
+def _new_upload(owner: User, filename: str, content_type: str, size: int | None, relative_path: str = "") -> Upload:
+    upload_id = uuid.uuid4()
+    now = timezone.now()
+    return Upload(
+        id=upload_id,
+        owner=owner,
+        bucket=settings.UPLOADER_BUCKET,
+        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
+        original_filename=keys.display_name(filename),
+        relative_path=relative_path,
+        content_type=content_type,
+        size=size,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
+    )
+
+
+def lock_owner(owner: User) -> None:
+    """One start at a time per user, inside the caller's transaction. SQLite has no row locks; its
+    IMMEDIATE transactions (settings) already take the one write lock at BEGIN, so the query is
+    skipped there."""
+    if connection.features.has_select_for_update:
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+
+
+def _record_start(upload: Upload, owner: User, reserved: int) -> None:
+    """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
+    S3 was asked to create and raise the PolicyError."""
+    try:
+        with transaction.atomic():
+            lock_owner(owner)
+            check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
+            commit_change(upload, action="created", actor=owner)
+    except validation.PolicyError:
+        if upload.multipart_upload_id:  # after the lock is released: no network call under it
+            with storage_errors():
+                multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
+        raise
+
+
+def check_quota(owner: User, reserved: int, held: int | None = None) -> None:
+    """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
+    deleted. `held` is what the owner holds already, when the caller has summed it."""
+    quota = settings.UPLOADER_USER_QUOTA
+    if not quota:
+        return
+    if held is None:
+        held = selectors.upload_bytes_held(owner_id=owner.pk)
+    if held + reserved > quota:
+        raise validation.PolicyError(
+            gettext("This upload would take you over your quota: %(held)s of %(quota)s bytes are in use.")
+            % {"held": held, "quota": quota},
+            code="quota_exceeded",
+        )
