@@ -794,6 +794,14 @@ def chart(results):
     ]
     width = 40
     lines = [f"{label:38} {'█' * max(1, round(width * min(v, 2) / 2)):<{width}} {v:6.2f}x" for label, v in bars]
+    lines.append(
+        f"{'presign / s3ff initialize, raw / normalised':38} {results['presign_vs_s3ff']:.2f}x / "
+        f"{results['presign_vs_s3ff_normalised']:.2f}x"
+    )
+    lines.append(
+        f"{'1 GiB: requests, server CPU vs s3ff':38} {results['requests_per_gib_vs_s3ff']:.2f}x, "
+        f"{results['cpu_per_gib_vs_s3ff']:.2f}x"
+    )
     lines.append(f"{'Django CPU per GB, proxied / direct':38} {results['proxied_vs_direct_cpu']:.0f}x")
     lines.append(
         f"{'median PUT -> available, idle / burst':38} {results['median_lag_idle_ms']:.0f} ms / "
@@ -822,11 +830,14 @@ def machine():
 
 
 def main():
+    from .peer import bench_peer
+
     with Stack() as stack:
         results = {}
         only = os.environ.get("BENCH_ONLY", "").split(",")  # e.g. BENCH_ONLY=transfer: a quick look, not a record
         for name, bench in [
             ("presign", bench_presign),
+            ("peer", bench_peer),
             ("batch", bench_batch),
             ("page", bench_page_vs_uppy),
             ("transfer", bench_transfer),
