@@ -111,3 +111,32 @@ def test_batch_part_urls_are_botocores_own_and_the_store_enforces_them(aws_resou
     for signed, chunk in zip(batch, chunks, strict=True):
         assert put_object({"method": "PUT", **signed}, chunk).status_code == 200
     aws.s3().abort_multipart_upload(Bucket=aws_resources, Key=key, UploadId=upload_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("a.txt", {}),
+        ("ü f+&=?#%.txt", {"checksum_sha256": _sha256_b64(BODY)}),  # a name that needs encoding
+        ("b.txt", {"once": False}),
+    ],
+)
+def test_the_put_url_is_botocores_own_and_the_store_takes_it(aws_resources, name, options):
+    """presign_put signs the object's URL directly: every parameter botocore's generate_presigned_url
+    would put in it is there, and the store takes the declared body through it."""
+    key = f"uploads/1/{uuid.uuid4()}/{name}"
+    fast = signing.presign_put(bucket=aws_resources, key=key, content_type="text/plain", size=len(BODY), **options)
+    params = {"Bucket": aws_resources, "Key": key, "ContentType": "text/plain", "ContentLength": len(BODY)}
+    if options.get("once", True):
+        params["IfNoneMatch"] = "*"
+    if "checksum_sha256" in options:
+        params["ChecksumSHA256"] = options["checksum_sha256"]
+    slow = aws.s3().generate_presigned_url("put_object", Params=params, ExpiresIn=300, HttpMethod="PUT")
+    ours, theirs = urlsplit(fast["url"]), urlsplit(slow)
+    assert (ours.scheme, ours.netloc, ours.path) == (theirs.scheme, theirs.netloc, theirs.path)
+    unsigned = ("X-Amz-Date", "X-Amz-Signature")
+    assert {k: v for k, v in parse_qs(ours.query).items() if k not in unsigned} == {
+        k: v for k, v in parse_qs(theirs.query).items() if k not in unsigned
+    }
+    assert put_object(fast, BODY).status_code == 200
+    assert aws.s3().head_object(Bucket=aws_resources, Key=key)["ContentLength"] == len(BODY)

@@ -1,10 +1,12 @@
 """Presigned URLs. A PUT URL pins the key, Content-Type, Content-Length and, when given, the
 SHA-256 checksum: S3 refuses a request whose signed headers differ."""
 
+import weakref
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.utils import percent_encode
 from django.conf import settings
 from django.utils.http import content_disposition_header
 
@@ -12,21 +14,43 @@ from . import aws
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):
-    params = {"Bucket": bucket, "Key": key, "ContentType": content_type}
+    """One PUT of the whole object. The URL is the one botocore's generate_presigned_url makes
+    (tests/test_signing.py holds them equal), signed by botocore's S3SigV4QueryAuth on the object's
+    URL directly: the presign's most frequent call skips the client's request-building machinery,
+    a third of the presign's own time when profiled."""
     headers = {"Content-Type": content_type}
-    if size is not None:
-        params["ContentLength"] = size
     if once and settings.UPLOADER_SIGN_IF_NONE_MATCH:
         # The URL can create the object once; a replay cannot overwrite what was verified.
-        params["IfNoneMatch"] = "*"
         headers["If-None-Match"] = "*"
     if checksum_sha256:
-        params["ChecksumSHA256"] = checksum_sha256
         headers["x-amz-checksum-sha256"] = checksum_sha256
-    url = aws.s3().generate_presigned_url(
-        "put_object", Params=params, ExpiresIn=settings.UPLOADER_URL_EXPIRES, HttpMethod="PUT"
+    signed = {**headers, "Content-Length": str(size)} if size is not None else headers
+    request = AWSRequest(method="PUT", url=object_url(bucket, key), headers=signed)
+    _signer().add_auth(request)
+    return {"method": "PUT", "url": request.url, "headers": headers}
+
+
+_PROBE = "signing-probe"
+
+
+def object_url(bucket, key):
+    """The unsigned URL of an object, as botocore addresses it (endpoint, virtual-hosted or path
+    style) and encodes its key: botocore's own URL for a probe key, once per bucket and client."""
+    client = aws.s3()
+    bases = _bases.setdefault(client, {})
+    if bucket not in bases:
+        probe = urlsplit(client.generate_presigned_url("head_object", Params={"Bucket": bucket, "Key": _PROBE}))
+        bases[bucket] = urlunsplit((probe.scheme, probe.netloc, probe.path.removesuffix(_PROBE), "", ""))
+    return bases[bucket] + percent_encode(key, safe="/~")
+
+
+_bases: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per client: a rebuilt one asks again
+
+
+def _signer():
+    return S3SigV4QueryAuth(
+        aws.frozen_credentials(), "s3", aws.s3().meta.region_name, expires=settings.UPLOADER_URL_EXPIRES
     )
-    return {"method": "PUT", "url": url, "headers": headers}
 
 
 def presign_post(*, bucket, key, content_type, size, max_size=None):
@@ -93,9 +117,7 @@ def presign_parts(*, bucket, key, upload_id, parts):
     )
     base = urlsplit(first["url"])
     base_url = urlunsplit((base.scheme, base.netloc, base.path, "", ""))
-    signer = S3SigV4QueryAuth(
-        aws.frozen_credentials(), "s3", aws.s3().meta.region_name, expires=settings.UPLOADER_URL_EXPIRES
-    )
+    signer = _signer()
     signed = [first]
     for number, size, checksum in parts[1:]:
         request = AWSRequest(
