@@ -26,8 +26,7 @@ def handle_message(body):
     each change owes (its mirror write) is delivered right after it commits, by this thread."""
     for event in events.parse_message(body):
         upload = services.upload_record_event(event=event)
-        if upload is not None:
-            relay.deliver_owed_for(upload.pk)
+        relay.deliver_now(getattr(upload, "owed", []))  # what the event's change owed, now
 
 
 class EventQueueConsumer:

@@ -67,6 +67,9 @@ class Upload(models.Model):
 
     # (status, review_status) as loaded from the database: what a change moved from (from_db).
     saved_state: tuple[str | None, str | None]
+    # The outbox rows this instance's changes owed (services.common.commit_change), for a caller
+    # that delivers them at once after the commit (the event consumer).
+    owed: list["OutboxMessage"]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

@@ -50,18 +50,17 @@ def deliver(*, limit=BATCH) -> int:
     return len(delivered)
 
 
-def deliver_owed_for(upload_id) -> int:
-    """Deliver now, from this thread, what is owed for one upload and due (the worker that has
-    just applied an S3 event writes its mirror at once, not at the relay's next pass). No claim is
-    taken: a relay that picks a row up meanwhile delivers it a second time, which every delivery
-    tolerates."""
-    due = OutboxMessage.objects.filter(not_before__lte=timezone.now(), args__0=str(upload_id)).order_by("id")
-    return _deliver_unclaimed(list(due))
+def deliver_now(messages) -> int:
+    """Deliver now, from this thread, rows a committed change owed (the worker that has just
+    applied an S3 event writes its mirror at once, not at the relay's next pass: the change's
+    `owed`, services.common.commit_change). No claim is taken: a relay that picks a row up
+    meanwhile delivers it a second time, which every delivery tolerates."""
+    return _deliver_unclaimed(messages)
 
 
 def deliver_committed(sender, *, message: OutboxMessage, **kwargs) -> None:
     """outbox.committed's receiver (UPLOADER_OUTBOX_EAGER): the row just committed goes now."""
-    _deliver_unclaimed([message])
+    deliver_now([message])
 
 
 def _deliver_unclaimed(messages) -> int:

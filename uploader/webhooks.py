@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import outbox, tasknames
-from .models import Upload
+from .models import OutboxMessage, Upload
 
 HOOKED = (Upload.Status.AVAILABLE, Upload.Status.REJECTED, Upload.Status.DELETED)
 
@@ -32,16 +32,18 @@ class DeliveryFailed(Exception):
     """The receiver did not answer 2xx: the delivery is retried."""
 
 
-def announce(upload: Upload, previous_status: str) -> None:
-    """Inside the transaction that saved `upload`: the signal after commit, and the webhook owed."""
+def announce(upload: Upload, previous_status: str) -> list[OutboxMessage]:
+    """Inside the transaction that saved `upload`: the signal after commit, and the webhook owed
+    (returned)."""
     if upload.status == previous_status or upload.status not in HOOKED:
-        return
+        return []
     upload_id, status, version = str(upload.pk), upload.status, upload.version
     transaction.on_commit(
         lambda: upload_changed.send_robust(sender=Upload, upload_id=upload_id, status=status, version=version)
     )
     if settings.UPLOADER_WEBHOOK_URL:
-        outbox.owe(tasknames.DELIVER_WEBHOOK, upload_id, status, version)
+        return [outbox.owe(tasknames.DELIVER_WEBHOOK, upload_id, status, version)]
+    return []
 
 
 def body(upload_id: str, status: str, version: int) -> bytes:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 
 from .. import outbox, tasknames, webhooks
 from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
-from ..models import Upload, UploadEvent
+from ..models import OutboxMessage, Upload, UploadEvent
 
 
 class InvalidParts(InvalidInput):
@@ -59,7 +59,8 @@ NETWORK_UNDER_LOCK = {
 def commit_change(upload: Upload, *, action: str, actor: User | None = None, detail: str = "") -> None:
     """Save a changed upload, record who changed what in the audit trail, and owe the mirror its
     write (the outbox, in the same transaction). The one way services persist a change, so no
-    change goes unaudited or unmirrored."""
+    change goes unaudited or unmirrored. What it owes is also kept on the instance (`owed`), so
+    that a caller on the worker's side may deliver it at once after the commit."""
     before_status, before_review = getattr(upload, "saved_state", ("", ""))
     upload.save()
     UploadEvent.objects.create(
@@ -77,18 +78,22 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
         version=upload.version,
     )
     upload.saved_state = (upload.status, upload.review_status)
-    outbox.owe(tasknames.MIRROR, str(upload.pk))
-    _owe_derivatives(upload, before_status or "")
-    webhooks.announce(upload, before_status or "")
+    owed = [
+        outbox.owe(tasknames.MIRROR, str(upload.pk)),
+        *_owe_derivatives(upload, before_status or ""),
+        *webhooks.announce(upload, before_status or ""),
+    ]
+    upload.owed = [*getattr(upload, "owed", []), *owed]
 
 
-def _owe_derivatives(upload: Upload, before_status: str) -> None:
+def _owe_derivatives(upload: Upload, before_status: str) -> list[OutboxMessage]:
     """Owe the making of derivatives for an upload that has just become available, and the removal
     of what was made for one that has lost its object (services.media does the work)."""
     if upload.status == Upload.Status.AVAILABLE and before_status != Upload.Status.AVAILABLE:
         if upload.media_status == Upload.MediaStatus.PENDING:
-            outbox.owe(tasknames.MAKE_DERIVATIVES, str(upload.pk))
+            return [outbox.owe(tasknames.MAKE_DERIVATIVES, str(upload.pk))]
     elif upload.status in Upload.Status.NO_OBJECT:
-        for name in (upload.thumbnail, upload.preview_image):
-            if name:
-                outbox.owe(tasknames.DROP_DERIVATIVE, name)
+        return [
+            outbox.owe(tasknames.DROP_DERIVATIVE, name) for name in (upload.thumbnail, upload.preview_image) if name
+        ]
+    return []
