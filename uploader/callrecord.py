@@ -69,6 +69,13 @@ def instrument(client) -> None:
         client.meta.events.register("before-sign", _record, unique_id="uploader-callrecord")
 
 
+def signed_directly(request, operation_name, signing_name="s3") -> None:
+    """Record a request signed by one of botocore's signers used directly (uploader.signing), which
+    the client's before-sign event never sees."""
+    if getattr(settings, "UPLOADER_AWS_CALL_LOG", ""):
+        _record(request, operation_name, signing_name)
+
+
 def _record(request, operation_name, signing_name, **kwargs):
     role = current_role()
     if role is None:

@@ -10,7 +10,7 @@ from botocore.utils import percent_encode
 from django.conf import settings
 from django.utils.http import content_disposition_header
 
-from . import aws
+from . import aws, callrecord
 
 
 def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=True):
@@ -25,23 +25,25 @@ def presign_put(*, bucket, key, content_type, size, checksum_sha256="", once=Tru
     if checksum_sha256:
         headers["x-amz-checksum-sha256"] = checksum_sha256
     signed = {**headers, "Content-Length": str(size)} if size is not None else headers
-    request = AWSRequest(method="PUT", url=object_url(bucket, key), headers=signed)
+    request = AWSRequest(method="PUT", url=_object_url(bucket, key), headers=signed)
     _signer().add_auth(request)
+    callrecord.signed_directly(request, "PutObject")  # what botocore's own path would have recorded
     return {"method": "PUT", "url": request.url, "headers": headers}
 
 
-_PROBE = "signing-probe"
-
-
-def object_url(bucket, key):
+def _object_url(bucket, key):
     """The unsigned URL of an object, as botocore addresses it (endpoint, virtual-hosted or path
-    style) and encodes its key: botocore's own URL for a probe key, once per bucket and client."""
+    style) and encodes its key: the first time per bucket and client, botocore's own URL for this
+    very key and operation, whose path less the encoded key is the bucket's base from then on."""
     client = aws.s3()
     bases = _bases.setdefault(client, {})
+    encoded = percent_encode(key, safe="/~")
     if bucket not in bases:
-        probe = urlsplit(client.generate_presigned_url("head_object", Params={"Bucket": bucket, "Key": _PROBE}))
-        bases[bucket] = urlunsplit((probe.scheme, probe.netloc, probe.path.removesuffix(_PROBE), "", ""))
-    return bases[bucket] + percent_encode(key, safe="/~")
+        first = urlsplit(client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}))
+        if not first.path.endswith(encoded):  # never seen: no shortcut, but a correct URL
+            return urlunsplit((first.scheme, first.netloc, first.path, "", ""))
+        bases[bucket] = urlunsplit((first.scheme, first.netloc, first.path.removesuffix(encoded), "", ""))
+    return bases[bucket] + encoded
 
 
 _bases: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per client: a rebuilt one asks again
