@@ -369,6 +369,39 @@ def test_after_runs_that_all_died_the_thumbnail_is_failed_not_tried_again(user, 
     assert (upload.media_status, upload.media_attempts) == ("ready", 1)
 
 
+def test_a_time_limit_reached_while_the_result_is_recorded_still_ends_failed_and_drops_what_was_stored(
+    user, transactional_db, aws_resources, monkeypatch
+):
+    """The soft limit fires wherever the run is: on a busy machine, in the record's own transaction
+    (seen in CI). The run must still end `failed`, never `pending` for good."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    upload = _uploaded(user, jpeg_bytes(), "late.jpg", "image/jpeg")
+    services.upload_verify(upload_id=upload.pk)
+    for key in _derivative_keys(user):  # the first run's, so that only this run's are counted
+        aws.s3().delete_object(Bucket=settings.UPLOADER_BUCKET, Key=key)
+    Upload.objects.filter(pk=upload.pk).update(media_status="pending", thumbnail="", preview_image="")
+    commit_change, fired = media.commit_change, []
+
+    def limit_reached_once(*args, **kwargs):
+        if not fired:
+            fired.append(_derivative_keys(user))  # what the run had stored when the limit came
+            raise SoftTimeLimitExceeded()
+        return commit_change(*args, **kwargs)
+
+    monkeypatch.setattr(media, "commit_change", limit_reached_once)
+    services.upload_make_derivatives(upload_id=upload.pk)  # tests run the owed drop eagerly
+    upload.refresh_from_db()
+    assert fired and upload.media_status == Upload.MediaStatus.FAILED and not upload.thumbnail
+    assert "took longer than allowed" in upload.media_reason
+    assert fired[0] and not _derivative_keys(user)  # the thumbnail this run stored is gone again
+
+
+def _derivative_keys(user):
+    listed = aws.s3().list_objects_v2(Bucket=settings.UPLOADER_BUCKET, Prefix=f"derivatives/{user.pk}/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
 def test_a_long_recording_without_a_duration_header_is_refused_once_it_passes_the_limit():
     recorded = webm_video(seconds=2, streamed=True)  # no duration in the header: its packets are read
     short = derivatives.Limits(thumbnail=320, max_pixels=10**8, max_seconds=1, time_budget=60)

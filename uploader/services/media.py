@@ -33,7 +33,7 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     upload = Upload.objects.get(pk=upload_id)
     if upload.media_attempts > MAX_ATTEMPTS:  # each earlier run died without a word
         return _record(upload_id, None, {}, reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
-    made, reason, names = None, "", {"thumbnail": "", "preview": ""}
+    names = {"thumbnail": "", "preview": ""}  # what this run has stored so far
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
             made = derivatives.make(
@@ -42,14 +42,17 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
         for field, naming in (("thumbnail", storage.thumbnail_name), ("preview", storage.preview_name)):
             if getattr(made, field):
                 names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
+        return _record(upload_id, made, names, "")
     except derivatives.Refused as exc:
         reason = str(exc)
     except SoftTimeLimitExceeded:
+        # Anywhere in the run, the record included (a busy machine reaches the limit there too):
+        # its transaction rolled back, and the limit fires once, so the failure is recorded below.
         reason = reasons.MEDIA_TOO_SLOW
     except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
         open_ones.update(media_attempts=F("media_attempts") - 1)
         raise
-    return _record(upload_id, made if not reason else None, names, reason)
+    return _record(upload_id, None, names, reason)
 
 
 def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[str, str], reason: str) -> Upload:
@@ -61,6 +64,8 @@ def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[st
                     outbox.owe(tasknames.DROP_DERIVATIVE, name)
             return upload
         if made is None:
+            for name in filter(None, names.values()):  # stored before the run was stopped
+                outbox.owe(tasknames.DROP_DERIVATIVE, name)
             upload.media_status, upload.media_reason = MediaStatus.FAILED, reason
             log.info("derivatives of %s failed: %s", upload.pk, reason)
         else:
