@@ -27,13 +27,24 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     pending; `ready`, or `failed` with the reason. AWS failures propagate (the task retries);
     anything the file itself causes is a recorded `failed`."""
     logcontext.about(upload_id)
+    run = {"names": {"thumbnail": "", "preview": ""}, "reason": ""}  # what the run has stored and found
+    try:
+        return _make(upload_id, run)
+    except SoftTimeLimitExceeded:
+        # The soft limit fires once a run, wherever the run is: in the decoders, or on a busy
+        # machine in a query or in the record's own transaction (rolled back). Either way the run
+        # ends `failed` here, never `pending` for good, and what it stored is dropped.
+        return _record(upload_id, None, run["names"], run["reason"] or reasons.MEDIA_TOO_SLOW)
+
+
+def _make(upload_id: UUID | str, run: dict) -> Upload:
     open_ones = Upload.objects.filter(pk=upload_id, status=Status.AVAILABLE, media_status=MediaStatus.PENDING)
     if not open_ones.update(media_attempts=F("media_attempts") + 1):  # counted before the decoders run
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.get(pk=upload_id)
     if upload.media_attempts > MAX_ATTEMPTS:  # each earlier run died without a word
         return _record(upload_id, None, {}, reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
-    names = {"thumbnail": "", "preview": ""}  # what this run has stored so far
+    names, made = run["names"], None
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
             made = derivatives.make(
@@ -42,17 +53,14 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
         for field, naming in (("thumbnail", storage.thumbnail_name), ("preview", storage.preview_name)):
             if getattr(made, field):
                 names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
-        return _record(upload_id, made, names, "")
     except derivatives.Refused as exc:
-        reason = str(exc)
+        made, run["reason"] = None, str(exc)
     except SoftTimeLimitExceeded:
-        # Anywhere in the run, the record included (a busy machine reaches the limit there too):
-        # its transaction rolled back, and the limit fires once, so the failure is recorded below.
-        reason = reasons.MEDIA_TOO_SLOW
+        raise  # recorded by upload_make_derivatives
     except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
         open_ones.update(media_attempts=F("media_attempts") - 1)
         raise
-    return _record(upload_id, None, names, reason)
+    return _record(upload_id, made, names, run["reason"])
 
 
 def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[str, str], reason: str) -> Upload:
