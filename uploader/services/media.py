@@ -1,6 +1,7 @@
 """Derivatives follow the upload: made once it is available (a task of their own, so a slow video
 never delays the verdict), made again after a reprocess, deleted with it."""
 
+import dataclasses
 import logging
 from uuid import UUID
 
@@ -27,24 +28,32 @@ def upload_make_derivatives(*, upload_id: UUID | str) -> Upload:
     pending; `ready`, or `failed` with the reason. AWS failures propagate (the task retries);
     anything the file itself causes is a recorded `failed`."""
     logcontext.about(upload_id)
-    run = {"names": {"thumbnail": "", "preview": ""}, "reason": ""}  # what the run has stored and found
+    run = _Run()
     try:
         return _make(upload_id, run)
     except SoftTimeLimitExceeded:
         # The soft limit fires once a run, wherever the run is: in the decoders, or on a busy
         # machine in a query or in the record's own transaction (rolled back). Either way the run
         # ends `failed` here, never `pending` for good, and what it stored is dropped.
-        return _record(upload_id, None, run["names"], run["reason"] or reasons.MEDIA_TOO_SLOW)
+        return _record(upload_id, None, run.names, run.reason or reasons.MEDIA_TOO_SLOW)
 
 
-def _make(upload_id: UUID | str, run: dict) -> Upload:
+@dataclasses.dataclass
+class _Run:
+    """What a run has stored and found so far, for the record made after its time limit."""
+
+    names: dict[str, str] = dataclasses.field(default_factory=lambda: {"thumbnail": "", "preview": ""})
+    reason: str = ""
+
+
+def _make(upload_id: UUID | str, run: _Run) -> Upload:
     open_ones = Upload.objects.filter(pk=upload_id, status=Status.AVAILABLE, media_status=MediaStatus.PENDING)
     if not open_ones.update(media_attempts=F("media_attempts") + 1):  # counted before the decoders run
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.get(pk=upload_id)
     if upload.media_attempts > MAX_ATTEMPTS:  # each earlier run died without a word
         return _record(upload_id, None, {}, reasons.MEDIA_GAVE_UP % {"attempts": MAX_ATTEMPTS})
-    names, made = run["names"], None
+    names, made = run.names, None
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
             made = derivatives.make(
@@ -54,13 +63,13 @@ def _make(upload_id: UUID | str, run: dict) -> Upload:
             if getattr(made, field):
                 names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
     except derivatives.Refused as exc:
-        made, run["reason"] = None, str(exc)
+        made, run.reason = None, str(exc)
     except SoftTimeLimitExceeded:
         raise  # recorded by upload_make_derivatives
     except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
         open_ones.update(media_attempts=F("media_attempts") - 1)
         raise
-    return _record(upload_id, made, names, run["reason"])
+    return _record(upload_id, made, names, run.reason)
 
 
 def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[str, str], reason: str) -> Upload:
