@@ -27,8 +27,11 @@ from .worker_thread import ThreadStep
 
 log = logging.getLogger(__name__)
 
-# A claimed row is not handed to another relay for this long (its relay may have died).
-LEASE = dt.timedelta(seconds=60)
+# A claimed row is not handed to another relay for this long (its relay may have died). Short:
+# a killed worker's claimed rows wait this long, and a crash must cost seconds (the task queue's
+# visibility timeout is 30 s); a slow delivery that outlives it is sent twice, which every
+# delivery tolerates (a mirror write is versioned, every task checks its row's state).
+LEASE = dt.timedelta(seconds=15)
 MAX_BACKOFF = 15  # seconds: owed work goes out soon after an outage ends
 BATCH = 100  # rows a relay claims at once
 
