@@ -63,7 +63,7 @@ def _make(upload_id: UUID | str, run: _Run) -> Upload:
             if getattr(made, field):
                 names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
     except derivatives.Refused as exc:
-        made, run.reason = None, str(exc)
+        run.reason = str(exc)
     except SoftTimeLimitExceeded:
         raise  # recorded by upload_make_derivatives
     except Exception:  # an AWS failure (retried by the task): a run that ended, not one that died
@@ -77,12 +77,10 @@ def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[st
         upload = locked(upload_id)
         if upload.status != Status.AVAILABLE or upload.media_status != MediaStatus.PENDING:
             if upload.status in Status.NO_OBJECT:  # gone meanwhile: so is what was just made
-                for name in filter(None, names.values()):
-                    outbox.owe(tasknames.DROP_DERIVATIVE, name)
+                _drop(names)
             return upload
         if made is None:
-            for name in filter(None, names.values()):  # stored before the run was stopped
-                outbox.owe(tasknames.DROP_DERIVATIVE, name)
+            _drop(names)  # stored before the run was stopped
             upload.media_status, upload.media_reason = MediaStatus.FAILED, reason
             log.info("derivatives of %s failed: %s", upload.pk, reason)
         else:
@@ -95,6 +93,12 @@ def _record(upload_id: UUID | str, made: derivatives.Made | None, names: dict[st
         upload.touch()
         commit_change(upload, action=f"media_{upload.media_status}", detail=reason)
     return upload
+
+
+def _drop(names: dict[str, str]) -> None:
+    """Owe the removal of what a run stored and its record will not name."""
+    for name in filter(None, names.values()):
+        outbox.owe(tasknames.DROP_DERIVATIVE, name)
 
 
 def upload_drop_derivative(*, name: str) -> None:
