@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from config.profiles import views as profiles
+
 # The reviewers' list needs the width: its key columns fit 1280 px without the app sidebar (the
 # breadcrumbs and the home page still lead everywhere).
 admin.site.enable_nav_sidebar = False
@@ -10,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("uploader.api.urls")),
+    path("profile/", profiles.edit, name="profile"),
+    path("profile/api/", profiles.ProfileApi.as_view(), name="profile-api"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's form posts here
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["uploader"]), name="javascript-catalog"),
     path("", include("uploader.urls")),

@@ -40,5 +40,8 @@ def _truncate(name: str, max_length: int) -> str:
     return stem[: max_length - len(ext) - 1] + "." + ext
 
 
-def object_key(*, owner_id: int, upload_id: object, filename: str) -> str:
-    return f"uploads/{owner_id}/{upload_id}/{safe_name(filename)}"
+def object_key(*, owner_id: int, upload_id: object, filename: str, prefix: str = "") -> str:
+    """Under `uploads/` (the bucket's event filter), then the destination's folder if it has one
+    (checked by uploader/destinations.py), then the owner's: one owner's objects share a prefix."""
+    folder = f"{prefix}/" if prefix else ""
+    return f"uploads/{folder}{owner_id}/{upload_id}/{safe_name(filename)}"

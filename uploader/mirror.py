@@ -1,14 +1,20 @@
 """The DynamoDB mirror of Upload rows. Writes are conditioned on `version`, so a late or repeated
 write can never move an item backwards."""
 
+import json
 import logging
+from decimal import Decimal
 
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from django.conf import settings
 
 from . import aws
 
 log = logging.getLogger(__name__)
+
+
+_serializer = TypeSerializer()
 
 
 def _s(value):
@@ -23,6 +29,7 @@ def item_for(upload):
         "bucket": _s(upload.bucket),
         "original_filename": _s(upload.original_filename),
         "relative_path": _s(upload.relative_path),
+        "destination": _s(upload.destination),
         "content_type": _s(upload.content_type),
         "etag": _s(upload.etag),
         "checksum_sha256": _s(upload.checksum_sha256),
@@ -32,6 +39,8 @@ def item_for(upload):
         "created_at": _s(upload.created_at.isoformat()),
         "updated_at": _s(upload.updated_at.isoformat()),
     }
+    if upload.metadata:  # a map, as the client sent it (numbers as DynamoDB numbers)
+        item["metadata"] = _serializer.serialize(json.loads(json.dumps(upload.metadata), parse_float=Decimal))
     if upload.size is not None:
         item["size"] = {"N": str(upload.size)}
     if upload.stored_size is not None:

@@ -78,6 +78,16 @@ class Upload(models.Model):
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
     original_filename = models.CharField(_("name"), max_length=255)
+    destination = models.CharField(
+        _("destination"),
+        max_length=64,
+        default="default",
+        db_index=True,
+        help_text=_("The purpose it was uploaded for (UPLOADER_DESTINATIONS): its rules apply."),
+    )
+    metadata = models.JSONField(
+        _("metadata"), default=dict, blank=True, help_text=_("Small JSON the client sent with it (a caption, ...).")
+    )
     relative_path = models.CharField(
         _("folder"),
         max_length=1024,

@@ -13,6 +13,7 @@ from .media_types import kind_label
 SIZE_OUTSIDE = gettext_noop("Stored size %(size)s is outside 1..%(limit)s bytes.")
 SIZE_DIFFERS = gettext_noop("Stored size %(size)s differs from the declared %(declared)s bytes.")
 TYPE_DIFFERS = gettext_noop("Stored type '%(stored)s' differs from the declared '%(declared)s'.")
+NOT_FOR_DESTINATION = gettext_noop("Type '%(type)s' is not accepted for %(destination)s.")
 CHECKSUM_DIFFERS = gettext_noop("Stored SHA-256 checksum differs from the declared one.")
 BINARY_CONTENT = gettext_noop("Content looks like binary data, not %(declared)s.")
 UNKNOWN_CONTENT = gettext_noop("Content looks like unknown data, not %(declared)s.")
@@ -51,6 +52,7 @@ _TEMPLATES = [
     SIZE_OUTSIDE,
     SIZE_DIFFERS,
     TYPE_DIFFERS,
+    NOT_FOR_DESTINATION,
     CHECKSUM_DIFFERS,
     BINARY_CONTENT,
     UNKNOWN_CONTENT,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from . import keys, mirror, signing, storage, validation
+from . import destinations, keys, mirror, signing, storage, validation
 from .models import Upload, UploadEvent
 
 
@@ -50,7 +50,7 @@ def upload_download_url(*, upload: Upload, attachment: bool | None = None, revie
     (shown in the browser) only for types that are safe to render, unless an attachment is asked.
     A reviewer's rejection withdraws it from its owner (the outcome is rejected); a reviewer
     still opens it."""
-    if (upload.status if reviewer else upload.outcome) != Upload.Status.AVAILABLE:
+    if not _shown(upload, reviewer):
         return None
     if attachment is None:
         attachment = upload.content_type not in validation.INLINE_SAFE_TYPES
@@ -62,9 +62,19 @@ def upload_download_url(*, upload: Upload, attachment: bool | None = None, revie
 def upload_thumbnail_url(*, upload: Upload, reviewer: bool = False) -> str | None:
     """A short-lived GET of the WebP thumbnail (or video poster) the worker made, or None: lists
     show this, never the original."""
-    if (upload.status if reviewer else upload.outcome) != Upload.Status.AVAILABLE or not upload.thumbnail:
+    if not _shown(upload, reviewer) or not upload.thumbnail:
         return None
     return storage.derivatives().url(upload.thumbnail)
+
+
+def _shown(upload: Upload, reviewer: bool) -> bool:
+    """Whether its bytes (or a picture of them) may be handed out: available; for its owner, not
+    rejected by a reviewer, and approved first where its destination requires review."""
+    if reviewer:
+        return upload.status == Upload.Status.AVAILABLE
+    if upload.outcome != Upload.Status.AVAILABLE:
+        return False
+    return upload.review_status == Upload.ReviewStatus.APPROVED or not destinations.lookup(upload.destination).review
 
 
 def upload_preview_url(*, upload: Upload) -> str | None:

@@ -6,10 +6,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from django.conf import settings
 
-from . import scanning, services, tasknames, webhooks
+from . import fields, scanning, services, tasknames, webhooks
 from .models import Upload
 
-_TRANSIENT = (BotoCoreError, ClientError)
+_TRANSIENT = (BotoCoreError, ClientError, services.ServiceUnavailable)
 # How every task that reaches AWS is retried: acknowledged after it ran (a killed worker's task
 # comes back), and retried with backoff on transient AWS errors only. Defined once.
 RETRIED = {
@@ -90,3 +90,12 @@ def make_derivatives(upload_id):
 @shared_task(name=tasknames.DROP_DERIVATIVE, **RETRIED)
 def drop_derivatives(name):
     services.upload_drop_derivative(name=name)
+
+
+@shared_task(name=tasknames.RELEASE, **RETRIED)
+def release_upload(upload_id):
+    """Delete an upload a host object let go (its destination releases), unless an UploadField
+    holds it again by now (a form saved twice, another object given the same upload)."""
+    if fields.holds(upload_id):
+        return
+    services.upload_release(upload_id=upload_id)

@@ -7,6 +7,7 @@ PDF, ZIP, text), each a few lines."""
 import base64
 import binascii
 import io
+import json
 import mimetypes
 import re
 import struct
@@ -21,7 +22,7 @@ from django.utils.translation import gettext
 from PIL import ExifTags, Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
-from . import media_types
+from . import destinations, media_types
 from . import reasons as R
 from .errors import DomainError
 
@@ -56,16 +57,18 @@ def normalise_content_type(content_type):
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def check_policy(*, content_type, size):
-    """Raise PolicyError (code 'unsupported_type', 'too_large' or 'invalid_size') or return None."""
-    if content_type not in settings.UPLOADER_ALLOWED_TYPES:
+def check_policy(*, content_type, size, destination=None):
+    """Raise PolicyError (code 'unsupported_type', 'too_large' or 'invalid_size') or return None.
+    The rules are the destination's (uploader/destinations.py), `default` when none is given."""
+    destination = destination or destinations.get(None)
+    if content_type not in destination.allowed_types:
         kind = media_types.KINDS[media_types.kind_of(content_type)]
         raise PolicyError(
             gettext("%(kinds)s are not accepted here (%(type)s); accepted: %(accepted)s.")
             % {
                 "kinds": capfirst(kind.many),
                 "type": content_type,
-                "accepted": media_types.accepted_sentence(settings.UPLOADER_ALLOWED_TYPES),
+                "accepted": media_types.accepted_sentence(destination.allowed_types),
             },
             code="unsupported_type",
         )
@@ -73,12 +76,62 @@ def check_policy(*, content_type, size):
         return
     if size <= 0:
         raise PolicyError(gettext("An upload must be at least one byte."), code="invalid_size")
-    if size > settings.UPLOADER_MAX_SIZE:
+    if size > destination.max_size:
         raise PolicyError(
             gettext("The file is %(size)s, larger than the %(max)s allowed.")
-            % {"size": filesizeformat(size), "max": filesizeformat(settings.UPLOADER_MAX_SIZE)},
+            % {"size": filesizeformat(size), "max": filesizeformat(destination.max_size)},
             code="too_large",
         )
+
+
+MAX_METADATA_KEYS = 16
+MAX_METADATA_BYTES = 2048
+_METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def clean_metadata(metadata, destination=None) -> dict:
+    """A client's small JSON about its upload (a caption, a ticket number): an object of at most
+    MAX_METADATA_KEYS keys and MAX_METADATA_BYTES of JSON, whose values are strings, numbers,
+    booleans or null. A destination that declares fields takes only those, typed, the required
+    ones present."""
+    destination = destination or destinations.get(None)
+
+    def refuse(why):
+        raise PolicyError(gettext("Metadata refused: %(why)s.") % {"why": why}, code="invalid_metadata")
+
+    if metadata in (None, ""):
+        metadata = {}
+    if not isinstance(metadata, dict):
+        refuse(gettext("it must be a JSON object"))
+    if len(metadata) > MAX_METADATA_KEYS:
+        refuse(gettext("it has more than %(max)s keys") % {"max": MAX_METADATA_KEYS})
+    for key, value in metadata.items():
+        if not _METADATA_KEY.fullmatch(key):
+            refuse(gettext("%(key)s is not a key (letters, digits, . - _; a letter first)") % {"key": key[:64]})
+        if isinstance(value, (dict, list)):
+            refuse(gettext("%(key)s must be a string, a number, true, false or null") % {"key": key})
+        if isinstance(value, str) and any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value if ch != "\n"):
+            refuse(gettext("%(key)s contains control or text-direction characters") % {"key": key})
+    if len(json.dumps(metadata, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+        refuse(gettext("it is longer than %(max)s bytes of JSON") % {"max": MAX_METADATA_BYTES})
+    declared = destination.metadata
+    if declared:
+        unknown = sorted(set(metadata) - set(declared))
+        if unknown:
+            names = {"keys": ", ".join(unknown), "known": ", ".join(declared)}
+            refuse(gettext("%(keys)s not taken here; taken: %(known)s") % names)
+        for key, spec in declared.items():
+            value = metadata.get(key)
+            if value is None:
+                if spec.required:
+                    refuse(gettext("%(key)s is required") % {"key": key})
+                continue
+            wanted = destinations.METADATA_TYPES[spec.type]
+            if not isinstance(value, wanted) or (spec.type != "bool" and isinstance(value, bool)):
+                refuse(gettext("%(key)s must be of type %(type)s") % {"key": key, "type": spec.type})
+            if isinstance(value, str) and len(value) > spec.max_length:
+                refuse(gettext("%(key)s is longer than %(max)s characters") % {"key": key, "max": spec.max_length})
+    return metadata
 
 
 MAX_FILENAME = 255
@@ -223,22 +276,26 @@ class StoredObject:
     checksum_sha256: str = ""
 
 
-def unsized_limit():
+def unsized_limit(destination=None):
     """The most an upload that declared no size (the legacy call, Uppy's Companion routes) may
     store; it is also what such an upload holds against the quota until the worker measures it."""
-    return min(settings.UPLOADER_MAX_SIZE, settings.UPLOADER_LEGACY_MAX_SIZE)
+    max_size = destination.max_size if destination else settings.UPLOADER_MAX_SIZE
+    return min(max_size, settings.UPLOADER_LEGACY_MAX_SIZE)
 
 
-def verify_stored(*, declared_type, declared_size, declared_checksum, stored):
-    """The reasons the stored object is not what was declared; empty when it is. With no declared
-    size (the legacy call), the object may be at most the legacy reservation."""
+def verify_stored(*, declared_type, declared_size, declared_checksum, stored, destination=None):
+    """The reasons the stored object is not what was declared, or not what its destination takes
+    (its rules may have tightened since it was signed); empty when it is. With no declared size
+    (the legacy call), the object may be at most the legacy reservation."""
     reasons = []
-    if declared_size is None:
-        limit = unsized_limit()
-        if not 0 < stored.size <= limit:
-            reasons.append(R.SIZE_OUTSIDE % {"size": stored.size, "limit": limit})
-    elif stored.size != declared_size:
+    destination = destination or destinations.get(None)
+    limit = unsized_limit(destination) if declared_size is None else destination.max_size
+    if declared_size is not None and stored.size != declared_size:
         reasons.append(R.SIZE_DIFFERS % {"size": stored.size, "declared": declared_size})
+    elif not 0 < stored.size <= limit:
+        reasons.append(R.SIZE_OUTSIDE % {"size": stored.size, "limit": limit})
+    if declared_type not in destination.allowed_types:
+        reasons.append(R.NOT_FOR_DESTINATION % {"type": declared_type, "destination": destination.name})
     if normalise_content_type(stored.content_type) != declared_type:
         reasons.append(R.TYPE_DIFFERS % {"stored": stored.content_type, "declared": declared_type})
     if declared_checksum and stored.checksum_sha256 and stored.checksum_sha256 != declared_checksum:

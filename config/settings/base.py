@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "uploader",
+    "config.profiles",  # the site's example of an upload on its own model
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids are named from the path after this (uploader/api/schema.py's OPERATION_IDS),
+    # whatever else the site routes.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     # `status` and `outcome` take the same values: one enum in the schema, under one name.
     "ENUM_NAME_OVERRIDES": {"UploadStatusEnum": "uploader.models.Upload.Status"},
     "POSTPROCESSING_HOOKS": [
@@ -272,6 +276,20 @@ UPLOADER_ALLOWED_TYPES = env.list(
     "UPLOADER_ALLOWED_TYPES",
     default=media_types.ALLOWED_BY_DEFAULT,  # photos, video, audio, PDF, text, CSV, ZIP: the table says
 )
+# Per-purpose rules (uploader/destinations.py): each names its types, size, key prefix, whether it
+# becomes public-read once verified (needs UPLOADER_ALLOW_PUBLIC), needs review before its owner
+# may download it, its thumbnail size, who may upload to it and what becomes of an upload its host
+# object lets go. `default` (the settings above) is always there. The site's profile page uses two.
+UPLOADER_DESTINATIONS = {
+    "avatars": {
+        "types": [t for t in media_types.ALLOWED_BY_DEFAULT if t.startswith("image/")],
+        "max_size": 5 * 1024**2,
+        "thumbnail_size": 256,
+        "release": "delete",  # a replaced avatar is deleted (its bytes leave the quota)
+        "metadata": {"caption": {"type": "str", "max_length": 200}},
+    },
+    "documents": {"types": ["application/pdf"], "max_size": 50 * 1024**2, "review": True},
+}
 # Derivatives the worker makes once an upload is available (uploader/derivatives.py): a WebP
 # thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
 # The limits keep a decompression bomb or an endless video from holding a worker.

@@ -123,10 +123,12 @@ export function forgetUnfinished(key) { localStorage.removeItem(key); }
  */
 export class Transfer {
   /** `prestart`: a promise of this file's start, made ahead by the batch (single PUTs only);
-   * `completer`: gathers this file's complete with others' (the transfer does not wait for it). */
-  constructor(apiBase, file, view, { threshold, path = "", prestart = null, completer = null }) {
-    Object.assign(this, { apiBase, file, view, threshold, path, prestart, completer });
-    this.key = fingerprint(file, path);
+   * `completer`: gathers this file's complete with others' (the transfer does not wait for it);
+   * `extra`: more of the start call (a form field's `destination`, the upload's `metadata`). */
+  constructor(apiBase, file, view, { threshold, path = "", prestart = null, completer = null, extra = {} }) {
+    Object.assign(this, { apiBase, file, view, threshold, path, prestart, completer, extra });
+    // A destination's upload is not resumed as another's (their rules and key prefixes differ).
+    this.key = fingerprint(file, extra.destination ? `${extra.destination}:${path}` : path);
     this.xhrs = new Set();
     this.cancelled = false;
     this.paused = false;
@@ -195,7 +197,7 @@ export class Transfer {
 
   /** What the start call says of the file: its name, type and the folder it was chosen from. */
   named() {
-    const named = { filename: this.file.name, content_type: guessType(this.file) };
+    const named = { filename: this.file.name, content_type: guessType(this.file), ...this.extra };
     if (this.path) named.relative_path = this.path;
     return named;
   }
@@ -208,7 +210,7 @@ export class Transfer {
   async single() {
     this.view.state("signing");
     let body = null;
-    const presign = async () => api(this.apiBase, { method: "POST", body: (body ??= await singleStart(this.file, this.path)) });
+    const presign = async () => api(this.apiBase, { method: "POST", body: (body ??= { ...await singleStart(this.file, this.path), ...this.extra }) });
     for (;;) {
       await this.gate();
       // A single PUT starts over after a pause or a failure; once its URL is (nearly) expired the

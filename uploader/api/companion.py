@@ -48,11 +48,24 @@ class StartInput(serializers.Serializer):
     type = serializers.CharField(max_length=255)
 
 
+# What Uppy puts in every file's meta on its own; the rest is the page's (its metaFields).
+_UPPY_META = {"name", "type", "relativePath", "destination"}
+
+
 def _start_input(data):
-    """Uppy's `filename` and `type`, from the query (params) or the JSON body (multipart)."""
+    """Uppy's `filename` and `type`, and its file's meta: from the query (params: `metadata[key]`)
+    or the JSON body (multipart: `metadata`). The meta's `destination` chooses the destination,
+    the rest beside Uppy's own keys is the upload's metadata."""
     parsed = StartInput(data={"filename": data.get("filename", ""), "type": data.get("type", "")})
     parsed.is_valid(raise_exception=True)
-    return parsed.validated_data
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):  # the query's metadata[key]=value pairs
+        meta = {key[9:-1]: value for key, value in data.items() if key.startswith("metadata[") and key.endswith("]")}
+    destination = meta.get("destination") or data.get("destination") or ""
+    fields = dict(parsed.validated_data)
+    fields["destination"] = destination if isinstance(destination, str) else ""
+    fields["metadata"] = {key: value for key, value in meta.items() if key not in _UPPY_META}
+    return fields
 
 
 def _multipart_upload(request, upload_id):
@@ -74,7 +87,12 @@ class ParamsApi(CompanionApi):
     def get(self, request):
         data = _start_input(request.query_params)
         _upload, instruction = services.upload_start_unsized(
-            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=False
+            owner=request.user,
+            filename=data["filename"],
+            content_type=data["type"],
+            in_parts=False,
+            destination=data["destination"],
+            metadata=data["metadata"],
         )
         return Response(instruction["upload"])  # {method: "POST", url, fields, headers}, as Companion answers
 
@@ -88,7 +106,12 @@ class MultipartCreateApi(CompanionApi):
     def post(self, request):
         data = _start_input(request.data)
         upload, _instruction = services.upload_start_unsized(
-            owner=request.user, filename=data["filename"], content_type=data["type"], in_parts=True
+            owner=request.user,
+            filename=data["filename"],
+            content_type=data["type"],
+            in_parts=True,
+            destination=data["destination"],
+            metadata=data["metadata"],
         )
         return Response({"key": upload.key, "uploadId": upload.multipart_upload_id})
 

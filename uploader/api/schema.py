@@ -2,7 +2,9 @@
 
 import json
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -100,3 +102,16 @@ def postprocess(result, generator, request, public):
                     response.setdefault("headers", {}).update(_RETRY_AFTER)
             operation["operationId"] = OPERATION_IDS.get(operation["operationId"], operation["operationId"])
     return result
+
+
+class UploadSerializerFieldSchema(OpenApiSerializerFieldExtension):
+    """A host's UploadSerializerField: an upload's id in, the upload (as the API shows it) out."""
+
+    target_class = "uploader.api.fields.UploadSerializerField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        from .serializers import UploadOutput
+
+        if direction == "request":
+            return build_basic_type(OpenApiTypes.UUID)
+        return auto_schema.resolve_serializer(UploadOutput, direction).ref

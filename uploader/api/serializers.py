@@ -9,7 +9,7 @@ import copy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import reasons, selectors, validation
+from .. import field_values, reasons, selectors, validation
 from ..models import Upload
 
 
@@ -37,6 +37,20 @@ class UploadStartInput(serializers.Serializer):
         "kept for display, search and the download's name, never part of the object key.",
     )
     checksum_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[_sha256_b64])
+    destination = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The purpose it is uploaded for (the server's UPLOADER_DESTINATIONS): its types, size, key "
+        "prefix and rules apply. Empty: `default`.",
+    )
+    metadata = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Small JSON about the upload (a caption, a ticket number): at most 16 keys and 2 KiB, values "
+        "strings, numbers, booleans or null; a destination that declares fields takes only those.",
+    )
     method = serializers.ChoiceField(
         ["PUT", "POST"],
         default="PUT",
@@ -139,6 +153,10 @@ class UploadOutput(BuiltOnceModelSerializer):
         help_text="Why, when the outcome is rejected or expired (the worker's reason or the reviewer's), in the "
         "caller's language; empty otherwise."
     )
+    metadata = serializers.DictField(read_only=True, help_text="What the client sent with it.")
+    field_value = serializers.SerializerMethodField(
+        help_text="What a form's UploadField takes for this upload (signed: it names the upload and its owner)."
+    )
     thumbnail_url = serializers.SerializerMethodField(
         help_text="A short-lived GET of a WebP thumbnail (an image's, or a video's poster frame), at most "
         "UPLOADER_THUMBNAIL_SIZE pixels (320 by default) on its longer side and without the original's "
@@ -152,6 +170,8 @@ class UploadOutput(BuiltOnceModelSerializer):
             "key",
             "original_filename",
             "relative_path",
+            "destination",
+            "metadata",
             "content_type",
             "size",
             "stored_size",
@@ -178,6 +198,7 @@ class UploadOutput(BuiltOnceModelSerializer):
             "media_status",
             "media_reason",
             "thumbnail_url",
+            "field_value",
         ]
         extra_kwargs = {
             "width": {"help_text": "Pixels as shown (an EXIF orientation or a video's rotation applied)."},
@@ -200,6 +221,9 @@ class UploadOutput(BuiltOnceModelSerializer):
 
     def get_media_reason(self, upload) -> str:
         return reasons.translate(upload.media_reason)
+
+    def get_field_value(self, upload) -> str:
+        return field_values.sign(upload)
 
     def get_thumbnail_url(self, upload) -> str | None:
         return selectors.upload_thumbnail_url(upload=upload)

@@ -61,6 +61,15 @@ def main(argv=None):
     upload.add_argument("--concurrency", type=int, default=4, help="parts of one large file sent at once")
     upload.add_argument("--jobs", type=int, default=4, help="files of a folder sent at once")
     upload.add_argument("--wait", action="store_true", help="wait until the worker has decided")
+    upload.add_argument("--destination", default="", help="the purpose uploaded for: the server's rules for it apply")
+    upload.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        type=_metadata_item,
+        metavar="KEY=VALUE",
+        help="metadata kept with each upload (repeatable): --meta caption='At the lake' --meta ticket=1234",
+    )
     listing = commands.add_parser("list", help="your uploads")
     listing.add_argument("--status")
     download = commands.add_parser("download", help="download one upload")
@@ -94,8 +103,19 @@ def _login(session, args):
     return 0
 
 
+def _metadata_item(text):
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: write KEY=VALUE")
+    return key, value
+
+
+def _start_fields(args):
+    return {"destination": args.destination, "metadata": dict(args.meta)}
+
+
 def _upload(session, args):
-    uploader = Uploader(session, concurrency=args.concurrency, progress=Progress())
+    uploader = Uploader(session, concurrency=args.concurrency, progress=Progress(), **_start_fields(args))
     failed = 0
     for name in args.files:
         if Path(name).is_dir():
@@ -113,7 +133,8 @@ def _upload(session, args):
 
 def _upload_folder(session, args, root):
     """Returns the number of files refused (each listed)."""
-    quiet = Uploader(session, concurrency=args.concurrency)  # the batch's line says how far it is
+    # The batch's line says how far it is.
+    quiet = Uploader(session, concurrency=args.concurrency, **_start_fields(args))
     outcome = FolderUploader(session, quiet, jobs=args.jobs).upload(root)
     print(f"{root}: {len(outcome.sent)} sent, {len(outcome.skipped)} already available, {len(outcome.refused)} refused")
     for name, reason in outcome.refused:

@@ -169,6 +169,7 @@ class FolderUploader:
                 "size": f.size,
                 "checksum_sha256": f.checksum,
                 "relative_path": f.folder,
+                **self.uploader.start_fields,
             }
             for f in chunk
         ]

@@ -68,8 +68,13 @@ class ResumeState:
 
 
 class Uploader:
-    def __init__(self, session, *, concurrency=4, progress=None, attempts=6):
+    def __init__(self, session, *, concurrency=4, progress=None, attempts=6, destination="", metadata=None):
         self.session = session
+        # Said with every start: the destination's rules apply, the metadata is kept with the upload.
+        self.start_fields = {
+            **({"destination": destination} if destination else {}),
+            **({"metadata": metadata} if metadata else {}),
+        }
         self.concurrency = concurrency
         self.progress = progress
         self.attempts = attempts
@@ -99,6 +104,7 @@ class Uploader:
                 "size": size,
                 **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
                 **({"relative_path": relative_path} if relative_path else {}),
+                **self.start_fields,
             },
         )
         if "multipart" not in started:

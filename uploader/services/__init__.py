@@ -5,7 +5,7 @@ from ..errors import DomainError, InvalidInput
 from .batch import MAX_BATCH, upload_complete_batch, upload_start_batch
 from .common import InvalidParts, ServiceUnavailable, WrongState
 from .complete import upload_complete
-from .ending import upload_abort, upload_delete, upload_expire_stale
+from .ending import upload_abort, upload_delete, upload_expire_stale, upload_release
 from .media import upload_drop_derivative, upload_make_derivatives
 from .open_parts import upload_police_open_parts
 from .parts import upload_parts, upload_sign_open_part, upload_sign_parts
@@ -40,6 +40,7 @@ __all__ = [
     "upload_parts",
     "upload_police_open_parts",
     "upload_record_event",
+    "upload_release",
     "upload_remirror",
     "upload_reprocess",
     "upload_rescan",

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -64,3 +65,10 @@ def upload_delete(*, upload: Upload, actor: User | None = None) -> Upload:
             upload.transition(Status.DELETED)
             commit_change(upload, action="deleted", actor=actor or upload.owner)
     return upload
+
+
+def upload_release(*, upload_id: UUID | str) -> Upload | None:
+    """An upload its host object let go (uploader/fields.py): deleted by the system, as its owner
+    would; one already deleted or gone is left as it is."""
+    upload = Upload.objects.filter(pk=upload_id).exclude(status=Status.DELETED).first()
+    return upload_delete(upload=upload) if upload is not None else None

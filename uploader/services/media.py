@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 
-from .. import derivatives, logcontext, media_types, objects, outbox, reasons, storage, tasknames
+from .. import derivatives, destinations, logcontext, media_types, objects, outbox, reasons, storage, tasknames
 from ..models import Upload
 from .common import commit_change, locked
 
@@ -56,9 +56,7 @@ def _make(upload_id: UUID | str, run: _Run) -> Upload:
     names, made = run.names, None
     try:
         with objects.open_stored(bucket=upload.bucket, key=upload.key, size=upload.stored_size or 0) as source:
-            made = derivatives.make(
-                source, kind=media_types.derived_kind(upload.content_type), limits=derivatives.Limits.from_settings()
-            )
+            made = derivatives.make(source, kind=media_types.derived_kind(upload.content_type), limits=_limits(upload))
         for field, naming in (("thumbnail", storage.thumbnail_name), ("preview", storage.preview_name)):
             if getattr(made, field):
                 names[field] = storage.derivatives().save(naming(upload), ContentFile(getattr(made, field)))
@@ -104,3 +102,9 @@ def _drop(names: dict[str, str]) -> None:
 def upload_drop_derivative(*, name: str) -> None:
     """Delete one derivative (its upload lost its object, or was deleted while it was made)."""
     storage.derivatives().delete(name)
+
+
+def _limits(upload: Upload) -> derivatives.Limits:
+    """The settings' limits, with the thumbnail size of the upload's destination."""
+    thumbnail = destinations.lookup(upload.destination).thumbnail_size
+    return dataclasses.replace(derivatives.Limits.from_settings(), thumbnail=thumbnail)

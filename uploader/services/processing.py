@@ -7,10 +7,23 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events, logcontext, mirror, objects, outbox, reasons, scanning, selectors, tasknames, validation
+from .. import (
+    destinations,
+    events,
+    logcontext,
+    mirror,
+    objects,
+    outbox,
+    reasons,
+    scanning,
+    selectors,
+    tasknames,
+    validation,
+)
 from ..models import Upload
 from ..reasons import OVER_QUOTA
 from .common import commit_change, locked
+from .review import publish_if_due
 
 log = logging.getLogger(__name__)
 Status = Upload.Status
@@ -25,6 +38,7 @@ def upload_verify(*, upload_id: UUID | str) -> Upload:
     upload = Upload.objects.get(pk=upload_id)
     logcontext.about(upload.pk)
     if upload.status not in Status.OPEN:
+        publish_if_due(upload)  # a run that stopped between the verdict and the ACL: finished here
         return upload
     stored = objects.read(bucket=upload.bucket, key=upload.key)
     if stored is None:
@@ -61,6 +75,7 @@ def _reasons(upload: Upload, stored: validation.StoredObject) -> list[str]:
         declared_size=upload.size,
         declared_checksum=upload.checksum_sha256,
         stored=stored,
+        destination=destinations.lookup(upload.destination),
     )
     return reasons + _over_quota(upload, stored.size)
 
@@ -112,6 +127,7 @@ def _after_judging(upload: Upload) -> Upload:
     """Once committed: a rejected upload's object goes (an infected one to quarantine, if so set)."""
     if upload.status == Status.AVAILABLE:
         log.info("upload %s available: %s bytes of %s", upload.pk, upload.stored_size, upload.content_type)
+        publish_if_due(upload)
     if upload.status == Status.REJECTED:
         log.info("verify: %s rejected: %s", upload.pk, upload.status_reason)
         if upload.scan_status == scanning.INFECTED:

@@ -1,17 +1,21 @@
 """What staff do to uploads: review, re-run the checks, re-mirror, change visibility. The admin
 calls these, never the models directly, so the admin and the API cannot disagree."""
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import aws, outbox, tasknames
+from .. import aws, destinations, outbox, tasknames
 from ..models import Upload
 from .common import InvalidInput, WrongState, commit_change, locked, storage_errors
 
+log = logging.getLogger(__name__)
 Status = Upload.Status
+
 Review = Upload.ReviewStatus
 
 
@@ -90,7 +94,7 @@ def public_acl_refusal(bucket: str) -> str | None:
     return None
 
 
-def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Upload:
+def upload_set_visibility(*, upload: Upload, actor: User | None, public: bool) -> Upload:
     """Make an available upload publicly readable, or private again. Public only where
     UPLOADER_ALLOW_PUBLIC is on and the bucket takes public ACLs."""
     visibility = Upload.Visibility.PUBLIC_READ if public else Upload.Visibility.PRIVATE
@@ -115,3 +119,16 @@ def upload_set_visibility(*, upload: Upload, actor: User, public: bool) -> Uploa
         upload.touch()
         commit_change(upload, action="visibility", actor=actor, detail=visibility)
     return upload
+
+
+def publish_if_due(upload: Upload) -> None:
+    """A public destination's upload becomes public-read once it is verified and scanned, never
+    before (its URL was signed private). A bucket that refuses public ACLs leaves it private (said
+    in the log); S3 not answering raises ServiceUnavailable, and the task's retry comes back here."""
+    due = upload.status == Status.AVAILABLE and upload.visibility == Upload.Visibility.PRIVATE
+    if not due or not destinations.lookup(upload.destination).public:
+        return
+    try:
+        upload_set_visibility(upload=upload, actor=None, public=True)
+    except WrongState as exc:
+        log.warning("upload %s of a public destination stays private: %s", upload.pk, exc)

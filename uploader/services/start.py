@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import keys, multipart, selectors, signing, validation
+from .. import destinations, keys, multipart, selectors, signing, validation
 from ..models import Upload
 from .common import commit_change, storage_errors
 from .parts import check_part_requests, sign_parts
@@ -59,6 +59,8 @@ def upload_start(
     parts: Sequence[Mapping] = (),
     method: Method = Method.PUT,
     relative_path: str = "",
+    destination: str = "",
+    metadata: Mapping | None = None,
 ) -> Started:
     """Create the pending record, then sign what can write only its key, type and size.
 
@@ -75,6 +77,8 @@ def upload_start(
         parts=parts,
         method=method,
         relative_path=relative_path,
+        destination=destination,
+        metadata=metadata,
     )
     _record_start(prepared.upload, owner, prepared.reserved)
     return prepared.started()
@@ -103,14 +107,18 @@ def prepare_start(
     parts: Sequence[Mapping] = (),
     method: Method = Method.PUT,
     relative_path: str = "",
+    destination: str = "",
+    metadata: Mapping | None = None,
 ) -> Prepared:
     """Everything of a start before its record is saved: the policy, the names, the signing (and
     S3's CreateMultipartUpload for a large file, whose quota is checked first so that S3 is not
     asked for what cannot be kept). Raises what upload_start raises."""
+    rules = _destination_for(owner, destination)
     content_type = validation.normalise_content_type(content_type)
-    validation.check_policy(content_type=content_type, size=size)
+    validation.check_policy(content_type=content_type, size=size, destination=rules)
     validation.check_filename(filename, content_type=content_type)
     relative_path = validation.clean_relative_path(relative_path)
+    metadata = validation.clean_metadata(metadata, rules)
     if method == Method.LEGACY and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
@@ -118,8 +126,8 @@ def prepare_start(
             code="too_large",
         )
     # What the upload holds against the quota until the worker has measured the stored object.
-    reserved = size if size is not None else validation.unsized_limit()
-    upload = _new_upload(owner, filename, content_type, size, relative_path)
+    reserved = size if size is not None else validation.unsized_limit(rules)
+    upload = _new_upload(owner, filename, content_type, size, rules, relative_path, metadata)
     if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
         check_quota(owner, reserved)  # before S3 is asked to create anything
         instruction = _begin_multipart(upload, parts)
@@ -176,18 +184,28 @@ def _sign_single(upload: Upload, method: Method, checksum_sha256: str) -> dict:
     }
 
 
-def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_parts: bool) -> tuple[Upload, dict]:
+def upload_start_unsized(
+    *,
+    owner: User,
+    filename: str,
+    content_type: str,
+    in_parts: bool,
+    destination: str = "",
+    metadata: Mapping | None = None,
+) -> tuple[Upload, dict]:
     """Start an upload whose size the client does not tell (Uppy's Companion routes): a presigned
     POST that admits 1 to `unsized_limit()` bytes, or a multipart upload whose parts pin neither
     length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
     the object; complete refuses parts beyond that, and the worker checks type, size and quota as
     for any upload. Returns (upload, instruction)."""
+    rules = _destination_for(owner, destination)
     content_type = validation.normalise_content_type(content_type)
-    validation.check_policy(content_type=content_type, size=None)
+    validation.check_policy(content_type=content_type, size=None, destination=rules)
     validation.check_filename(filename, content_type=content_type)
-    reserved = validation.unsized_limit()
+    metadata = validation.clean_metadata(metadata, rules)
+    reserved = validation.unsized_limit(rules)
     check_quota(owner, reserved)  # before S3 is asked to create anything
-    upload = _new_upload(owner, filename, content_type, None)
+    upload = _new_upload(owner, filename, content_type, None, rules, metadata=metadata)
     with storage_errors():
         if in_parts:
             upload.multipart_upload_id = multipart.create(
@@ -204,15 +222,32 @@ def upload_start_unsized(*, owner: User, filename: str, content_type: str, in_pa
     return upload, instruction
 
 
-def _new_upload(owner: User, filename: str, content_type: str, size: int | None, relative_path: str = "") -> Upload:
+def _destination_for(owner: User, name: str) -> destinations.Destination:
+    """The destination's rules, if it exists and this person may upload to it."""
+    rules = destinations.get(name)
+    rules.check_user(owner)
+    return rules
+
+
+def _new_upload(
+    owner: User,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    rules: destinations.Destination,
+    relative_path: str = "",
+    metadata: Mapping | None = None,
+) -> Upload:
     upload_id = uuid.uuid4()
     now = timezone.now()
     return Upload(
         id=upload_id,
         owner=owner,
         bucket=settings.UPLOADER_BUCKET,
-        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename),
+        key=keys.object_key(owner_id=owner.pk, upload_id=upload_id, filename=filename, prefix=rules.key_prefix),
         original_filename=keys.display_name(filename),
+        destination=rules.name,
+        metadata=dict(metadata or {}),
         relative_path=relative_path,
         content_type=content_type,
         size=size,
