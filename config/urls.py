@@ -11,6 +11,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/auth/", include("config.site.urls")),  # the site's sign-in API
     path("api/v1/", include("uploader.api.urls")),
     path("profile/", profiles.edit, name="profile"),
     path("profile/api/", profiles.ProfileApi.as_view(), name="profile-api"),

@@ -85,6 +85,27 @@ def test_upload_list_and_download_small_and_multipart(client_cli, tmp_path):
     assert (tmp_path / "copy.jpg").read_bytes() == photo.read_bytes()
 
 
+def test_a_destination_and_metadata_go_with_files_and_folders(client_cli, tmp_path):
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(jpeg_bytes(64, 64))
+    album = tmp_path / "album"
+    album.mkdir()
+    (album / "a.jpg").write_bytes(jpeg_bytes(32, 32))
+    client_cli("upload", str(photo), str(album), "--destination", "avatars", "--meta", "caption=At the lake = fun")
+    uploads = Upload.objects.order_by("original_filename")
+    assert [(u.original_filename, u.destination, u.metadata) for u in uploads] == [
+        ("a.jpg", "avatars", {"caption": "At the lake = fun"}),
+        ("me.jpg", "avatars", {"caption": "At the lake = fun"}),
+    ]
+    assert all(u.key.startswith(f"uploads/avatars/{u.owner_id}/") for u in uploads)
+    cv = tmp_path / "cv.pdf"
+    cv.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    refused = client_cli("upload", str(cv), "--destination", "avatars", check=False)
+    assert refused.returncode == 1 and "PDFs are not accepted here" in refused.stderr
+    wrong = client_cli("upload", str(cv), "--meta", "no-equals-sign", check=False)
+    assert wrong.returncode == 2 and "write KEY=VALUE" in wrong.stderr
+
+
 def test_without_login_it_says_so(live_server, tmp_path):
     env = {
         **os.environ,

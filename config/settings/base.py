@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "uploader",
+    "config.site",  # this site's sign-in: allauth's pages, the JWT API, Cognito's tokens
     "config.profiles",  # the site's example of an upload on its own model
 ]
 
@@ -129,7 +130,7 @@ STORAGES = {
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
-ACCOUNT_ADAPTER = "uploader.accounts.AccountAdapter"
+ACCOUNT_ADAPTER = "config.site.accounts.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
@@ -138,7 +139,7 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.c
 REST_FRAMEWORK = {
     # Bearer tokens first, so a request without credentials is told to bring one (401).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "uploader.api.auth.ExternalJWTAuthentication",
+        "config.site.auth.ExternalJWTAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -185,12 +186,12 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "TOKEN_OBTAIN_SERIALIZER": "uploader.api.auth.TokenObtainPairSerializer",
-    "TOKEN_REFRESH_SERIALIZER": "uploader.api.auth.TokenRefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "config.site.auth.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "config.site.auth.TokenRefreshSerializer",
     # Tokens carry a hash of the password hash: a password change ends every access token at once.
     "CHECK_REVOKE_TOKEN": True,
     # Who may hold a token: the same people the web login lets in (active, e-mail verified if required).
-    "USER_AUTHENTICATION_RULE": "uploader.accounts.can_log_in",
+    "USER_AUTHENTICATION_RULE": "config.site.accounts.can_log_in",
 }
 # Tokens from an external identity provider (Cognito, Auth0, ...), accepted when all three are set.
 JWT_ISSUER = env("JWT_ISSUER", default="")

@@ -9,36 +9,20 @@ site, in the browser's own words (`Sec-Fetch-Site`, else `Origin`)."""
 
 from django.conf import settings
 from django.http import Http404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .. import selectors, services
-from .auth import ExternalJWTAuthentication
+from .authn import SameOriginSessionAuthentication, bearer_authenticators
 from .throttles import PresignRateThrottle, UploadActionThrottle
 
 
-class SameOriginSessionAuthentication(SessionAuthentication):
-    """The session cookie, for requests this site's own pages made. Where Django would want a CSRF
-    token (which Uppy cannot send), the browser's Fetch Metadata says where the request came from;
-    a browser too old to send it must send a matching `Origin`, or the cookie is not honoured."""
-
-    def enforce_csrf(self, request):
-        site = request.headers.get("Sec-Fetch-Site")
-        if site == "same-origin":
-            return
-        origin = request.headers.get("Origin")
-        if site is None and origin and origin == f"{request.scheme}://{request.get_host()}":
-            return
-        raise exceptions.PermissionDenied(_("Cross-site requests may not use the session cookie here."))
-
-
 class CompanionApi(APIView):
-    authentication_classes = [ExternalJWTAuthentication, JWTAuthentication, SameOriginSessionAuthentication]
+    def get_authenticators(self):
+        return [*bearer_authenticators(), SameOriginSessionAuthentication()]
+
     throttle_classes = [UploadActionThrottle]
     throttled_methods = {"POST", "DELETE"}
 

@@ -2,7 +2,7 @@
 
 import json
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
@@ -30,14 +30,6 @@ _MEANINGS = {
 
 def errors(*statuses):
     return {status: OpenApiResponse(ErrorSerializer, description=_MEANINGS[status]) for status in statuses}
-
-
-class ExternalJWTScheme(OpenApiAuthenticationExtension):
-    target_class = "uploader.api.auth.ExternalJWTAuthentication"
-    name = "externalJWT"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (RS256, from JWT_ISSUER)"}
 
 
 # Shapes that drf-spectacular cannot infer, put right after it has built the schema.

@@ -30,9 +30,6 @@ urlpatterns = [
         companion.MultipartPartApi.as_view(),
         name="companion-part",
     ),
-    path("auth/token/", views.TokenObtainApi.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", views.TokenRefreshApi.as_view(), name="token-refresh"),
-    path("auth/logout/", views.LogoutApi.as_view(), name="logout"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP to allow.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

@@ -10,20 +10,15 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
-    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt import views as jwt_views
-from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from .. import selectors, services
 from ..models import Upload
-from .auth import ExternalJWTAuthentication
+from .authn import bearer_authenticators
 from .errors import Refusal
 from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
 from .schema import errors
@@ -45,8 +40,6 @@ from .throttles import (
     BatchCompleteItemsThrottle,
     BatchStartItemsThrottle,
     PresignRateThrottle,
-    TokenAddressThrottle,
-    TokenUsernameThrottle,
     UploadActionThrottle,
 )
 
@@ -239,7 +232,9 @@ class LegacyPresignApi(APIView):
     """The original serverless design's call, for clients written against it. It is a GET that
     creates state, so it takes bearer tokens only: a cross-site link cannot ride a session cookie."""
 
-    authentication_classes = [ExternalJWTAuthentication, JWTAuthentication]
+    def get_authenticators(self):
+        return bearer_authenticators()  # bearer tokens only: the page calling it is on another origin
+
     throttle_classes = [PresignRateThrottle]
     throttled_methods = {"GET"}
 
@@ -260,52 +255,3 @@ class LegacyPresignApi(APIView):
             owner=request.user, content_type=data.validated_data["content_type"], size=data.validated_data.get("size")
         )
         return Response({"uploadURL": started.instruction["upload"]["url"], "Key": started.upload.key})
-
-
-_TOKEN_PAIR = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})
-
-
-@extend_schema_view(
-    post=extend_schema(summary="Log in: a JWT pair", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)})
-)
-class TokenObtainApi(jwt_views.TokenObtainPairView):
-    throttle_classes = [TokenAddressThrottle, TokenUsernameThrottle]
-
-
-@extend_schema_view(
-    post=extend_schema(
-        summary="A fresh access token; the refresh token rotates", responses={200: _TOKEN_PAIR, **errors(400, 401, 429)}
-    )
-)
-class TokenRefreshApi(jwt_views.TokenRefreshView):
-    throttle_classes = [TokenAddressThrottle]
-
-
-class LogoutInput(serializers.Serializer):
-    refresh = serializers.CharField()
-
-
-class LogoutApi(APIView):
-    """Ends a refresh token (and so the session of the device holding it). Needs no access token:
-    it may have expired, and the refresh token is proof enough."""
-
-    authentication_classes = []
-    permission_classes = []
-    throttle_classes = [TokenAddressThrottle]
-
-    def get_authenticate_header(self, request):
-        return 'Bearer realm="api"'  # a bad token is a 401, as at the token endpoints (DRF says 403 otherwise)
-
-    @extend_schema(
-        summary="Log out: the refresh token can no longer be used",
-        request=LogoutInput,
-        responses={204: None, **errors(400, 401, 429)},
-    )
-    def post(self, request):
-        data = LogoutInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
-        except TokenError as exc:
-            raise InvalidToken(exc.args[0]) from None
-        return Response(status=status.HTTP_204_NO_CONTENT)

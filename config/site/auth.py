@@ -19,8 +19,9 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from .. import accounts
-from ..models import ExternalIdentity
+from uploader.models import ExternalIdentity
+
+from . import accounts
 
 
 def _refuse_unverified(user):

@@ -1,0 +1,55 @@
+"""A host's own form with UploadFields (the site's profile page), in a real browser: the files go
+straight to S3 through the app's engine, the form submits what the server signed for them."""
+
+import pytest
+
+from config.profiles.models import Profile
+from uploader.models import Upload
+
+from ..factories import jpeg_bytes, make_user
+from ..helpers import log_in
+
+pytestmark = pytest.mark.e2e
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_a_profile_form_is_saved_with_an_avatar_and_a_document_sent_straight_to_s3(
+    page, live_server, aws_resources, tmp_path
+):
+    user = make_user("petra", "pw-petra-12345")
+    photo, cv = tmp_path / "me.jpg", tmp_path / "cv.pdf"
+    photo.write_bytes(jpeg_bytes(300, 200))
+    cv.write_bytes(PDF)
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    log_in(page, live_server.url, "petra", "pw-petra-12345")
+    page.goto(f"{live_server.url}/profile/")
+    avatar = page.locator('[data-destination="avatars"]')
+    document = page.locator('[data-destination="documents"]')
+
+    # The avatar's rules are the server's: a PDF is refused there, said in the field.
+    avatar.locator("input[type=file]").set_input_files(str(cv))
+    page.wait_for_selector('[data-destination="avatars"][data-state="failed"]')
+    assert "PDFs are not accepted here" in avatar.locator(".state").inner_text()
+
+    avatar.locator("input[type=file]").set_input_files(str(photo))
+    document.locator("input[type=file]").set_input_files(str(cv))
+    page.wait_for_selector('[data-destination="avatars"][data-state="done"]', timeout=30_000)
+    page.wait_for_selector('[data-destination="documents"][data-state="done"]', timeout=30_000)
+    assert avatar.locator("progress").evaluate("p => p.value === p.max")
+    page.fill("input[name=display_name]", "Petra")
+    page.click("form.profile button[type=submit]")
+    page.wait_for_selector(".messages .success")
+
+    profile = Profile.objects.get(user=user)
+    assert profile.display_name == "Petra"
+    assert (profile.avatar.original_filename, profile.avatar.destination) == ("me.jpg", "avatars")
+    assert (profile.document.original_filename, profile.document.destination) == ("cv.pdf", "documents")
+    assert profile.avatar.key.startswith(f"uploads/avatars/{user.pk}/")
+    assert len(puts) == 2 and not any(url.startswith(live_server.url) for url in puts)  # straight to S3
+    # Shown again, the form holds the current uploads (names and signed values), not empty fields.
+    page.goto(f"{live_server.url}/profile/")
+    assert page.locator('[data-destination="avatars"] .current').inner_text() == "me.jpg"
+    assert page.locator('[data-destination="avatars"] input[type=hidden]').input_value()
+    assert Upload.objects.filter(owner=user).count() == 2  # the refused PDF made no record
