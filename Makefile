@@ -3,7 +3,7 @@ VENV := .venv
 EMU_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint browser-tools scanner-tools bench migrate clean messages screenshots
+.PHONY: install run test lint browser-tools scanner-tools bench migrate clean messages screenshots wheel
 
 install: $(VENV)/.installed $(EMU_VENV)/.installed
 
@@ -102,5 +102,9 @@ screenshots: install browser-tools
 	@fc-list 2>/dev/null | grep -qi nanum || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; } || true
 	$(PY) -m pytest -p no:cacheprovider -q tests/e2e/screenshots.py
 
+# The app's wheel (dist/), as another project installs it (README: Use it in your project).
+wheel: install
+	$(VENV)/bin/pip wheel --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) $(EMU_VENV) var
+	rm -rf $(VENV) $(EMU_VENV) var build dist *.egg-info

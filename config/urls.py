@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.i18n import JavaScriptCatalog
 
 from config.profiles import views as profiles
 
@@ -16,6 +15,5 @@ urlpatterns = [
     path("profile/", profiles.edit, name="profile"),
     path("profile/api/", profiles.ProfileApi.as_view(), name="profile-api"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switcher's form posts here
-    path("jsi18n/", JavaScriptCatalog.as_view(packages=["uploader"]), name="javascript-catalog"),
     path("", include("uploader.urls")),
 ]

@@ -46,7 +46,7 @@ def test_every_text_has_a_korean_translation_and_the_compiled_catalogue_matches_
 
 def test_every_text_the_page_script_shows_is_in_the_catalogue():
     said = set()
-    for script in (Path(settings.BASE_DIR) / "static" / "uploader").glob("*.js"):
+    for script in (Path(settings.BASE_DIR) / "uploader" / "static" / "uploader").glob("*.js"):
         said |= set(re.findall(r'\bgettext\("((?:[^"\\]|\\.)*)"', script.read_text()))
     assert len(said) > 30
     known = {m.id for m in _catalogue("djangojs") if m.id}

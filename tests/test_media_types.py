@@ -20,7 +20,7 @@ PROTOCOL = {'"application/json"', '"application/octet-stream"', '"text/plain"', 
 def test_no_module_outside_the_table_names_a_media_type():
     sources = [
         path
-        for path in [*(ROOT / "uploader").rglob("*.py"), *(ROOT / "static" / "uploader").glob("*.js")]
+        for path in [*(ROOT / "uploader").rglob("*.py"), *(ROOT / "uploader" / "static" / "uploader").glob("*.js")]
         if path.name != "media_types.py" and "migrations" not in path.parts and "client" not in path.parts
     ]
     named = {

@@ -58,6 +58,8 @@ def test_the_model_form_takes_its_owners_upload_of_its_destination(user, aws_res
     profile.save()
     profile.refresh_from_db()
     assert profile.avatar == avatar and profile.avatar.destination == "avatars"
+    assert profile.avatar_url.startswith("http") and "X-Amz-Signature=" in profile.avatar_url
+    assert Profile(user=user).document_url is None
     # Edited again without a new file: the current upload is kept.
     again = ProfileForm(ProfileForm(instance=profile).initial | {"display_name": "A."}, instance=profile)
     again.data = {"display_name": "A.", "avatar": again["avatar"].value() and field_values.sign(avatar)}

@@ -1,5 +1,5 @@
 """The review tool staff work in. Every action goes through the services layer; the HTML is in
-templates/admin/uploader/.
+uploader/templates/admin/uploader/.
 
 Why it is long: the upload's page, its list, the review queue and the bulk actions are one
 ModelAdmin (Django's unit), plus the audit events' and users' admins."""
@@ -257,7 +257,7 @@ class UploadAdmin(admin.ModelAdmin):
     def preview(self, upload):
         """What the reviewer judges by: a PDF's first page, a text's first lines, a ZIP's listing,
         the worker's picture (no EXIF, no GPS), a player; always the download. The HTML is the
-        template's (templates/admin/uploader/upload/preview.html), which escapes all of it."""
+        template's (uploader/templates/admin/uploader/upload/preview.html), which escapes all of it."""
         if upload.status != Upload.Status.AVAILABLE:
             return _("No preview: the upload is %(status)s.") % {"status": upload.get_status_display()}
         context = {

@@ -9,11 +9,18 @@ class UploaderConfig(AppConfig):
     name = "uploader"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def __init__(self, app_name, app_module):
+        super().__init__(app_name, app_module)
+        from . import conf
+
+        conf.apply_defaults()  # before the models and everything else read settings
+
     def ready(self):
-        from . import aws, destinations, outbox, relay, roles
+        from . import aws, conf, destinations, outbox, relay, roles
         from .api import schema  # noqa: F401  (registers the OpenAPI description of UploadSerializerField)
 
         aws.connect_setting_changed()
         checks.register(destinations.check)
+        checks.register(conf.check)
         outbox.committed.connect(relay.deliver_committed, dispatch_uid="uploader.relay.eager")
         post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.roles")

@@ -23,7 +23,7 @@ REFUSED = ("rejected", "expired", "deleted")  # an outcome no field takes
 
 class UploadWidget(forms.Widget):
     """A file chooser that uploads at once (progress, pinned checksums, resume) and submits the
-    upload's signed value in a hidden input. The browser part is static/uploader/field.js."""
+    upload's signed value in a hidden input. The browser part is uploader/static/uploader/field.js."""
 
     template_name = "uploader/widgets/upload.html"
 
@@ -147,6 +147,8 @@ class UploadField(models.ForeignKey):
             pre_save.connect(_note_previous, sender=cls, dispatch_uid=f"{uid}.pre", weak=False)
             post_save.connect(_release_replaced, sender=cls, dispatch_uid=f"{uid}.save", weak=False)
             post_delete.connect(_release_deleted, sender=cls, dispatch_uid=f"{uid}.delete", weak=False)
+            if not hasattr(cls, f"{name}_url"):  # `profile.avatar_url`: a short-lived link, or None
+                setattr(cls, f"{name}_url", property(lambda instance: _download_url(getattr(instance, name))))
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": UploadFormField, "destination": self.destination, **kwargs})
@@ -172,6 +174,14 @@ def _upload_of(value):
         return Upload.objects.filter(pk=value).first()
     except (ValueError, ValidationError):
         return None
+
+
+def _download_url(upload) -> str | None:
+    """A short-lived GET of the upload for its owner, or None (not available, rejected, or waiting
+    for the review its destination requires)."""
+    from . import selectors
+
+    return selectors.upload_download_url(upload=upload) if upload is not None else None
 
 
 def _fields_of(model) -> list[UploadField]:

@@ -16,7 +16,7 @@ from . import aws
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "uploader.yaml"
+TEMPLATE = Path(__file__).resolve().parent / "infra" / "uploader.yaml"  # shipped in the package; infra/ links to it
 _DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 _FAILED = {
     "CREATE_FAILED",

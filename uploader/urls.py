@@ -1,6 +1,7 @@
 """The app's pages and probes, outside the API: the upload page, health, metrics."""
 
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from . import metrics, views
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("healthz/pipeline", views.pipeline_health, name="healthz-pipeline"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon),
+    # The page scripts' texts in the reader's language (loaded before the modules).
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["uploader"]), name="javascript-catalog"),
 ]

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.templatetags.static import static
 
 from . import health, liveness, media_types, selectors
@@ -13,7 +13,8 @@ def home(request):
     """The upload page; signed out, a word of what the service is and the way in."""
     if not request.user.is_authenticated:
         accepted = media_types.accepted(settings.UPLOADER_ALLOWED_TYPES)
-        return render(request, "uploader/welcome.html", {"accepted": accepted})
+        context = {"accepted": accepted, "login_url": resolve_url(settings.LOGIN_URL)}
+        return render(request, "uploader/welcome.html", context)  # a host's own overrides the app's
     limits = selectors.upload_limits(user=request.user)
     context = {
         "allowed_types": settings.UPLOADER_ALLOWED_TYPES,

@@ -8,9 +8,17 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from uploader import media_types, tasknames
+from uploader.conf import DEFAULTS as UPLOADER_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
+
+
+def from_env(name, kind=""):
+    """An app setting from the environment (read as `kind`: int, bool, float, list), else the
+    app's own default (uploader/conf.py: the one place its defaults are written)."""
+    return (getattr(env, kind) if kind else env)(name, default=UPLOADER_DEFAULTS[name])
+
 
 # No SECRET_KEY here: local and test settings carry their own throwaway keys, production demands one.
 DEBUG = False
@@ -204,33 +212,33 @@ JWT_TOKEN_USES = env.list("JWT_TOKEN_USES", default=["access", "id"])
 # removes stops working within this many seconds (at most 300).
 JWT_JWKS_CACHE_SECONDS = min(env.int("JWT_JWKS_CACHE_SECONDS", default=300), 300)
 # Sign `If-None-Match: *` into single PUTs (S3 and most S3-compatible stores honour it).
-UPLOADER_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_SIGN_IF_NONE_MATCH", default=True)
+UPLOADER_SIGN_IF_NONE_MATCH = from_env("UPLOADER_SIGN_IF_NONE_MATCH", "bool")
 # Bytes a user may hold in pending, processing and available uploads; 0 means no limit.
-UPLOADER_USER_QUOTA = env.int("UPLOADER_USER_QUOTA", default=100 * 1024**3)
-UPLOADER_ALLOW_PUBLIC = env.bool("UPLOADER_ALLOW_PUBLIC", default=False)
+UPLOADER_USER_QUOTA = from_env("UPLOADER_USER_QUOTA", "int")
+UPLOADER_ALLOW_PUBLIC = from_env("UPLOADER_ALLOW_PUBLIC", "bool")
 # A signed JSON POST to this URL when an upload becomes available, rejected or deleted
 # (uploader/webhooks.py); the secret signs it and is required with it.
-UPLOADER_WEBHOOK_URL = env("UPLOADER_WEBHOOK_URL", default="")
-UPLOADER_WEBHOOK_SECRET = env("UPLOADER_WEBHOOK_SECRET", default="")
+UPLOADER_WEBHOOK_URL = from_env("UPLOADER_WEBHOOK_URL")
+UPLOADER_WEBHOOK_SECRET = from_env("UPLOADER_WEBHOOK_SECRET")
 if UPLOADER_WEBHOOK_URL and len(UPLOADER_WEBHOOK_SECRET) < 16:
     raise ImproperlyConfigured("UPLOADER_WEBHOOK_URL needs UPLOADER_WEBHOOK_SECRET (16 characters or more).")
 # The first retry of a failed delivery waits about this many seconds, each next one twice as long.
-UPLOADER_WEBHOOK_RETRY_BACKOFF = env.int("UPLOADER_WEBHOOK_RETRY_BACKOFF", default=5)
+UPLOADER_WEBHOOK_RETRY_BACKOFF = from_env("UPLOADER_WEBHOOK_RETRY_BACKOFF", "int")
 # The legacy presign call may not declare a size: this much is reserved against the quota, and the
 # worker rejects (and deletes) a legacy object that is larger.
-UPLOADER_LEGACY_MAX_SIZE = env.int("UPLOADER_LEGACY_MAX_SIZE", default=100 * 1024**2)
+UPLOADER_LEGACY_MAX_SIZE = from_env("UPLOADER_LEGACY_MAX_SIZE", "int")
 # The legacy contract's clients send no header but Content-Type: signing If-None-Match into its URL
 # would break them. The worker re-checks any overwrite; switch this on once your clients send it.
-UPLOADER_LEGACY_SIGN_IF_NONE_MATCH = env.bool("UPLOADER_LEGACY_SIGN_IF_NONE_MATCH", default=False)
+UPLOADER_LEGACY_SIGN_IF_NONE_MATCH = from_env("UPLOADER_LEGACY_SIGN_IF_NONE_MATCH", "bool")
 # Per-user rates (DRF's "N/period"), counted in the default cache: shared between processes in
 # production (Redis), in-process locally.
-UPLOADER_PRESIGN_RATE = env("UPLOADER_PRESIGN_RATE", default="120/min")
-UPLOADER_ACTION_RATE = env("UPLOADER_ACTION_RATE", default="120/min")  # complete, parts, abort, delete
+UPLOADER_PRESIGN_RATE = from_env("UPLOADER_PRESIGN_RATE")
+UPLOADER_ACTION_RATE = from_env("UPLOADER_ACTION_RATE")  # complete, parts, abort, delete
 # The items of batch calls (start, complete), each counted, on top of the call's own presign or
 # action count: a folder of 1,000 photos starts and completes within a minute (SECURITY.md).
-UPLOADER_BATCH_ITEMS_RATE = env("UPLOADER_BATCH_ITEMS_RATE", default="1000/min")
-UPLOADER_TOKEN_RATE_IP = env("UPLOADER_TOKEN_RATE_IP", default="30/min")  # token obtain, per client address
-UPLOADER_TOKEN_RATE_USERNAME = env("UPLOADER_TOKEN_RATE_USERNAME", default="10/min")  # per login name
+UPLOADER_BATCH_ITEMS_RATE = from_env("UPLOADER_BATCH_ITEMS_RATE")
+UPLOADER_TOKEN_RATE_IP = from_env("UPLOADER_TOKEN_RATE_IP")  # token obtain, per client address
+UPLOADER_TOKEN_RATE_USERNAME = from_env("UPLOADER_TOKEN_RATE_USERNAME")  # per login name
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- AWS: the AWS SDK convention; unset endpoints mean real AWS. ---
@@ -253,30 +261,28 @@ AWS_QUERYSTRING_AUTH = True
 AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else None
 
 UPLOADER_BUCKET = AWS_STORAGE_BUCKET_NAME
-UPLOADER_EVENTS_QUEUE = env("UPLOADER_EVENTS_QUEUE", default="upload-events")
-UPLOADER_EVENTS_DLQ = env("UPLOADER_EVENTS_DLQ", default="upload-events-dlq")
-UPLOADER_EVENTS_MAX_RECEIVES = env.int("UPLOADER_EVENTS_MAX_RECEIVES", default=5)
+UPLOADER_EVENTS_QUEUE = from_env("UPLOADER_EVENTS_QUEUE")
+UPLOADER_EVENTS_DLQ = from_env("UPLOADER_EVENTS_DLQ")
+UPLOADER_EVENTS_MAX_RECEIVES = from_env("UPLOADER_EVENTS_MAX_RECEIVES", "int")
 # Short, and extended while a message is worked on: a crashed worker's events return in seconds.
-UPLOADER_EVENTS_VISIBILITY_TIMEOUT = env.int("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", default=30)
-UPLOADER_EVENTS_WAIT_SECONDS = env.int("UPLOADER_EVENTS_WAIT_SECONDS", default=10)
-UPLOADER_EVENTS_CONCURRENCY = env.int("UPLOADER_EVENTS_CONCURRENCY", default=4)
-UPLOADER_DYNAMODB_TABLE = env("UPLOADER_DYNAMODB_TABLE", default="uploads")
+UPLOADER_EVENTS_VISIBILITY_TIMEOUT = from_env("UPLOADER_EVENTS_VISIBILITY_TIMEOUT", "int")
+UPLOADER_EVENTS_WAIT_SECONDS = from_env("UPLOADER_EVENTS_WAIT_SECONDS", "int")
+UPLOADER_EVENTS_CONCURRENCY = from_env("UPLOADER_EVENTS_CONCURRENCY", "int")
+UPLOADER_DYNAMODB_TABLE = from_env("UPLOADER_DYNAMODB_TABLE")
 # `manage.py setup_aws` deploys infra/uploader.yaml as this CloudFormation stack, with a Cognito
 # user pool when UPLOADER_STACK_WITH_COGNITO is on.
-UPLOADER_STACK_NAME = env("UPLOADER_STACK_NAME", default="uploader")
+UPLOADER_STACK_NAME = from_env("UPLOADER_STACK_NAME")
 UPLOADER_STACK_WITH_COGNITO = env.bool("UPLOADER_STACK_WITH_COGNITO", default=False)
 # A file to record every AWS operation by role (uploader/callrecord.py); the tests set it.
-UPLOADER_AWS_CALL_LOG = env("UPLOADER_AWS_CALL_LOG", default="")
-UPLOADER_URL_EXPIRES = env.int("UPLOADER_URL_EXPIRES", default=300)
-UPLOADER_DOWNLOAD_URL_EXPIRES = env.int("UPLOADER_DOWNLOAD_URL_EXPIRES", default=300)
+UPLOADER_AWS_CALL_LOG = from_env("UPLOADER_AWS_CALL_LOG")
+UPLOADER_URL_EXPIRES = from_env("UPLOADER_URL_EXPIRES", "int")
+UPLOADER_DOWNLOAD_URL_EXPIRES = from_env("UPLOADER_DOWNLOAD_URL_EXPIRES", "int")
 AWS_QUERYSTRING_EXPIRE = UPLOADER_DOWNLOAD_URL_EXPIRES  # django-storages' URLs (thumbnails): as short-lived
 # S3's own maximum object size: nothing in the project is smaller unless you set it.
-UPLOADER_MAX_SIZE = env.int("UPLOADER_MAX_SIZE", default=5 * 1024**4)
-UPLOADER_MULTIPART_THRESHOLD = env.int("UPLOADER_MULTIPART_THRESHOLD", default=16 * 1024 * 1024)
-UPLOADER_ALLOWED_TYPES = env.list(
-    "UPLOADER_ALLOWED_TYPES",
-    default=media_types.ALLOWED_BY_DEFAULT,  # photos, video, audio, PDF, text, CSV, ZIP: the table says
-)
+UPLOADER_MAX_SIZE = from_env("UPLOADER_MAX_SIZE", "int")
+UPLOADER_MULTIPART_THRESHOLD = from_env("UPLOADER_MULTIPART_THRESHOLD", "int")
+# Photos, video, audio, PDF, text, CSV, ZIP by default: the table says (uploader/media_types.py).
+UPLOADER_ALLOWED_TYPES = from_env("UPLOADER_ALLOWED_TYPES", "list")
 # Per-purpose rules (uploader/destinations.py): each names its types, size, key prefix, whether it
 # becomes public-read once verified (needs UPLOADER_ALLOW_PUBLIC), needs review before its owner
 # may download it, its thumbnail size, who may upload to it and what becomes of an upload its host
@@ -294,27 +300,27 @@ UPLOADER_DESTINATIONS = {
 # Derivatives the worker makes once an upload is available (uploader/derivatives.py): a WebP
 # thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
 # The limits keep a decompression bomb or an endless video from holding a worker.
-UPLOADER_DERIVATIVES = env.bool("UPLOADER_DERIVATIVES", default=True)
+UPLOADER_DERIVATIVES = from_env("UPLOADER_DERIVATIVES", "bool")
 # The malware scan before `available` (uploader/scanning.py): clamav (clamd), guardduty (GuardDuty
 # Malware Protection's object tag) or off, which only an explicit setting chooses.
-UPLOADER_SCANNER = env("UPLOADER_SCANNER", default="clamav")
-UPLOADER_CLAMD = env("UPLOADER_CLAMD", default="unix:///var/run/clamav/clamd.ctl")
-UPLOADER_SCAN_TIMEOUT = env.float("UPLOADER_SCAN_TIMEOUT", default=120.0)
+UPLOADER_SCANNER = from_env("UPLOADER_SCANNER")
+UPLOADER_CLAMD = from_env("UPLOADER_CLAMD")
+UPLOADER_SCAN_TIMEOUT = from_env("UPLOADER_SCAN_TIMEOUT", "float")
 # clamd's StreamMaxLength must be at least this (uploader/localclam.py sets its own clamd so).
-UPLOADER_SCAN_MAX_SIZE = env.int("UPLOADER_SCAN_MAX_SIZE", default=1024 * 1024 * 1024)
+UPLOADER_SCAN_MAX_SIZE = from_env("UPLOADER_SCAN_MAX_SIZE", "int")
 # What becomes of a file the scanner cannot read whole (over its limits, an archive bomb): reject,
 # or allow (available, recorded as unscannable). Never available silently.
-UPLOADER_SCAN_UNSCANNABLE = env("UPLOADER_SCAN_UNSCANNABLE", default="reject")
+UPLOADER_SCAN_UNSCANNABLE = from_env("UPLOADER_SCAN_UNSCANNABLE")
 # An infected object is deleted, or moved under UPLOADER_QUARANTINE_PREFIX (quarantine).
-UPLOADER_INFECTED_ACTION = env("UPLOADER_INFECTED_ACTION", default="delete")
-UPLOADER_QUARANTINE_PREFIX = env("UPLOADER_QUARANTINE_PREFIX", default="quarantine/")
-UPLOADER_THUMBNAIL_SIZE = env.int("UPLOADER_THUMBNAIL_SIZE", default=320)
+UPLOADER_INFECTED_ACTION = from_env("UPLOADER_INFECTED_ACTION")
+UPLOADER_QUARANTINE_PREFIX = from_env("UPLOADER_QUARANTINE_PREFIX")
+UPLOADER_THUMBNAIL_SIZE = from_env("UPLOADER_THUMBNAIL_SIZE", "int")
 # The reviewer's larger picture (a photo, a PDF's first page), longer side in pixels.
-UPLOADER_PREVIEW_SIZE = env.int("UPLOADER_PREVIEW_SIZE", default=1600)
-UPLOADER_MEDIA_MAX_PIXELS = env.int("UPLOADER_MEDIA_MAX_PIXELS", default=100_000_000)
-UPLOADER_MEDIA_MAX_SECONDS = env.int("UPLOADER_MEDIA_MAX_SECONDS", default=3 * 3600)
+UPLOADER_PREVIEW_SIZE = from_env("UPLOADER_PREVIEW_SIZE", "int")
+UPLOADER_MEDIA_MAX_PIXELS = from_env("UPLOADER_MEDIA_MAX_PIXELS", "int")
+UPLOADER_MEDIA_MAX_SECONDS = from_env("UPLOADER_MEDIA_MAX_SECONDS", "int")
 # Seconds a derivatives task may run (its soft limit: recorded as failed; the hard one is 30 s later).
-UPLOADER_MEDIA_TIME_LIMIT = env.float("UPLOADER_MEDIA_TIME_LIMIT", default=120.0)
+UPLOADER_MEDIA_TIME_LIMIT = from_env("UPLOADER_MEDIA_TIME_LIMIT", "float")
 # The web origins whose pages may upload: the bucket's CORS rules (setup_aws) and the API's.
 UPLOADER_CORS_ORIGINS = env.list("UPLOADER_CORS_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
 # django-cors-headers, for the API only. Bearer tokens, never cookies: a page elsewhere cannot
@@ -355,34 +361,34 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # A pending upload whose bytes never arrive expires this long after its URL was issued.
-UPLOADER_PENDING_TTL = env.int("UPLOADER_PENDING_TTL", default=24 * 3600)
+UPLOADER_PENDING_TTL = from_env("UPLOADER_PENDING_TTL", "int")
 
 # The outbox relay (in every worker) looks for owed work this often; `eager` delivers it right
 # after each commit in the committing process instead (tests, like CELERY_TASK_ALWAYS_EAGER).
-UPLOADER_OUTBOX_POLL_SECONDS = env.float("UPLOADER_OUTBOX_POLL_SECONDS", default=0.5)
-UPLOADER_OUTBOX_EAGER = env.bool("UPLOADER_OUTBOX_EAGER", default=False)
+UPLOADER_OUTBOX_POLL_SECONDS = from_env("UPLOADER_OUTBOX_POLL_SECONDS", "float")
+UPLOADER_OUTBOX_EAGER = from_env("UPLOADER_OUTBOX_EAGER", "bool")
 
 # Liveness: each worker reports every UPLOADER_HEARTBEAT_SECONDS; one whose task consumer has
 # stalled that long (messages waiting, none taken) exits for its process manager to restart it.
 # /healthz/pipeline fails when no worker reported within UPLOADER_HEALTH_WORKER_SECONDS or a queue
 # or the outbox holds work older than UPLOADER_HEALTH_MAX_AGE_SECONDS.
-UPLOADER_HEARTBEAT_SECONDS = env.float("UPLOADER_HEARTBEAT_SECONDS", default=5)
-UPLOADER_WORKER_STALL_SECONDS = env.int("UPLOADER_WORKER_STALL_SECONDS", default=120)
-UPLOADER_HEALTH_WORKER_SECONDS = env.int("UPLOADER_HEALTH_WORKER_SECONDS", default=60)
-UPLOADER_HEALTH_MAX_AGE_SECONDS = env.int("UPLOADER_HEALTH_MAX_AGE_SECONDS", default=300)
+UPLOADER_HEARTBEAT_SECONDS = from_env("UPLOADER_HEARTBEAT_SECONDS", "float")
+UPLOADER_WORKER_STALL_SECONDS = from_env("UPLOADER_WORKER_STALL_SECONDS", "int")
+UPLOADER_HEALTH_WORKER_SECONDS = from_env("UPLOADER_HEALTH_WORKER_SECONDS", "int")
+UPLOADER_HEALTH_MAX_AGE_SECONDS = from_env("UPLOADER_HEALTH_MAX_AGE_SECONDS", "int")
 # /metrics (Prometheus) answers only `Authorization: Bearer <this>`; unset, it is 404.
-UPLOADER_METRICS_TOKEN = env("UPLOADER_METRICS_TOKEN", default="")
+UPLOADER_METRICS_TOKEN = from_env("UPLOADER_METRICS_TOKEN")
 # The detailed health reports (/healthz: every backing service; /healthz/pipeline: workers, host
 # names, queue ages) answer staff signed in, `Authorization: Bearer <UPLOADER_METRICS_TOKEN>`, or
 # a client whose own address (REMOTE_ADDR, never a forwarded header) is in these networks. Behind
 # a load balancer every request comes from its private address: list its network only if the
 # balancer never forwards these paths from the internet. /livez and /readyz answer anyone.
-UPLOADER_HEALTH_NETWORKS = env.list("UPLOADER_HEALTH_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+UPLOADER_HEALTH_NETWORKS = from_env("UPLOADER_HEALTH_NETWORKS", "list")
 # A worker touches this file whenever its broker answers (each heartbeat); `manage.py probe worker`
 # (an exec probe) says ready while it is fresh. Empty: no file.
-UPLOADER_WORKER_READY_FILE = env("UPLOADER_WORKER_READY_FILE", default="/tmp/uploader-worker-ready")
+UPLOADER_WORKER_READY_FILE = from_env("UPLOADER_WORKER_READY_FILE")
 # /readyz keeps its answer this many seconds: a probe every second costs one check per period.
-UPLOADER_READY_CACHE_SECONDS = env.float("UPLOADER_READY_CACHE_SECONDS", default=5.0)
+UPLOADER_READY_CACHE_SECONDS = from_env("UPLOADER_READY_CACHE_SECONDS", "float")
 
 
 # --- Celery: its broker is SQS too. ---

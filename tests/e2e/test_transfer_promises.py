@@ -109,7 +109,7 @@ def test_the_page_gives_up_after_the_last_attempt_and_says_why(page, live_server
     page.set_input_files("#file-input", str(photo))
     transfer = page.locator("li.transfer")
     page.wait_for_function("() => document.querySelector('li.transfer')?.dataset.state === 'failed'", timeout=60_000)
-    assert len(tries) == 6  # ATTEMPTS in static/uploader/retry.js
+    assert len(tries) == 6  # ATTEMPTS in uploader/static/uploader/retry.js
     assert transfer.locator(".state").inner_text() == "The storage answered 503."
     assert transfer.locator("button.resume").is_visible()  # the person may try again
     wait_for(lambda: Upload.objects.filter(owner=user, status="pending").exists(), what="the pending record")

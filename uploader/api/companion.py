@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 
 from .. import selectors, services
 from .authn import SameOriginSessionAuthentication, bearer_authenticators
+from .base import AppView
 from .throttles import PresignRateThrottle, UploadActionThrottle
 
 
-class CompanionApi(APIView):
+class CompanionApi(AppView, APIView):
     def get_authenticators(self):
         return [*bearer_authenticators(), SameOriginSessionAuthentication()]
 

@@ -7,6 +7,7 @@ import uuid
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from .. import selectors, services
 from ..models import Upload
 from .authn import bearer_authenticators
+from .base import AppView
 from .errors import Refusal
 from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
 from .schema import errors
@@ -53,10 +55,10 @@ def _get_upload(request, upload_id):
     return upload
 
 
-class UploadListCreateApi(generics.ListAPIView):
+class UploadListCreateApi(AppView, generics.ListAPIView):
     serializer_class = UploadOutput
     filterset_class = UploadFilter
-    filter_backends = [*generics.ListAPIView.filter_backends, UploadOrdering]
+    filter_backends = [DjangoFilterBackend, UploadOrdering]  # ours, whatever the host's defaults
     pagination_class = UploadCursorPagination
     throttle_classes = [PresignRateThrottle]
 
@@ -89,7 +91,7 @@ def _item_error(error: services.DomainError) -> dict:
     return {"status": refusal.status_code, "error": {"detail": str(refusal.detail), "code": refusal.detail.code}}
 
 
-class UploadBatchStartApi(APIView):
+class UploadBatchStartApi(AppView, APIView):
     """A folder or a camera roll in one call: each item started, or refused, on its own."""
 
     throttle_classes = [PresignRateThrottle, BatchStartItemsThrottle]
@@ -116,7 +118,7 @@ class UploadBatchStartApi(APIView):
         return Response({"results": results})
 
 
-class UploadBatchCompleteApi(APIView):
+class UploadBatchCompleteApi(AppView, APIView):
     """The bytes of many uploads are in: each verified (or refused) on its own."""
 
     throttle_classes = [UploadActionThrottle, BatchCompleteItemsThrottle]
@@ -138,7 +140,7 @@ class UploadBatchCompleteApi(APIView):
         return Response({"results": results})
 
 
-class UploadDetailApi(APIView):
+class UploadDetailApi(AppView, APIView):
     throttle_classes = [UploadActionThrottle]
     throttled_methods = {"DELETE"}
 
@@ -152,7 +154,7 @@ class UploadDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UploadDownloadApi(APIView):
+class UploadDownloadApi(AppView, APIView):
     """A link that always saves the file (the list's `download_url` shows safe types inline)."""
 
     @extend_schema(
@@ -170,7 +172,7 @@ class UploadDownloadApi(APIView):
         return Response(status=status.HTTP_302_FOUND, headers={"Location": url, "Cache-Control": "no-store"})
 
 
-class UploadPartsApi(APIView):
+class UploadPartsApi(AppView, APIView):
     throttle_classes = [UploadActionThrottle]
     throttled_methods = {"GET", "POST"}  # both ask S3
 
@@ -199,7 +201,7 @@ class UploadPartsApi(APIView):
         return Response(SignedPartsOutput({"parts": signed}).data)
 
 
-class UploadCompleteApi(APIView):
+class UploadCompleteApi(AppView, APIView):
     throttle_classes = [UploadActionThrottle]
 
     @extend_schema(
@@ -219,7 +221,7 @@ class UploadCompleteApi(APIView):
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 
-class UploadAbortApi(APIView):
+class UploadAbortApi(AppView, APIView):
     throttle_classes = [UploadActionThrottle]
 
     @extend_schema(parameters=[ID], request=None, responses={200: UploadOutput, **errors(401, 403, 404, 409, 429, 503)})
@@ -228,7 +230,7 @@ class UploadAbortApi(APIView):
         return Response(UploadOutput(upload).data)
 
 
-class LegacyPresignApi(APIView):
+class LegacyPresignApi(AppView, APIView):
     """The original serverless design's call, for clients written against it. It is a GET that
     creates state, so it takes bearer tokens only: a cross-site link cannot ride a session cookie."""
 

@@ -15,8 +15,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from config.celery import worker_command as worker_command_line
-from uploader import localaws, localclam
+from uploader import localaws, localclam, worker
+
+
+def celery_app() -> str:
+    """The host's Celery app for `celery -A`: UPLOADER_CELERY_APP, else the package of its URLs
+    (where Celery's guide puts celery.py: this site's `config`)."""
+    return getattr(settings, "UPLOADER_CELERY_APP", "") or settings.ROOT_URLCONF.split(".")[0]
 
 
 def _signal_group(proc, sig):
@@ -52,7 +57,8 @@ class Command(BaseCommand):
             clamd = self._start_scanner(Path(state) / "clamd")
             self._ensure_admin(admin_password)
             python = sys.executable
-            worker_command = worker_command_line(
+            worker_command = worker.worker_command(
+                celery_app(),
                 2,
                 # One local worker also runs the periodic expiry (celery beat).
                 "--beat",
