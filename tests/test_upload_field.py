@@ -182,3 +182,16 @@ def test_the_field_says_its_destination_in_migrations():
     assert kwargs["destination"] == "avatars" and kwargs["to"] == "uploader.upload"
     rebuilt = UploadField(*args, **kwargs)
     assert rebuilt.destination == "avatars" and rebuilt.null
+
+
+def test_the_upload_admin_shows_the_destination_and_the_metadata_escaped(client, user):
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(root)
+    upload = _record(user)
+    upload.metadata = {"caption": "<b>호수</b>", "ticket": 7}
+    upload.save()
+    page = client.get(f"/admin/uploader/upload/{upload.pk}/change/").content.decode()
+    assert "<code>caption</code>: &quot;&lt;b&gt;호수&lt;/b&gt;&quot;" in page and "<code>ticket</code>: 7" in page
+    assert "avatars" in page
+    listing = client.get("/admin/uploader/upload/?destination=avatars").content.decode()
+    assert "x.jpg" in listing and client.get("/admin/uploader/upload/?destination=documents").status_code == 200

@@ -6,6 +6,7 @@ ModelAdmin (Django's unit), plus the audit events' and users' admins."""
 
 import contextlib
 import dataclasses
+import json
 import uuid
 from collections.abc import Callable
 
@@ -21,7 +22,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -154,6 +156,7 @@ class UploadAdmin(admin.ModelAdmin):
         "status",
         "review_status",
         "scan_status",
+        "destination",
         "content_type",
         ("owner", admin.RelatedOnlyFieldListFilter),
         "created_at",
@@ -177,6 +180,8 @@ class UploadAdmin(admin.ModelAdmin):
                     "preview",
                     "original_filename",
                     "owner",
+                    "destination",
+                    "metadata_shown",
                     "status",
                     "status_reason",
                     "review_status",
@@ -304,6 +309,17 @@ class UploadAdmin(admin.ModelAdmin):
             "entries": entries,
             "more": _("(the first %(shown)s listed)") % {"shown": shown} if shown < count else "",
         }
+
+    @admin.display(description=gettext_lazy("Metadata"))
+    def metadata_shown(self, upload):
+        """What the client sent with it, a key and its value a line (escaped)."""
+        if not upload.metadata:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "<code>{}</code>: {}",
+            ((key, json.dumps(v, ensure_ascii=False)) for key, v in upload.metadata.items()),
+        )
 
     @admin.display(description=gettext_lazy("Dimensions"))
     def dimensions(self, upload):
