@@ -7,7 +7,8 @@ import tempfile
 
 import pytest
 
-from uploader import localaws, localclam
+from uploader.aws import localaws
+from uploader.inspection import localclam
 
 _STATE = {}
 
@@ -41,7 +42,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "UPLOADER_BUCKET": "uploads-test",
-            # Every AWS operation by role, for tests/test_least_privilege.py (uploader/callrecord.py).
+            # Every AWS operation by role, for tests/test_least_privilege.py (uploader/aws/callrecord.py).
             "UPLOADER_AWS_CALL_LOG": calls,
             "UPLOADER_TEST_SESSION": str(os.getpid()),
             # The browser tests' live server, and a third-party page's origin (tests/e2e/test_cors.py):

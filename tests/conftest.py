@@ -10,8 +10,9 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from config.celery import worker_command
-from uploader import aws, localaws, provisioning
-from uploader.consumer import EventQueueConsumer
+from uploader import aws
+from uploader.aws import localaws, provisioning
+from uploader.worker.consumer import EventQueueConsumer
 
 from .factories import make_user
 from .helpers import alive, child_pids, database_url, kill_and_wait, purge_queue, started_at, wait_for

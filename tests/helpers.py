@@ -17,7 +17,8 @@ import pytest
 import requests
 from django.db import connection
 
-from uploader import aws, localaws
+from uploader import aws
+from uploader.aws import localaws
 
 PROJECT = Path(__file__).resolve().parents[1]
 

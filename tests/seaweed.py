@@ -14,7 +14,7 @@ ACCESS_KEY, SECRET_KEY = "seaweed-app", "seaweed-app-secret"
 
 
 def _ports(count):
-    from uploader.localaws import free_port
+    from uploader.aws.localaws import free_port
 
     ports = set()
     while len(ports) < count:

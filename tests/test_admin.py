@@ -15,7 +15,8 @@ from django.template.defaultfilters import filesizeformat
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from uploader import aws, localaws, mirror, services
+from uploader import aws, services
+from uploader.aws import localaws, mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user

@@ -200,7 +200,8 @@ def test_presign_is_throttled_per_user(api, settings, aws_resources):
 
 
 def test_delete_removes_the_object_the_record_and_the_mirror(api, aws_resources, django_capture_on_commit_callbacks):
-    from uploader import aws, mirror
+    from uploader import aws
+    from uploader.aws import mirror
 
     body = jpeg_bytes()
     data = api_start(api, size=len(body)).json()
@@ -267,7 +268,7 @@ def test_legacy_presign_goes_through_the_same_rules(api, settings, aws_resources
 
 
 def test_an_undeclared_size_over_the_limit_is_rejected_by_the_worker(settings):
-    from uploader.validation import StoredObject, verify_stored
+    from uploader.domain.validation import StoredObject, verify_stored
 
     settings.UPLOADER_MAX_SIZE = 10
     stored = StoredObject(size=11, content_type="text/plain", head=b"hello world")
@@ -320,7 +321,7 @@ def test_a_reviewers_rejection_is_what_the_owner_sees_and_withdraws_the_download
     """One status for the owner: an available upload a reviewer rejected reads `rejected` with the
     reviewer's reason, is found by the rejected filter and no longer by the available one, and
     its download is refused (the reviewer still opens it in the admin)."""
-    from uploader import selectors
+    from uploader.services import selectors
     from uploader.services.review import upload_review
 
     body = jpeg_bytes()

@@ -147,7 +147,7 @@ def test_a_file_already_available_is_answered_not_started_again_when_asked(api, 
     import base64
     import hashlib
 
-    from uploader.validation import is_valid_sha256_b64  # noqa: F401  (the checksum below is a real one)
+    from uploader.domain.validation import is_valid_sha256_b64  # noqa: F401  (the checksum below is a real one)
 
     body = jpeg_bytes(30, 30)
     checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()

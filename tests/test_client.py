@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from uploader import localaws
+from uploader.aws import localaws
 from uploader.client.session import ApiError, Session
 from uploader.client.transfer import Uploader
 from uploader.models import Upload
@@ -328,7 +328,7 @@ def test_the_session_retries_a_503_and_reports_it_when_it_persists(live_server, 
 def test_a_part_url_storage_refuses_is_signed_again_and_without_a_new_one_the_error_is_said(tmp_path, aws_resources):
     """The transfer's retry policy against real S3: a 403 (an expired or spoiled URL) is re-signed
     when the caller can sign again, and is final when it cannot."""
-    from uploader import signing
+    from uploader.aws import signing
 
     body = b"PK\x03\x04" + b"x" * 100
     good = signing.presign_put(

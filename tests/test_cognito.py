@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from uploader import aws, provisioning
+from uploader import aws
+from uploader.aws import provisioning
 from uploader.models import ExternalIdentity, Upload
 
 EMAIL = "ana@example.com"

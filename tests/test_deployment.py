@@ -11,7 +11,7 @@ import requests
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-from uploader import mirror
+from uploader.aws import mirror
 from uploader.models import Upload, UploadEvent
 
 from .factories import jpeg_bytes, make_user

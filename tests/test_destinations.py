@@ -7,7 +7,9 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from uploader import aws, destinations, mirror
+from uploader import aws
+from uploader.aws import mirror
+from uploader.domain import destinations
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user

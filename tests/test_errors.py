@@ -4,9 +4,10 @@ that one base (no refusal becomes a 500, no new code needs a new table entry).""
 import pytest
 from rest_framework.test import APIRequestFactory
 
-from uploader import services, validation
+from uploader import services
 from uploader.api.errors import exception_handler
-from uploader.errors import DomainError
+from uploader.domain import validation
+from uploader.domain.errors import DomainError
 from uploader.models import InvalidTransition, Upload
 
 pytestmark = pytest.mark.django_db

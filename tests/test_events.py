@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from uploader import events
+from uploader.domain import events
 
 from .factories import s3_event_body
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from uploader import validation
+from uploader.domain import validation
 from uploader.models import Upload
 
 from .factories import mp3_audio, webm_audio

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 
-from uploader import aws, localaws, mirror, services
+from uploader import aws, services
+from uploader.aws import localaws, mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .factories import jpeg_bytes, s3_event_body
@@ -80,7 +81,7 @@ def test_an_older_overwrite_after_a_newer_one_is_ignored_and_no_sequencer_falls_
 
 
 def _parse(body):
-    from uploader.events import parse_message
+    from uploader.domain.events import parse_message
 
     [event] = parse_message(body)
     return event

@@ -1,6 +1,6 @@
 import pytest
 
-from uploader import localaws
+from uploader.aws import localaws
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from uploader import services
+from uploader.domain.validation import StoredObject, verify_stored
 from uploader.models import Upload
-from uploader.validation import StoredObject, verify_stored
 
 from .factories import jpeg_bytes
 from .helpers import api_start

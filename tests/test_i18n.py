@@ -130,7 +130,7 @@ def test_recorded_reasons_are_shown_in_the_readers_language(api, user):
 
     from django.utils import timezone
 
-    from uploader import reasons
+    from uploader.domain import reasons
     from uploader.models import Upload
 
     recorded = reasons.say(

@@ -1,6 +1,6 @@
 import pytest
 
-from uploader import keys
+from uploader.domain import keys
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,11 @@ def _imported(path):
 
 
 @pytest.mark.parametrize(
-    "path", ["uploader/admin.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "uploader" / "api").glob("*.py"))]
+    "path",
+    [
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "uploader" / "admin").glob("*.py")),
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "uploader" / "api").glob("*.py")),
+    ],
 )
 def test_the_admin_and_the_api_import_no_aws_module(path):
     assert _imported(ROOT / path) & AWS_MODULES == set()
@@ -33,7 +37,7 @@ def test_the_admin_and_the_api_import_no_aws_module(path):
 
 def test_the_celery_app_imports_no_app_code_but_the_workers_bootstep_list():
     assert _imported(ROOT / "config" / "celery.py") - {"celery", "Celery", "os"} == {"uploader", "worker"}
-    assert _imported(ROOT / "uploader" / "worker.py") == {"sys"}  # no Django, nothing of the app
+    assert _imported(ROOT / "uploader" / "worker" / "__init__.py") == {"sys"}  # no Django, nothing of the app
 
 
 def _modules():
@@ -81,20 +85,21 @@ def test_the_package_has_no_import_circle():
 
 def test_services_never_reach_the_worker_and_the_relay_never_imports_a_service():
     edges = _modules()
-    worker = {"uploader.tasks", "uploader.relay", "uploader.consumer"}
+    worker = {"uploader.tasks", "uploader.worker.relay", "uploader.worker.consumer"}
     for name in edges:
         if name.startswith("uploader.services"):
             assert _reachable(edges, name) & worker == set(), name
-    assert not any(target.startswith("uploader.services") for target in edges["uploader.relay"])
+    assert not any(target.startswith("uploader.services") for target in edges["uploader.worker.relay"])
     # What a change owes is data: the recording side knows no task and no service.
-    known = _reachable(edges, "uploader.outbox")
+    known = _reachable(edges, "uploader.services.outbox")
     assert not any(name.startswith("uploader.services") or name in worker for name in known), known
 
 
 def test_every_task_name_is_registered_once_and_the_schedule_names_registered_ones():
     from celery import current_app
 
-    from uploader import tasknames, tasks  # noqa: F401
+    from uploader import tasks  # noqa: F401
+    from uploader.domain import tasknames
 
     registered = {name for name in current_app.tasks if name.startswith("uploader.")}
     assert registered == set(tasknames.ALL)

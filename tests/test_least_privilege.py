@@ -2,7 +2,7 @@
 
 Throughout the session every AWS operation signed by the web process (in any HTTP request) or by a
 worker (its process, a task, an outbox delivery, an S3 event poll) is recorded with the role acting
-and what it acted on (uploader/callrecord.py; presigned URLs count: S3 runs them with the signer's
+and what it acted on (uploader/aws/callrecord.py; presigned URLs count: S3 runs them with the signer's
 permissions). These tests run last and compare the record with the two IAM roles the session's
 stack created from infra/uploader.yaml, read back from the emulator's IAM:
 

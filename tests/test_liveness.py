@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from uploader import aws
-from uploader.liveness import LivenessStep, StallDetector
 from uploader.models import Upload, WorkerHeartbeat
+from uploader.worker.liveness import LivenessStep, StallDetector
 
 from .factories import jpeg_bytes, make_user
 from .helpers import ApiUser, purge_queue, put_object, wait_for

@@ -7,8 +7,10 @@ import threading
 import pytest
 from django.db import close_old_connections, connection
 
-from uploader import selectors, services, validation
+from uploader import services
+from uploader.domain import validation
 from uploader.models import Upload, UploadEvent
+from uploader.services import selectors
 
 from .factories import make_user
 

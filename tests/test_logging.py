@@ -15,7 +15,8 @@ import pytest
 import requests
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from uploader import localaws, logcontext, signing
+from uploader.aws import localaws, signing
+from uploader.ops import logcontext
 
 from .factories import jpeg_bytes, make_user
 from .helpers import ApiUser, database_url, put_object, wait_for

@@ -14,7 +14,10 @@ import requests
 from django.conf import settings
 from PIL import Image
 
-from uploader import aws, derivatives, mirror, services, validation
+from uploader import aws, services
+from uploader.aws import mirror
+from uploader.domain import validation
+from uploader.inspection import derivatives
 from uploader.models import Upload, UploadEvent
 from uploader.services import media
 

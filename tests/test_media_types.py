@@ -1,4 +1,4 @@
-"""One table answers every "what kind of file is this" question (uploader/media_types.py): the
+"""One table answers every "what kind of file is this" question (uploader/domain/media_types.py): the
 settings' default, the validation, the admin, the worker and the browser read it, and no other
 module names a media type of its own."""
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from uploader import admin, media_types, validation
+from uploader import admin
+from uploader.domain import media_types, validation
 from uploader.models import Upload
 
 ROOT = Path(settings.BASE_DIR)

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from uploader import aws, multipart, services
+from uploader import aws, services
+from uploader.aws import multipart
 from uploader.models import Upload, UploadEvent
 
 from .helpers import put_object

@@ -14,7 +14,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from uploader import localaws, mirror
+from uploader.aws import localaws, mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from . import aws_emulator

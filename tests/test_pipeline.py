@@ -6,7 +6,8 @@ import json
 import pytest
 from django.conf import settings
 
-from uploader import aws, mirror, services
+from uploader import aws, services
+from uploader.aws import mirror
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, s3_event_body, webm_bytes

@@ -11,7 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
-from uploader import derivatives, services
+from uploader import services
+from uploader.inspection import derivatives
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user

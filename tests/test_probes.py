@@ -7,7 +7,10 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from uploader import aws, health, liveness, localaws
+from uploader import aws
+from uploader.aws import localaws
+from uploader.ops import health
+from uploader.worker import liveness
 
 from .helpers import production_environment, start_gunicorn, stop_gunicorn, wait_for
 

@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from uploader import selectors, services
+from uploader import services
 from uploader.models import Upload, UploadEvent
+from uploader.services import selectors
 
 from .factories import jpeg_bytes
 from .helpers import api_start, put_object, start_upload

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from uploader import localaws
+from uploader.aws import localaws
 
 from .factories import jpeg_bytes
 from .helpers import wait_for

@@ -12,7 +12,9 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from uploader import aws, callrecord, localaws, localclam, mirror, scanning, services
+from uploader import aws, services
+from uploader.aws import callrecord, localaws, mirror
+from uploader.inspection import localclam, scanning
 from uploader.models import Upload, UploadEvent
 
 from .helpers import put_object, start_upload, wait_for

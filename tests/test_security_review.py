@@ -25,8 +25,10 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from config.celery import app as celery_app
-from uploader import aws, localaws, objects, selectors
+from uploader import aws
+from uploader.aws import localaws, objects
 from uploader.models import ExternalIdentity, Upload, UploadEvent
+from uploader.services import selectors
 
 from .factories import jpeg_bytes, make_user
 from .helpers import (

@@ -18,7 +18,7 @@ from uploader import signing
 from rest_framework_simplejwt.tokens import AccessToken
 url = signing.presign_get(bucket="uploads-test", key="uploads/1/photo.jpg")
 token = str(AccessToken())
-logging.getLogger("uploader.objects").warning("fetching %s", url)  # a breadcrumb
+logging.getLogger("uploader.aws.objects").warning("fetching %s", url)  # a breadcrumb
 try:
     raise RuntimeError(f"S3 refused {url} (Authorization: Bearer {token})")
 except RuntimeError:

@@ -8,7 +8,8 @@ from cfnlint.decode import decode_str
 from django.conf import settings
 from django.core.management import call_command
 
-from uploader import aws, provisioning
+from uploader import aws
+from uploader.aws import provisioning
 
 from .helpers import purge_queue
 

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from uploader import aws, signing
+from uploader import aws
+from uploader.aws import signing
 
 from .helpers import put_object, wait_past_expiry
 

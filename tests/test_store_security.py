@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from uploader import aws, signing
+from uploader import aws
+from uploader.aws import signing
 
 from . import seaweed
 from .helpers import put_object, wait_past_expiry

@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 
 from config.celery import app
-from uploader import aws, mirror
+from uploader import aws
+from uploader.aws import mirror
 from uploader.models import OutboxMessage, Upload, UploadEvent
 
 from .factories import jpeg_bytes

@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from config.profiles.forms import ProfileForm
 from config.profiles.models import Profile
-from uploader import field_values, services, tasknames
+from uploader import services
+from uploader.domain import field_values, tasknames
 from uploader.fields import UploadField
 from uploader.models import OutboxMessage, Upload
 

@@ -1,7 +1,7 @@
 import pytest
 
-from uploader import validation
-from uploader.validation import StoredObject
+from uploader.domain import validation
+from uploader.domain.validation import StoredObject
 
 from .factories import jpeg_bytes, mp4_bytes, photo_with_exif, png_bytes, webm_bytes
 

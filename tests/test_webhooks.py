@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from uploader import services, webhooks
+from uploader import services
 from uploader.models import Upload
+from uploader.services import webhooks
 
 from .factories import jpeg_bytes
 from .helpers import put_object, start_upload, wait_for

@@ -13,8 +13,11 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from uploader import aws, mirror, reasons, selectors, services
+from uploader import aws, services
+from uploader.aws import mirror
+from uploader.domain import reasons
 from uploader.models import OutboxMessage, Upload, UploadEvent
+from uploader.services import selectors
 
 from .factories import jpeg_bytes, make_user
 from .helpers import MiB, TcpSwitch, purge_queue, put_object, queue_depth, start_upload, wait_for

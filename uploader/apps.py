@@ -11,16 +11,20 @@ class UploaderConfig(AppConfig):
 
     def __init__(self, app_name, app_module):
         super().__init__(app_name, app_module)
-        from . import conf
+        from uploader import conf
 
         conf.apply_defaults()  # before the models and everything else read settings
 
     def ready(self):
-        from . import aws, conf, destinations, outbox, relay, roles
-        from .api import schema  # noqa: F401  (registers the OpenAPI description of UploadSerializerField)
+        from uploader import aws, conf
+        from uploader.admin import roles
+        from uploader.api import schema  # noqa: F401  (registers the OpenAPI description of UploadSerializerField)
+        from uploader.domain import destinations
+        from uploader.services import outbox
+        from uploader.worker import relay
 
         aws.connect_setting_changed()
         checks.register(destinations.check)
         checks.register(conf.check)
-        outbox.committed.connect(relay.deliver_committed, dispatch_uid="uploader.relay.eager")
-        post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.roles")
+        outbox.committed.connect(relay.deliver_committed, dispatch_uid="uploader.worker.relay.eager")
+        post_migrate.connect(roles.ensure_after_migrate, sender=self, dispatch_uid="uploader.admin.roles")

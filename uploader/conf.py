@@ -6,7 +6,7 @@ same names (config/settings/base.py takes its defaults from here)."""
 
 from django.conf import settings
 
-from . import media_types
+from uploader.domain import media_types
 
 KiB, MiB, GiB, TiB = 1024, 1024**2, 1024**3, 1024**4
 
@@ -17,7 +17,7 @@ DEFAULTS = {
     "UPLOADER_DOWNLOAD_URL_EXPIRES": 300,
     "UPLOADER_SIGN_IF_NONE_MATCH": True,
     "UPLOADER_PENDING_TTL": 24 * 3600,
-    # The default destination's policy (uploader/destinations.py), and the named ones.
+    # The default destination's policy (uploader/domain/destinations.py), and the named ones.
     "UPLOADER_ALLOWED_TYPES": media_types.ALLOWED_BY_DEFAULT,
     "UPLOADER_MAX_SIZE": 5 * TiB,
     "UPLOADER_MULTIPART_THRESHOLD": 16 * MiB,
@@ -86,7 +86,7 @@ DEFAULTS = {
 # Where the worker keeps what it makes from uploads (thumbnails, previews): the bucket's own
 # `derivatives/` prefix, outside the event filter, private.
 DERIVATIVES_STORAGE = {
-    "BACKEND": "uploader.storage.DerivativeStorage",
+    "BACKEND": "uploader.aws.storage.DerivativeStorage",
     "OPTIONS": {"location": "derivatives", "file_overwrite": True, "default_acl": None},
 }
 

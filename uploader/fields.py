@@ -1,7 +1,7 @@
 """An upload on a host's own model: `avatar = UploadField(destination="avatars")`.
 
 The model field is a foreign key to Upload, limited to its destination. Its form field takes the
-signed value the API hands an upload's owner (uploader/field_values.py), so a ModelForm and the
+signed value the API hands an upload's owner (uploader/domain/field_values.py), so a ModelForm and the
 host's ModelAdmin accept only an upload of the right destination, uploaded by whoever holds that
 value, and not refused; the widget sends the file straight to S3 with the app's own browser engine.
 What becomes of an upload the field lets go (its object deleted, or the value replaced) is its
@@ -16,7 +16,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import destinations, field_values, media_types, outbox, tasknames
+from uploader.domain import destinations, field_values, media_types, tasknames
+from uploader.services import outbox
 
 REFUSED = ("rejected", "expired", "deleted")  # an outcome no field takes
 
@@ -159,7 +160,7 @@ _FIELDS: list[UploadField] = []  # every UploadField of every installed model
 
 def _upload_of(value):
     """The Upload a field's value stands for (an instance or a primary key), or None."""
-    from .models import Upload
+    from uploader.models import Upload
 
     if value in (None, ""):
         return None
@@ -179,7 +180,7 @@ def _upload_of(value):
 def _download_url(upload) -> str | None:
     """A short-lived GET of the upload for its owner, or None (not available, rejected, or waiting
     for the review its destination requires)."""
-    from . import selectors
+    from uploader.services import selectors
 
     return selectors.upload_download_url(upload=upload) if upload is not None else None
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import media_types
-from .errors import WrongState
-from .units import ceil_div
+from uploader.domain import media_types
+from uploader.domain.errors import WrongState
+from uploader.domain.units import ceil_div
 
 
 class InvalidTransition(WrongState):
@@ -134,7 +134,7 @@ class Upload(models.Model):
         null=True, blank=True, help_text="When S3 stored the object (its event's time): the start of PUT -> available."
     )
     expires_at = models.DateTimeField(_("expires"))
-    # What the worker made from an available image, video or audio upload (uploader/derivatives.py).
+    # What the worker made from an available image, video or audio upload (uploader/inspection/derivatives.py).
     scan_status = models.CharField(
         _("scan"),
         max_length=16,

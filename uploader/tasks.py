@@ -6,8 +6,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from django.conf import settings
 
-from . import fields, scanning, services, tasknames, webhooks
-from .models import Upload
+from uploader import fields, services
+from uploader.domain import tasknames
+from uploader.inspection import scanning
+from uploader.models import Upload
+from uploader.services import webhooks
 
 _TRANSIENT = (BotoCoreError, ClientError, services.ServiceUnavailable)
 # How every task that reaches AWS is retried: acknowledged after it ran (a killed worker's task

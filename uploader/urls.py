@@ -3,7 +3,8 @@
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from . import metrics, views
+from uploader import views
+from uploader.ops import metrics
 
 urlpatterns = [
     path("", views.home, name="home"),

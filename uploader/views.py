@@ -5,8 +5,11 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.templatetags.static import static
 
-from . import health, liveness, media_types, selectors
-from .models import Upload
+from uploader.domain import media_types
+from uploader.models import Upload
+from uploader.ops import health
+from uploader.services import selectors
+from uploader.worker import liveness
 
 
 def home(request):

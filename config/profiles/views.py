@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
-from uploader import selectors
 from uploader.api.fields import UploadSerializerField
+from uploader.services import selectors
 
 from .forms import ProfileForm
 from .models import Profile

@@ -7,8 +7,8 @@ from urllib.parse import quote, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from uploader import media_types, tasknames
 from uploader.conf import DEFAULTS as UPLOADER_DEFAULTS
+from uploader.domain import media_types, tasknames
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -46,7 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "uploader.logcontext.RequestIdMiddleware",  # first: every line of a request names it
+    "uploader.ops.logcontext.RequestIdMiddleware",  # first: every line of a request names it
     "corsheaders.middleware.CorsMiddleware",  # next: a preflight is answered before anything asks who it is
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,7 +129,7 @@ STORAGES = {
     # What the worker makes from an upload (thumbnails, posters): same bucket, its own prefix,
     # outside the event notification's `uploads/` filter, private, read through short-lived URLs.
     "derivatives": {
-        "BACKEND": "uploader.storage.DerivativeStorage",
+        "BACKEND": "uploader.aws.storage.DerivativeStorage",
         "OPTIONS": {"location": "derivatives", "file_overwrite": True, "default_acl": None},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -217,7 +217,7 @@ UPLOADER_SIGN_IF_NONE_MATCH = from_env("UPLOADER_SIGN_IF_NONE_MATCH", "bool")
 UPLOADER_USER_QUOTA = from_env("UPLOADER_USER_QUOTA", "int")
 UPLOADER_ALLOW_PUBLIC = from_env("UPLOADER_ALLOW_PUBLIC", "bool")
 # A signed JSON POST to this URL when an upload becomes available, rejected or deleted
-# (uploader/webhooks.py); the secret signs it and is required with it.
+# (uploader/services/webhooks.py); the secret signs it and is required with it.
 UPLOADER_WEBHOOK_URL = from_env("UPLOADER_WEBHOOK_URL")
 UPLOADER_WEBHOOK_SECRET = from_env("UPLOADER_WEBHOOK_SECRET")
 if UPLOADER_WEBHOOK_URL and len(UPLOADER_WEBHOOK_SECRET) < 16:
@@ -273,7 +273,7 @@ UPLOADER_DYNAMODB_TABLE = from_env("UPLOADER_DYNAMODB_TABLE")
 # user pool when UPLOADER_STACK_WITH_COGNITO is on.
 UPLOADER_STACK_NAME = from_env("UPLOADER_STACK_NAME")
 UPLOADER_STACK_WITH_COGNITO = env.bool("UPLOADER_STACK_WITH_COGNITO", default=False)
-# A file to record every AWS operation by role (uploader/callrecord.py); the tests set it.
+# A file to record every AWS operation by role (uploader/aws/callrecord.py); the tests set it.
 UPLOADER_AWS_CALL_LOG = from_env("UPLOADER_AWS_CALL_LOG")
 UPLOADER_URL_EXPIRES = from_env("UPLOADER_URL_EXPIRES", "int")
 UPLOADER_DOWNLOAD_URL_EXPIRES = from_env("UPLOADER_DOWNLOAD_URL_EXPIRES", "int")
@@ -281,9 +281,9 @@ AWS_QUERYSTRING_EXPIRE = UPLOADER_DOWNLOAD_URL_EXPIRES  # django-storages' URLs 
 # S3's own maximum object size: nothing in the project is smaller unless you set it.
 UPLOADER_MAX_SIZE = from_env("UPLOADER_MAX_SIZE", "int")
 UPLOADER_MULTIPART_THRESHOLD = from_env("UPLOADER_MULTIPART_THRESHOLD", "int")
-# Photos, video, audio, PDF, text, CSV, ZIP by default: the table says (uploader/media_types.py).
+# Photos, video, audio, PDF, text, CSV, ZIP by default: the table says (uploader/domain/media_types.py).
 UPLOADER_ALLOWED_TYPES = from_env("UPLOADER_ALLOWED_TYPES", "list")
-# Per-purpose rules (uploader/destinations.py): each names its types, size, key prefix, whether it
+# Per-purpose rules (uploader/domain/destinations.py): each names its types, size, key prefix, whether it
 # becomes public-read once verified (needs UPLOADER_ALLOW_PUBLIC), needs review before its owner
 # may download it, its thumbnail size, who may upload to it and what becomes of an upload its host
 # object lets go. `default` (the settings above) is always there. The site's profile page uses two.
@@ -297,16 +297,16 @@ UPLOADER_DESTINATIONS = {
     },
     "documents": {"types": ["application/pdf"], "max_size": 50 * 1024**2, "review": True},
 }
-# Derivatives the worker makes once an upload is available (uploader/derivatives.py): a WebP
+# Derivatives the worker makes once an upload is available (uploader/inspection/derivatives.py): a WebP
 # thumbnail of an image or a video's poster frame, and the duration and codec of video and audio.
 # The limits keep a decompression bomb or an endless video from holding a worker.
 UPLOADER_DERIVATIVES = from_env("UPLOADER_DERIVATIVES", "bool")
-# The malware scan before `available` (uploader/scanning.py): clamav (clamd), guardduty (GuardDuty
+# The malware scan before `available` (uploader/inspection/scanning.py): clamav (clamd), guardduty (GuardDuty
 # Malware Protection's object tag) or off, which only an explicit setting chooses.
 UPLOADER_SCANNER = from_env("UPLOADER_SCANNER")
 UPLOADER_CLAMD = from_env("UPLOADER_CLAMD")
 UPLOADER_SCAN_TIMEOUT = from_env("UPLOADER_SCAN_TIMEOUT", "float")
-# clamd's StreamMaxLength must be at least this (uploader/localclam.py sets its own clamd so).
+# clamd's StreamMaxLength must be at least this (uploader/inspection/localclam.py sets its own clamd so).
 UPLOADER_SCAN_MAX_SIZE = from_env("UPLOADER_SCAN_MAX_SIZE", "int")
 # What becomes of a file the scanner cannot read whole (over its limits, an archive bomb): reject,
 # or allow (available, recorded as unscannable). Never available silently.
@@ -403,13 +403,13 @@ def _sqs_broker_url():
 
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_sqs_broker_url())
-# kombu's SQS transport with its outage bug worked around (see uploader/broker.py).
-CELERY_BROKER_TRANSPORT = env("CELERY_BROKER_TRANSPORT", default="uploader.broker:Transport")
+# kombu's SQS transport with its outage bug worked around (see uploader/worker/broker.py).
+CELERY_BROKER_TRANSPORT = env("CELERY_BROKER_TRANSPORT", default="uploader.worker.broker:Transport")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
     "is_secure": not (AWS_ENDPOINT_URL_SQS or "https").startswith("http:"),
     # How long a killed worker's task messages stay hidden: the worker extends what it holds
-    # (running or prefetched) every third of this (uploader/broker.py), so no task must finish
+    # (running or prefetched) every third of this (uploader/worker/broker.py), so no task must finish
     # within it, and a crash costs at most this long.
     "visibility_timeout": env.int("UPLOADER_TASK_VISIBILITY_TIMEOUT", default=30),
     "wait_time_seconds": 5,  # long polls: an idle worker makes one request per 5 s per queue
@@ -456,20 +456,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Every line names its request (or task, or S3 event) and the upload it concerns, and has its
-# secrets redacted (uploader/logcontext.py): one JSON object per line where UPLOADER_LOG_FORMAT is
+# secrets redacted (uploader/ops/logcontext.py): one JSON object per line where UPLOADER_LOG_FORMAT is
 # "json" (production's default), plain text on a terminal. The web process logs one line per request.
 UPLOADER_LOG_FORMAT = env("UPLOADER_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "uploader.logcontext.Context"},
-        "redact": {"()": "uploader.logcontext.Redact"},
+        "context": {"()": "uploader.ops.logcontext.Context"},
+        "redact": {"()": "uploader.ops.logcontext.Redact"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(upload_id)s] %(message)s"},
         "json": {
-            "()": "uploader.logcontext.JsonFormatter",
+            "()": "uploader.ops.logcontext.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(upload_id)s",
         },
     },
@@ -497,7 +497,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # --- Errors: Sentry (Django and Celery integrations) when SENTRY_DSN is set; scrubbed of secrets. ---
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    from uploader.sentry import init as _sentry_init
+    from uploader.ops.sentry import init as _sentry_init
 
     _sentry_init(
         dsn=SENTRY_DSN,

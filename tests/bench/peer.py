@@ -45,7 +45,7 @@ class Peer:
     """s3ff's host project under gunicorn, on the stack's emulator; torn down after."""
 
     def __init__(self, stack):
-        from uploader import localaws
+        from uploader.aws import localaws
 
         self.port = localaws.free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -52,12 +52,12 @@ class Stack:
     """Emulator + migrated SQLite database + gunicorn, all on loopback, all torn down after."""
 
     def __enter__(self):
-        from uploader import localaws
+        from uploader.aws import localaws
 
         self.tmp = tempfile.TemporaryDirectory(prefix="uploader-bench-")
         self.emulator_port, self.web_port = localaws.free_port(), localaws.free_port()
         self.emulator = localaws.start(port=self.emulator_port, data_dir=Path(self.tmp.name) / "aws")
-        from uploader import localclam
+        from uploader.inspection import localclam
 
         # The malware scan as production runs it (clamd), where clamav-daemon is installed.
         self.clamd, self.clamd_port = None, localaws.free_port()
@@ -116,13 +116,13 @@ class Stack:
     def __exit__(self, *exc):
         from django.db import connections
 
-        from uploader import localaws
+        from uploader.aws import localaws
 
         self.web.terminate()
         self.web.wait(30)
         localaws.stop(self.emulator)
         if self.clamd is not None:
-            from uploader import localclam
+            from uploader.inspection import localclam
 
             localclam.stop(self.clamd)
         connections.close_all()
@@ -536,7 +536,8 @@ def _bare_pipeline(bodies, threads):
     PUT -> available lag would be with no Django, Celery or database at all."""
     from django.conf import settings
 
-    from uploader import aws, events, validation
+    from uploader import aws
+    from uploader.domain import events, validation
 
     sqs, s3, ddb = aws.sqs(), aws.s3(), aws.dynamodb()
     queue = sqs.create_queue(QueueName="bench-bare-pipeline")["QueueUrl"]
@@ -749,7 +750,9 @@ def bench_media(stack, images=12, videos=3):
     duration in its header: every packet is read) and with the duration in its header."""
     from django.core.files.base import ContentFile
 
-    from uploader import aws, derivatives, objects, storage
+    from uploader import aws
+    from uploader.aws import objects, storage
+    from uploader.inspection import derivatives
 
     limits = derivatives.Limits.from_settings()
     recorded, seekable = _webm_720p()

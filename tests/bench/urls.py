@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as app_urls
-from uploader import aws, signing
+from uploader import aws
+from uploader.aws import signing
 from uploader.models import Upload
 
 

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from uploader import aws, mirror
+from uploader import aws
+from uploader.aws import mirror
 from uploader.models import Upload
 
 from ..factories import jpeg_bytes, make_user

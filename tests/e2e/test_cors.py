@@ -5,7 +5,8 @@ import contextlib
 import pytest
 from django.conf import settings
 
-from uploader import aws, signing
+from uploader import aws
+from uploader.aws import signing
 
 from ..helpers import wait_for
 from ..static_server import serving

@@ -4,7 +4,7 @@
 
 from rest_framework.permissions import IsAuthenticated
 
-from .errors import exception_handler
+from uploader.api.errors import exception_handler
 
 
 class AppView:

@@ -14,10 +14,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors, services
-from .authn import SameOriginSessionAuthentication, bearer_authenticators
-from .base import AppView
-from .throttles import PresignRateThrottle, UploadActionThrottle
+from uploader import services
+from uploader.api.authn import SameOriginSessionAuthentication, bearer_authenticators
+from uploader.api.base import AppView
+from uploader.api.throttles import PresignRateThrottle, UploadActionThrottle
+from uploader.services import selectors
 
 
 class CompanionApi(AppView, APIView):

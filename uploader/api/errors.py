@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import DomainError
+from uploader.domain.errors import DomainError
 
 
 class Refusal(exceptions.APIException):

@@ -7,10 +7,10 @@ import uuid
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import destinations
-from ..fields import REFUSED
-from ..models import Upload
-from .serializers import UploadOutput
+from uploader.api.serializers import UploadOutput
+from uploader.domain import destinations
+from uploader.fields import REFUSED
+from uploader.models import Upload
 
 
 class UploadSerializerField(serializers.RelatedField):

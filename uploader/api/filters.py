@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 
-from ..models import Upload
+from uploader.models import Upload
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

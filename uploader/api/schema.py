@@ -102,7 +102,7 @@ class UploadSerializerFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "uploader.api.fields.UploadSerializerField"
 
     def map_serializer_field(self, auto_schema, direction):
-        from .serializers import UploadOutput
+        from uploader.api.serializers import UploadOutput
 
         if direction == "request":
             return build_basic_type(OpenApiTypes.UUID)

@@ -9,8 +9,9 @@ import copy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .. import field_values, reasons, selectors, validation
-from ..models import Upload
+from uploader.domain import field_values, reasons, validation
+from uploader.models import Upload
+from uploader.services import selectors
 
 
 def _sha256_b64(value):

@@ -4,7 +4,7 @@ schema and its docs."""
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import companion, views
+from uploader.api import companion, views
 
 urlpatterns = [
     path("uploads/", views.UploadListCreateApi.as_view(), name="upload-list"),

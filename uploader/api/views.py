@@ -17,14 +17,13 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors, services
-from ..models import Upload
-from .authn import bearer_authenticators
-from .base import AppView
-from .errors import Refusal
-from .filters import UploadCursorPagination, UploadFilter, UploadOrdering
-from .schema import errors
-from .serializers import (
+from uploader import services
+from uploader.api.authn import bearer_authenticators
+from uploader.api.base import AppView
+from uploader.api.errors import Refusal
+from uploader.api.filters import UploadCursorPagination, UploadFilter, UploadOrdering
+from uploader.api.schema import errors
+from uploader.api.serializers import (
     BatchCompleteInput,
     BatchCompleteOutput,
     BatchStartInput,
@@ -38,12 +37,14 @@ from .serializers import (
     UploadStartInput,
     UploadStartOutput,
 )
-from .throttles import (
+from uploader.api.throttles import (
     BatchCompleteItemsThrottle,
     BatchStartItemsThrottle,
     PresignRateThrottle,
     UploadActionThrottle,
 )
+from uploader.models import Upload
+from uploader.services import selectors
 
 ID = OpenApiParameter("upload_id", uuid.UUID, OpenApiParameter.PATH)
 

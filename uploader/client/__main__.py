@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 
-from .folder import FolderUploader
-from .session import ApiError, Session
-from .transfer import Uploader
+from uploader.client.folder import FolderUploader
+from uploader.client.session import ApiError, Session
+from uploader.client.transfer import Uploader
 
 
 class Progress:

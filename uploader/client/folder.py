@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .session import ApiError, log
-from .transfer import read_slice, sha256_b64
+from uploader.client.session import ApiError, log
+from uploader.client.transfer import read_slice, sha256_b64
 
 BATCH = 25  # files started per batch call: few enough that their URLs are used long before they expire
 SMALL = 8 * 1024 * 1024  # at most this size, a file goes in a batch call and one PUT

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .session import ApiError, log
+from uploader.client.session import ApiError, log
 
 READ_BLOCK = 1024 * 1024
 MAX_PARTS_PER_REQUEST = 100  # the server's limit for one request for part URLs

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from uploader.roles import REVIEWERS, ensure_reviewers_group
+from uploader.admin.roles import REVIEWERS, ensure_reviewers_group
 
 
 def create_reviewers(apps, schema_editor):

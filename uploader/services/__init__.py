@@ -1,23 +1,18 @@
 """Writes. Every change to an Upload goes through these functions, under a row lock, and queues
 its mirror write only once the transaction has committed."""
 
-from ..errors import DomainError, InvalidInput
-from .batch import MAX_BATCH, upload_complete_batch, upload_start_batch
-from .common import InvalidParts, ServiceUnavailable, WrongState
-from .complete import upload_complete
-from .ending import upload_abort, upload_delete, upload_expire_stale, upload_release
-from .media import upload_drop_derivative, upload_make_derivatives
-from .open_parts import upload_police_open_parts
-from .parts import upload_parts, upload_sign_open_part, upload_sign_parts
-from .processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
-from .rescan import upload_rescan, uploads_to_rescan
-from .review import (
-    upload_remirror,
-    upload_reprocess,
-    upload_review,
-    upload_set_visibility,
-)
-from .start import Method, Started, upload_start, upload_start_legacy, upload_start_unsized
+from uploader.domain.errors import DomainError, InvalidInput
+from uploader.services.batch import MAX_BATCH, upload_complete_batch, upload_start_batch
+from uploader.services.common import InvalidParts, ServiceUnavailable, WrongState
+from uploader.services.complete import upload_complete
+from uploader.services.ending import upload_abort, upload_delete, upload_expire_stale, upload_release
+from uploader.services.media import upload_drop_derivative, upload_make_derivatives
+from uploader.services.open_parts import upload_police_open_parts
+from uploader.services.parts import upload_parts, upload_sign_open_part, upload_sign_parts
+from uploader.services.processing import upload_mark_object_missing, upload_mirror, upload_record_event, upload_verify
+from uploader.services.rescan import upload_rescan, uploads_to_rescan
+from uploader.services.review import upload_remirror, upload_reprocess, upload_review, upload_set_visibility
+from uploader.services.start import Method, Started, upload_start, upload_start_legacy, upload_start_unsized
 
 __all__ = [
     "MAX_BATCH",

@@ -10,12 +10,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext
 
-from .. import multipart, selectors
-from ..errors import DomainError, InvalidInput
-from ..models import Upload
-from .common import commit_change
-from .complete import upload_complete
-from .start import Started, check_quota, lock_owner, prepare_start
+from uploader.aws import multipart
+from uploader.domain.errors import DomainError, InvalidInput
+from uploader.models import Upload
+from uploader.services import selectors
+from uploader.services.common import commit_change
+from uploader.services.complete import upload_complete
+from uploader.services.start import Started, check_quota, lock_owner, prepare_start
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100

@@ -9,9 +9,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
-from .. import outbox, tasknames, webhooks
-from ..errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
-from ..models import OutboxMessage, Upload, UploadEvent
+from uploader.domain import tasknames
+from uploader.domain.errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
+from uploader.models import OutboxMessage, Upload, UploadEvent
+from uploader.services import outbox, webhooks
 
 
 class InvalidParts(InvalidInput):

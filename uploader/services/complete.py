@@ -8,9 +8,11 @@ from botocore.exceptions import ClientError
 from django.db import transaction
 from django.utils.translation import gettext
 
-from .. import multipart, objects, outbox, reasons, tasknames, validation
-from ..models import Upload
-from .common import InvalidParts, WrongState, commit_change, locked, storage_errors
+from uploader.aws import multipart, objects
+from uploader.domain import reasons, tasknames, validation
+from uploader.models import Upload
+from uploader.services import outbox
+from uploader.services.common import InvalidParts, WrongState, commit_change, locked, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -9,9 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import multipart, objects, reasons, selectors
-from ..models import Upload
-from .common import WrongState, commit_change, locked, storage_errors
+from uploader.aws import multipart, objects
+from uploader.domain import reasons
+from uploader.models import Upload
+from uploader.services import selectors
+from uploader.services.common import WrongState, commit_change, locked, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -10,9 +10,13 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 
-from .. import derivatives, destinations, logcontext, media_types, objects, outbox, reasons, storage, tasknames
-from ..models import Upload
-from .common import commit_change, locked
+from uploader.aws import objects, storage
+from uploader.domain import destinations, media_types, reasons, tasknames
+from uploader.inspection import derivatives
+from uploader.models import Upload
+from uploader.ops import logcontext
+from uploader.services import outbox
+from uploader.services.common import commit_change, locked
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -8,9 +8,10 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db import transaction
 
-from .. import multipart, reasons, validation
-from ..models import Upload
-from .common import commit_change, locked
+from uploader.aws import multipart
+from uploader.domain import reasons, validation
+from uploader.models import Upload
+from uploader.services.common import commit_change, locked
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

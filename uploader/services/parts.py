@@ -5,9 +5,10 @@ from collections.abc import Mapping, Sequence
 
 from django.utils.translation import gettext
 
-from .. import multipart, signing, validation
-from ..models import Upload
-from .common import InvalidParts, WrongState, storage_errors
+from uploader.aws import multipart, signing
+from uploader.domain import validation
+from uploader.models import Upload
+from uploader.services.common import InvalidParts, WrongState, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -7,23 +7,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import (
-    destinations,
-    events,
-    logcontext,
-    mirror,
-    objects,
-    outbox,
-    reasons,
-    scanning,
-    selectors,
-    tasknames,
-    validation,
-)
-from ..models import Upload
-from ..reasons import OVER_QUOTA
-from .common import commit_change, locked
-from .review import publish_if_due
+from uploader.aws import mirror, objects
+from uploader.domain import destinations, events, reasons, tasknames, validation
+from uploader.domain.reasons import OVER_QUOTA
+from uploader.inspection import scanning
+from uploader.models import Upload
+from uploader.ops import logcontext
+from uploader.services import outbox, selectors
+from uploader.services.common import commit_change, locked
+from uploader.services.review import publish_if_due
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

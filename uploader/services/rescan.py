@@ -7,10 +7,11 @@ from uuid import UUID
 
 from django.db import transaction
 
-from .. import reasons, scanning
-from ..models import Upload
-from .common import commit_change, locked
-from .processing import _after_judging, record_scan
+from uploader.domain import reasons
+from uploader.inspection import scanning
+from uploader.models import Upload
+from uploader.services.common import commit_change, locked
+from uploader.services.processing import _after_judging, record_scan
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

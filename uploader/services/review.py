@@ -9,9 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import aws, destinations, outbox, tasknames
-from ..models import Upload
-from .common import InvalidInput, WrongState, commit_change, locked, storage_errors
+from uploader import aws
+from uploader.domain import destinations, tasknames
+from uploader.models import Upload
+from uploader.services import outbox
+from uploader.services.common import InvalidInput, WrongState, commit_change, locked, storage_errors
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -19,10 +19,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .. import destinations, keys, multipart, selectors, signing, validation
-from ..models import Upload
-from .common import commit_change, storage_errors
-from .parts import check_part_requests, sign_parts
+from uploader.aws import multipart, signing
+from uploader.domain import destinations, keys, validation
+from uploader.models import Upload
+from uploader.services import selectors
+from uploader.services.common import commit_change, storage_errors
+from uploader.services.parts import check_part_requests, sign_parts
 
 log = logging.getLogger(__name__)
 Status = Upload.Status

@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from uploader import callrecord, dead_letters
+from uploader.aws import callrecord
+from uploader.ops import dead_letters
 
 
 class Command(BaseCommand):

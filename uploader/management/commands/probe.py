@@ -6,7 +6,8 @@ whenever the broker answers: no AWS call and no database per probe."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import health, liveness
+from uploader.ops import health
+from uploader.worker import liveness
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from uploader import callrecord
-from uploader.reconcile import reconcile
+from uploader.aws import callrecord
+from uploader.ops.reconcile import reconcile
 
 
 class Command(BaseCommand):

@@ -2,7 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from uploader import callrecord, scanning, services
+from uploader import services
+from uploader.aws import callrecord
+from uploader.inspection import scanning
 
 
 class Command(BaseCommand):

@@ -15,7 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from uploader import localaws, localclam, worker
+from uploader import worker
+from uploader.aws import localaws
+from uploader.inspection import localclam
 
 
 def celery_app() -> str:

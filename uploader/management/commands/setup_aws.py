@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from uploader import provisioning
+from uploader.aws import provisioning
 
 
 class Command(BaseCommand):

@@ -1,0 +1,2 @@
+"""Reading what was stored: the malware scan (clamd, GuardDuty's tag) and what the worker makes from
+an upload (thumbnails, previews, media figures)."""

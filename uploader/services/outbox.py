@@ -1,0 +1,33 @@
+"""The transactional outbox, the recording side: the one way a change says what work it owes.
+
+A service that changes an upload records what it owes (a mirror write, a task, by its name in
+uploader.domain.tasknames) with `owe`, in the same transaction as the change. The worker's relay
+(uploader.worker.relay) delivers it once committed. So the request path touches only the database (and
+the local signer), and an outage of SQS or DynamoDB delays work instead of losing it. This module
+knows no task and no service: owed work is data.
+"""
+
+import django.dispatch
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from uploader.models import OutboxMessage
+
+# Sent after the commit of a row owed while UPLOADER_OUTBOX_EAGER is on (tests, one-process
+# setups), with `message`; the relay delivers it at once (uploader.apps connects it).
+committed = django.dispatch.Signal()
+
+
+def owe(task: str, *args: object) -> OutboxMessage:
+    """Record, in the caller's transaction, that `task(*args)` is owed once it commits."""
+    message = OutboxMessage.objects.create(task=task, args=list(args))
+    if settings.UPLOADER_OUTBOX_EAGER:
+        transaction.on_commit(lambda: committed.send(sender=OutboxMessage, message=message))
+    return message
+
+
+def oldest_age_seconds() -> float | None:
+    """How long the oldest owed row has waited, or None when nothing is owed."""
+    oldest = OutboxMessage.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    return None if oldest is None else (timezone.now() - oldest).total_seconds()
