@@ -1,12 +1,32 @@
+import datetime as dt
 import io
 import json
+import uuid
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from PIL import Image
 
 
 def make_user(username="alice", password="pw-alice-123", **extra):
     return get_user_model().objects.create_user(username, f"{username}@example.com", password, **extra)
+
+
+def upload_record(owner, destination="avatars", status="available"):
+    """A JPEG upload's row alone (no object), for what is decided from the record."""
+    from uploader.models import Upload
+
+    return Upload.objects.create(
+        owner=owner,
+        bucket="b",
+        key=f"uploads/{destination}/{owner.pk}/{uuid.uuid4()}/x.jpg",
+        original_filename="x.jpg",
+        content_type="image/jpeg",
+        size=10,
+        status=status,
+        destination=destination,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
 
 
 def jpeg_bytes(width=64, height=48, color=(200, 30, 30)):

@@ -2,12 +2,9 @@
 serializer take only an upload of the right destination, of the person's own, not refused; an
 upload the host object lets go is released by its destination's rule."""
 
-import datetime as dt
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.profiles.forms import ProfileForm
@@ -17,7 +14,7 @@ from uploader.domain import field_values, tasknames
 from uploader.fields import UploadField
 from uploader.models import OutboxMessage, Upload
 
-from .factories import jpeg_bytes, make_user
+from .factories import jpeg_bytes, make_user, upload_record
 from .helpers import put_object
 
 pytestmark = pytest.mark.django_db
@@ -33,21 +30,6 @@ def _uploaded(owner, destination="avatars", name="me.jpg", content_type="image/j
     )
     assert put_object(started.instruction["upload"], body).status_code == 200
     return services.upload_verify(upload_id=started.upload.pk)
-
-
-def _record(owner, destination="avatars", status="available"):
-    """A row alone (no object), for what the form decides from the record."""
-    return Upload.objects.create(
-        owner=owner,
-        bucket="b",
-        key=f"uploads/{destination}/{owner.pk}/{timezone.now().timestamp()}/x.jpg",
-        original_filename="x.jpg",
-        content_type="image/jpeg",
-        size=10,
-        status=status,
-        destination=destination,
-        expires_at=timezone.now() + dt.timedelta(hours=1),
-    )
 
 
 def test_the_model_form_takes_its_owners_upload_of_its_destination(user, aws_resources):
@@ -80,16 +62,16 @@ def test_the_model_form_takes_its_owners_upload_of_its_destination(user, aws_res
     ],
 )
 def test_the_model_form_refuses_what_is_not_the_submitters_or_not_for_it(user, other_user, case, message):
-    mine, theirs = _record(user), _record(other_user)
+    mine, theirs = upload_record(user), upload_record(other_user)
     value = {
         "raw id": str(mine.pk),
         "tampered": field_values.sign(mine)[:-2] + "xx",
         "a value naming another owner": signing.dumps(
             [str(theirs.pk), user.pk, "avatars"], salt=field_values.SALT, compress=False
         ),
-        "wrong destination": field_values.sign(_record(user, destination="documents")),
-        "rejected": field_values.sign(_record(user, status="rejected")),
-        "expired": field_values.sign(_record(user, status="expired")),
+        "wrong destination": field_values.sign(upload_record(user, destination="documents")),
+        "rejected": field_values.sign(upload_record(user, status="rejected")),
+        "expired": field_values.sign(upload_record(user, status="expired")),
     }[case]
     form = ProfileForm({"avatar": value})
     assert not form.is_valid()
@@ -97,14 +79,14 @@ def test_the_model_form_refuses_what_is_not_the_submitters_or_not_for_it(user, o
 
 
 def test_a_reviewers_rejection_makes_an_upload_unusable_too(user):
-    upload = _record(user)
+    upload = upload_record(user)
     upload.review_status = Upload.ReviewStatus.REJECTED
     upload.save()
     assert not ProfileForm({"avatar": field_values.sign(upload)}).is_valid()
 
 
 def test_the_model_form_renders_the_widget_that_uploads_straight_to_s3(user):
-    avatar = _record(user)
+    avatar = upload_record(user)
     html = ProfileForm(instance=Profile(user=user, avatar=avatar)).as_div()
     assert 'data-uploader-field data-api="/api/v1/uploads/" data-destination="avatars"' in html
     assert f'value="{field_values.sign(avatar).split(":")[0]}:' in html  # the current one, signed
@@ -136,9 +118,9 @@ def test_the_serializer_field_takes_an_own_upload_of_its_destination(user, other
     assert saved.json()["avatar"]["download_url"].startswith("http")  # read: the upload as the API shows it
     assert Profile.objects.get(user=user).avatar == avatar
     refusals = {
-        "theirs": (str(_record(other_user).pk), "You have no upload"),  # as if it did not exist
-        "document": (str(_record(user, destination="documents").pk), "made for documents, not avatars"),
-        "rejected": (str(_record(user, status="rejected").pk), "was rejected"),
+        "theirs": (str(upload_record(other_user).pk), "You have no upload"),  # as if it did not exist
+        "document": (str(upload_record(user, destination="documents").pk), "made for documents, not avatars"),
+        "rejected": (str(upload_record(user, status="rejected").pk), "was rejected"),
         "not an id": ("../../x", "is a UUID"),
     }
     for case, (value, message) in refusals.items():
@@ -188,7 +170,7 @@ def test_the_field_says_its_destination_in_migrations():
 def test_the_upload_admin_shows_the_destination_and_the_metadata_escaped(client, user):
     root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(root)
-    upload = _record(user)
+    upload = upload_record(user)
     upload.metadata = {"caption": "<b>호수</b>", "ticket": 7}
     upload.save()
     page = client.get(f"/admin/uploader/upload/{upload.pk}/change/").content.decode()

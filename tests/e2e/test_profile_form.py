@@ -4,9 +4,10 @@ straight to S3 through the app's engine, the form submits what the server signed
 import pytest
 
 from config.profiles.models import Profile
+from uploader.domain import field_values
 from uploader.models import Upload
 
-from ..factories import jpeg_bytes, make_user
+from ..factories import jpeg_bytes, make_user, upload_record
 from ..helpers import log_in
 
 pytestmark = pytest.mark.e2e
@@ -53,3 +54,32 @@ def test_a_profile_form_is_saved_with_an_avatar_and_a_document_sent_straight_to_
     assert page.locator('[data-destination="avatars"] .current').inner_text() == "me.jpg"
     assert page.locator('[data-destination="avatars"] input[type=hidden]').input_value()
     assert Upload.objects.filter(owner=user).count() == 2  # the refused PDF made no record
+
+
+@pytest.mark.parametrize("case", ["another person's", "a document's", "a rejected one"])
+def test_the_form_refuses_an_upload_that_is_not_the_submitters_or_not_for_it(page, live_server, aws_resources, case):
+    """What a page could be made to submit (its hidden value replaced): the form says no and keeps
+    what the profile had."""
+    user, other = make_user("petra", "pw-petra-12345"), make_user("olaf", "pw-olaf-12345")
+    upload = {
+        "another person's": lambda: upload_record(other, "avatars"),
+        "a document's": lambda: upload_record(user, "documents"),
+        "a rejected one": lambda: upload_record(user, "avatars", status="rejected"),
+    }[case]()
+    log_in(page, live_server.url, "petra", "pw-petra-12345")
+    page.goto(f"{live_server.url}/profile/")
+    # Another person's upload by its id (its signed value goes to its owner only); the others signed.
+    value = str(upload.pk) if case == "another person's" else field_values.sign(upload)
+    page.locator('[data-destination="avatars"] input[type=hidden]').evaluate(
+        "(input, value) => { input.value = value; }", value
+    )
+    page.click("form.profile button[type=submit]")
+    error = page.locator(".errorlist").first
+    error.wait_for()
+    expected = {
+        "another person's": "cannot be used here",
+        "a document's": "made for documents, not avatars",
+        "a rejected one": "was rejected",
+    }[case]
+    assert expected in error.inner_text()
+    assert not Profile.objects.filter(user=user, avatar__isnull=False).exists()

@@ -5,6 +5,7 @@ Development tooling only: the application itself knows nothing of the emulator, 
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +14,13 @@ import urllib.request
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the checkout (its .venv-ministack)
-MINISTACK = Path(os.environ.get("MINISTACK_BIN", BASE_DIR / ".venv-ministack" / "bin" / "ministack"))
+# MINISTACK_BIN, else this checkout's own virtualenv of it (make install), else one on the PATH
+# (a host project that installed the app as a package: `pip install ministack` beside it).
+_CHECKOUT_MINISTACK = BASE_DIR / ".venv-ministack" / "bin" / "ministack"
+MINISTACK = Path(
+    os.environ.get("MINISTACK_BIN")
+    or (_CHECKOUT_MINISTACK if _CHECKOUT_MINISTACK.exists() else shutil.which("ministack") or _CHECKOUT_MINISTACK)
+)
 # Chromium refuses these ports (ERR_UNSAFE_PORT); never put S3 on one.
 _UNSAFE_PORTS = {5060, 5061, 6000, 6665, 6666, 6667, 6668, 6669, 6697, 10080}
 
@@ -31,7 +38,7 @@ def start(*, port, data_dir, log_path=None, own_session=False):
     """Start ministack on 127.0.0.1:port with signatures enforced and state under data_dir. With
     `own_session`, a Ctrl-C at the terminal does not reach it: its starter stops it, last."""
     if not MINISTACK.exists():
-        raise FileNotFoundError(f"{MINISTACK} is missing: run `make install` first")
+        raise FileNotFoundError(f"{MINISTACK} is missing: run `make install` (or pip install ministack)")
     data_dir = Path(data_dir)
     (data_dir / "s3").mkdir(parents=True, exist_ok=True)
     (data_dir / "state").mkdir(parents=True, exist_ok=True)
