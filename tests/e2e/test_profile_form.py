@@ -2,6 +2,7 @@
 straight to S3 through the app's engine, the form submits what the server signed for them."""
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from config.profiles.models import Profile
 from uploader.domain import field_values
@@ -83,3 +84,20 @@ def test_the_form_refuses_an_upload_that_is_not_the_submitters_or_not_for_it(pag
     }[case]
     assert expected in error.inner_text()
     assert not Profile.objects.filter(user=user, avatar__isnull=False).exists()
+
+
+def test_the_hosts_model_admin_uploads_through_the_same_widget(page, live_server, aws_resources, tmp_path):
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(jpeg_bytes(300, 200))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pw-root-12345")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/profiles/profile/add/")
+    page.select_option("#id_user", index=1)
+    page.locator('[data-destination="avatars"] input[type=file]').set_input_files(str(photo))
+    page.wait_for_selector('[data-destination="avatars"][data-state="done"]', timeout=30_000)
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+    assert Profile.objects.get().avatar.original_filename == "me.jpg"
