@@ -38,20 +38,24 @@ class StartInput(serializers.Serializer):
 _UPPY_META = {"name", "type", "relativePath", "destination"}
 
 
-def _start_input(data):
-    """Uppy's `filename` and `type`, and its file's meta: from the query (params: `metadata[key]`)
-    or the JSON body (multipart: `metadata`). The meta's `destination` chooses the destination,
-    the rest beside Uppy's own keys is the upload's metadata."""
+def _start(request, data, *, in_parts):
+    """Start what Uppy asks for: its `filename` and `type`, and its file's meta, from the query
+    (params: `metadata[key]`) or the JSON body (multipart: `metadata`). The meta's `destination`
+    chooses the destination, the rest beside Uppy's own keys is the upload's metadata."""
     parsed = StartInput(data={"filename": data.get("filename", ""), "type": data.get("type", "")})
     parsed.is_valid(raise_exception=True)
     meta = data.get("metadata")
     if not isinstance(meta, dict):  # the query's metadata[key]=value pairs
         meta = {key[9:-1]: value for key, value in data.items() if key.startswith("metadata[") and key.endswith("]")}
     destination = meta.get("destination") or data.get("destination") or ""
-    fields = dict(parsed.validated_data)
-    fields["destination"] = destination if isinstance(destination, str) else ""
-    fields["metadata"] = {key: value for key, value in meta.items() if key not in _UPPY_META}
-    return fields
+    return services.upload_start_unsized(
+        owner=request.user,
+        filename=parsed.validated_data["filename"],
+        content_type=parsed.validated_data["type"],
+        in_parts=in_parts,
+        destination=destination if isinstance(destination, str) else "",
+        metadata={key: value for key, value in meta.items() if key not in _UPPY_META},
+    )
 
 
 def _multipart_upload(request, upload_id):
@@ -71,15 +75,7 @@ class ParamsApi(CompanionApi):
     throttled_methods = {"GET"}
 
     def get(self, request):
-        data = _start_input(request.query_params)
-        _upload, instruction = services.upload_start_unsized(
-            owner=request.user,
-            filename=data["filename"],
-            content_type=data["type"],
-            in_parts=False,
-            destination=data["destination"],
-            metadata=data["metadata"],
-        )
+        _upload, instruction = _start(request, request.query_params, in_parts=False)
         return Response(instruction["upload"])  # {method: "POST", url, fields, headers}, as Companion answers
 
 
@@ -90,15 +86,7 @@ class MultipartCreateApi(CompanionApi):
     throttle_classes = [PresignRateThrottle]
 
     def post(self, request):
-        data = _start_input(request.data)
-        upload, _instruction = services.upload_start_unsized(
-            owner=request.user,
-            filename=data["filename"],
-            content_type=data["type"],
-            in_parts=True,
-            destination=data["destination"],
-            metadata=data["metadata"],
-        )
+        upload, _instruction = _start(request, request.data, in_parts=True)
         return Response({"key": upload.key, "uploadId": upload.multipart_upload_id})
 
 
