@@ -2,7 +2,7 @@
 fresh virtualenv, used by a minimal host project that is not this site (no allauth, no simplejwt,
 session authentication only, its own model with an UploadField): `check`, `migrate`, and an avatar
 uploaded straight to the session's emulator, verified by the worker's task and put on the host's
-model through a plain ModelForm."""
+model through a plain ModelForm, a DRF serializer and its admin."""
 
 import json
 import os
@@ -98,6 +98,13 @@ class Customer(models.Model):
     avatar = UploadField(destination="avatars")
 """
 
+ADMIN = """
+from django.contrib import admin
+from .models import Customer
+
+admin.site.register(Customer)
+"""
+
 FLOW = """
 import json, sys
 import django
@@ -137,6 +144,36 @@ form = CustomerForm({"avatar": record["field_value"]}, instance=Customer(user=us
 out["form_valid"] = form.is_valid()
 out["saved_avatar"] = str(form.save().avatar_id) if out["form_valid"] else str(form.errors)
 out["widget"] = 'data-destination="avatars"' in form.as_div()
+
+# The host's own API: a serializer with an UploadSerializerField.
+from rest_framework import serializers
+from rest_framework.test import APIRequestFactory
+from uploader.api.fields import UploadSerializerField
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    avatar = UploadSerializerField(destination="avatars")
+
+    class Meta:
+        model = Customer
+        fields = ["avatar"]
+
+
+request = APIRequestFactory().get("/")
+request.user = user
+mine = Customer.objects.get(user=user)
+written = CustomerSerializer(mine, data={"avatar": started["id"]}, context={"request": request})
+out["serializer_valid"] = written.is_valid()
+out["serializer_read"] = CustomerSerializer(written.save(), context={"request": request}).data["avatar"]["status"]
+stranger = User.objects.create_user("ivan", password="pw-ivan-12345")
+request.user = stranger
+theirs = CustomerSerializer(data={"avatar": started["id"]}, context={"request": request})
+out["stranger_refused"] = not theirs.is_valid()
+
+# The host's admin, with no upload-specific code, shows the widget.
+root = User.objects.create_superuser("root", "root@example.com", "pw-root-12345")
+client.force_login(root)
+out["admin_widget"] = 'data-destination="avatars"' in client.get("/admin/shop/customer/add/").content.decode()
 print(json.dumps(out))
 """
 
@@ -169,6 +206,7 @@ def test_the_wheel_installs_into_a_fresh_project_that_uploads_through_it(tmp_pat
         "host/celery.py": CELERY,
         "shop/__init__.py": "",
         "shop/models.py": MODELS,
+        "shop/admin.py": ADMIN,
         "flow.py": FLOW,
     }.items():
         (host / name).parent.mkdir(parents=True, exist_ok=True)
@@ -200,3 +238,5 @@ def test_the_wheel_installs_into_a_fresh_project_that_uploads_through_it(tmp_pat
     assert (outcome["put"], outcome["complete"]) == (200, 202)
     assert outcome["status"] == "available" and outcome["key"].startswith("uploads/avatars/")
     assert outcome["form_valid"] and outcome["widget"], outcome
+    assert outcome["serializer_valid"] and outcome["serializer_read"] == "available", outcome
+    assert outcome["stranger_refused"] and outcome["admin_widget"], outcome
