@@ -14,7 +14,7 @@ from .static_server import recording
 PROJECT = Path(__file__).resolve().parents[1]
 FAILING = """
 import logging, sentry_sdk
-from uploader import signing
+from uploader.aws import signing
 from rest_framework_simplejwt.tokens import AccessToken
 url = signing.presign_get(bucket="uploads-test", key="uploads/1/photo.jpg")
 token = str(AccessToken())
