@@ -2,10 +2,13 @@
 and the CLI take a destination, the server and the worker apply its rules, the metadata is kept,
 returned, mirrored and bounded."""
 
+import io
+
 import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from PIL import Image
 
 from uploader import aws
 from uploader.aws import mirror
@@ -235,3 +238,16 @@ def test_uppys_meta_chooses_the_destination_and_the_rest_is_metadata(api, user):
         {"filename": "cv.pdf", "type": "application/pdf", "metadata[destination]": "avatars"},
     )
     assert params.status_code == 415, params.content  # the avatars' rules, from the query's meta
+
+
+def test_a_destination_may_make_no_derivatives_and_another_its_own_thumbnail_size(
+    api, aws_resources, settings, django_capture_on_commit_callbacks
+):
+    settings.UPLOADER_DERIVATIVES = True
+    settings.UPLOADER_DESTINATIONS = {"raw": {"derivatives": False}, "small": {"thumbnail_size": 48}}
+    raw = _send(api, jpeg_bytes(200, 100), django_capture_on_commit_callbacks, destination="raw")
+    small = _send(api, jpeg_bytes(200, 100), django_capture_on_commit_callbacks, destination="small", filename="s.jpg")
+    assert (raw["status"], raw["media_status"], raw["thumbnail_url"]) == ("available", "", None)
+    assert small["media_status"] == "ready"
+    thumbnail = requests.get(small["thumbnail_url"], timeout=10).content
+    assert Image.open(io.BytesIO(thumbnail)).size == (48, 24)  # the destination's size, not 320

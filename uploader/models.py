@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from uploader.domain import media_types
+from uploader.domain import destinations, media_types
 from uploader.domain.errors import WrongState
 from uploader.domain.units import ceil_div
 
@@ -212,7 +212,11 @@ class Upload(models.Model):
         if to == self.Status.AVAILABLE:
             self.uploaded_at = timezone.now()
             # What is made from it is made again (after a reprocess, from the object now stored).
-            makes = settings.UPLOADER_DERIVATIVES and media_types.derived_kind(self.content_type)
+            makes = (
+                settings.UPLOADER_DERIVATIVES
+                and media_types.derived_kind(self.content_type)
+                and destinations.lookup(self.destination).derivatives
+            )
             self.media_status = self.MediaStatus.PENDING if makes else self.MediaStatus.NONE
             self.media_reason, self.media_attempts = "", 0
         self.version += 1

@@ -30,7 +30,7 @@ RELEASE_CHOICES = ("keep", "delete")
 METADATA_TYPES = {"str": str, "int": int, "bool": bool, "float": (int, float)}
 _KEYS = {
     *("types", "max_size", "key_prefix", "public", "review"),
-    *("thumbnail_size", "permission", "allow", "metadata", "release"),
+    *("thumbnail_size", "derivatives", "permission", "allow", "metadata", "release"),
 }
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -58,6 +58,7 @@ class Destination:
     key_prefix: str = ""  # one folder under uploads/ (the bucket's event filter), before the owner's
     public: bool = False  # public-read once available (scanned), never before: needs UPLOADER_ALLOW_PUBLIC
     review: bool = False  # not downloadable by its owner until a reviewer approves it
+    derivatives: bool = True  # thumbnails, previews, media figures (where UPLOADER_DERIVATIVES is on)
     permission: str = ""  # "app_label.codename" the uploader must have
     allow: Callable[[Any], bool] | None = None  # or a callable(user) -> bool
     metadata: Mapping[str, MetadataField] = field(default_factory=dict)  # declared fields; empty: free-form
@@ -167,6 +168,7 @@ def _build(name: str, rules: Mapping, base: Destination) -> Destination:
         key_prefix=prefix,
         public=public,
         review=bool(rules.get("review", False)),
+        derivatives=bool(rules.get("derivatives", True)),
         permission=permission,
         allow=allow,
         metadata=metadata,
