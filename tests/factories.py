@@ -3,6 +3,7 @@ import io
 import json
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from PIL import Image
@@ -18,7 +19,7 @@ def upload_record(owner, destination="avatars", status="available"):
 
     return Upload.objects.create(
         owner=owner,
-        bucket="b",
+        bucket=settings.UPLOADER_BUCKET,
         key=f"uploads/{destination}/{owner.pk}/{uuid.uuid4()}/x.jpg",
         original_filename="x.jpg",
         content_type="image/jpeg",
