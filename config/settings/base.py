@@ -362,6 +362,8 @@ CONTENT_SECURITY_POLICY = {
 }
 # A pending upload whose bytes never arrive expires this long after its URL was issued.
 UPLOADER_PENDING_TTL = from_env("UPLOADER_PENDING_TTL", "int")
+# Seconds a form's signed upload value (the API's field_value) is taken by an UploadField.
+UPLOADER_FIELD_VALUE_MAX_AGE = from_env("UPLOADER_FIELD_VALUE_MAX_AGE", "int")
 
 # The outbox relay (in every worker) looks for owed work this often; `eager` delivers it right
 # after each commit in the committing process instead (tests, like CELERY_TASK_ALWAYS_EAGER).
