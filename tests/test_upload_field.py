@@ -90,7 +90,7 @@ def test_the_model_form_renders_the_widget_that_uploads_straight_to_s3(user):
     html = ProfileForm(instance=Profile(user=user, avatar=avatar)).as_div()
     assert 'data-uploader-field data-api="/api/v1/uploads/" data-destination="avatars"' in html
     assert f'value="{field_values.sign(avatar).split(":")[0]}:' in html  # the current one, signed
-    assert 'accept="image/jpeg,' in html and "application/pdf" not in html.split('name="document"')[0]
+    assert 'accept="image/jpeg,' in html and "application/pdf" not in html.split('data-destination="documents"')[0]
     assert "uploader/field.js" in html and 'type="file"' in html
 
 

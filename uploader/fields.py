@@ -7,6 +7,8 @@ value, and not refused; the widget sends the file straight to S3 with the app's 
 What becomes of an upload the field lets go (its object deleted, or the value replaced) is its
 destination's `release` rule, applied once the host's transaction commits."""
 
+import json
+
 from django import forms
 from django.apps import apps as django_apps
 from django.conf import settings
@@ -36,6 +38,9 @@ class UploadWidget(forms.Widget):
         context = super().get_context(name, value, attrs)
         rules = destinations.get(self.destination)
         current = _upload_of(value)
+        # The type each allowed extension stands for: a file the browser gives no type (a HEIC
+        # photo in some browsers) is still sent as what it is.
+        by_extension = {e: t for t in rules.allowed_types for e in media_types.extensions(t)}
         try:
             api = reverse("upload-list")
         except NoReverseMatch:  # the host has not included uploader.api.urls yet
@@ -43,7 +48,8 @@ class UploadWidget(forms.Widget):
         context["widget"].update(
             destination=self.destination,
             api=api,
-            accept=",".join(rules.allowed_types),
+            accept=",".join([*rules.allowed_types, *by_extension]),
+            types=json.dumps(by_extension),
             max_size=rules.max_size,
             multipart_threshold=settings.UPLOADER_MULTIPART_THRESHOLD,
             accepted=media_types.accepted_sentence(rules.allowed_types),

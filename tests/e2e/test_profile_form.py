@@ -8,7 +8,7 @@ from config.profiles.models import Profile
 from uploader.domain import field_values
 from uploader.models import Upload
 
-from ..factories import jpeg_bytes, make_user, upload_record
+from ..factories import heic_bytes, jpeg_bytes, make_user, upload_record
 from ..helpers import log_in
 
 pytestmark = pytest.mark.e2e
@@ -103,3 +103,32 @@ def test_the_hosts_model_admin_uploads_through_the_same_widget(page, live_server
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
     assert Profile.objects.get().avatar.original_filename == "me.jpg"
+
+
+def test_a_file_the_browser_gives_no_type_and_a_field_added_later_still_upload(page, live_server, aws_resources):
+    """A HEIC photo whose type the browser does not know goes as what its extension says (the
+    destination's own table, in the widget); a field put in the page after it loaded (as the
+    admin's "add another" does) is mounted when it appears."""
+    user = make_user("petra", "pw-petra-12345")
+    log_in(page, live_server.url, "petra", "pw-petra-12345")
+    page.goto(f"{live_server.url}/profile/")
+    photo = {"name": "me.heic", "mimeType": "", "buffer": heic_bytes()}
+    page.locator('[data-destination="avatars"] input[type=file]').set_input_files(photo)
+    page.wait_for_selector('[data-destination="avatars"][data-state="done"]', timeout=30_000)
+    assert Upload.objects.get(owner=user, original_filename="me.heic").content_type == "image/heic"
+
+    page.evaluate(
+        """() => {
+          const copy = document.querySelector('[data-destination="avatars"]').cloneNode(true);
+          copy.dataset.state = "empty";
+          copy.querySelector("input[type=hidden]").name = "extra-avatar";
+          copy.id = "added-later";
+          document.querySelector("form.profile").append(copy);
+        }"""
+    )
+    page.locator("#added-later input[type=file]").set_input_files(
+        {"name": "later.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(40, 40)}
+    )
+    page.wait_for_selector('#added-later[data-state="done"]', timeout=30_000)
+    assert page.locator("#added-later input[type=hidden]").input_value()
+    assert Upload.objects.filter(owner=user, original_filename="later.jpg").exists()

@@ -1,14 +1,18 @@
 // A form's UploadField (uploader/fields.py): the chosen file goes straight to S3 through the
 // transfer engine (progress, pinned checksums, resume after a reload), and the upload's signed
 // value goes into the hidden input the form submits. The form is held while a file is on its way.
-// Texts come translated in the widget's data-text-* attributes: no catalogue is needed.
+// Texts come translated in the widget's data-text-* attributes, and the types of the extensions
+// its destination takes in data-types: no catalogue and no page table are needed. Fields added
+// after the page loaded (the admin's "add another") are mounted as they appear.
 import { Transfer } from "./transfer.js";
 
 const SHOWN = { signing: "Starting", resuming: "Starting", uploading: "Uploading", offline: "Offline", verifying: "Checking", sent: "Done", skipped: "Done" };
 
+const mounted = new WeakSet(); // not an attribute: a copy of a mounted field (an admin inline's) is new
+
 function mount(root) {
-  if (root.dataset.mounted) return;
-  root.dataset.mounted = "1";
+  if (mounted.has(root)) return;
+  mounted.add(root);
   const hidden = root.querySelector("input[type=hidden]");
   const chooser = root.querySelector("input[type=file]");
   const bar = root.querySelector("progress");
@@ -40,9 +44,15 @@ function mount(root) {
       state: (name) => show(name, text(SHOWN[name] || "Uploading")),
       progress: (loaded, total) => { bar.max = total || 1; bar.value = loaded; },
     };
+    const extra = { destination: root.dataset.destination };
+    if (!file.type) { // the browser did not say: the extension does, as the destination knows it
+      const dot = file.name.lastIndexOf(".");
+      const type = dot > 0 && JSON.parse(root.dataset.types || "{}")[file.name.slice(dot).toLowerCase()];
+      if (type) extra.content_type = type;
+    }
     const transfer = new Transfer(root.dataset.api, file, view, {
       threshold: Number(root.dataset.multipartThreshold),
-      extra: { destination: root.dataset.destination },
+      extra,
     });
     running = transfer.run();
     try {
@@ -60,4 +70,11 @@ function mount(root) {
   });
 }
 
-for (const root of document.querySelectorAll("[data-uploader-field]")) mount(root);
+const mountAll = (scope) => scope.querySelectorAll?.("[data-uploader-field]").forEach(mount);
+mountAll(document);
+new MutationObserver((changes) => {
+  for (const change of changes) for (const node of change.addedNodes) {
+    if (node.matches?.("[data-uploader-field]")) mount(node);
+    mountAll(node);
+  }
+}).observe(document.body, { childList: true, subtree: true });
