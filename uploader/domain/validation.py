@@ -84,6 +84,12 @@ def check_policy(*, content_type, size, destination=None):
         )
 
 
+def has_control_characters(text: str, allowed: str = "") -> bool:
+    """Whether text holds a control or format character (bidi overrides, zero-widths) other than
+    those `allowed`: names, folder paths and metadata all refuse them."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text if ch not in allowed)
+
+
 MAX_METADATA_KEYS = 16
 MAX_METADATA_BYTES = 2048
 _METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -110,7 +116,7 @@ def clean_metadata(metadata, destination=None) -> dict:
             refuse(gettext("%(key)s is not a key (letters, digits, . - _; a letter first)") % {"key": key[:64]})
         if isinstance(value, (dict, list)):
             refuse(gettext("%(key)s must be a string, a number, true, false or null") % {"key": key})
-        if isinstance(value, str) and any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value if ch != "\n"):
+        if isinstance(value, str) and has_control_characters(value, allowed="\n"):
             refuse(gettext("%(key)s contains control or text-direction characters") % {"key": key})
     if len(json.dumps(metadata, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
         refuse(gettext("it is longer than %(max)s bytes of JSON") % {"max": MAX_METADATA_BYTES})
@@ -150,7 +156,7 @@ def check_filename(filename, *, content_type):
         refuse(gettext("it is longer than %(max)s characters") % {"max": MAX_FILENAME})
     if "/" in filename or "\\" in filename or filename.strip() in (".", ".."):
         refuse(gettext("it contains a path"))
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in filename):
+    if has_control_characters(filename):
         refuse(gettext("it contains control or text-direction characters"))
     _, dot, extension = filename.rpartition(".")
     if dot:  # ".html" alone is an extension too
@@ -178,7 +184,7 @@ def clean_relative_path(path: str) -> str:
     path = unicodedata.normalize("NFC", (path or "").replace("\\", "/"))
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         refuse(gettext("it must be relative"))
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in path):
+    if has_control_characters(path):
         refuse(gettext("it contains control or text-direction characters"))
     folders = [folder.strip() for folder in path.split("/")]
     folders = [folder for folder in folders if folder not in ("", ".")]

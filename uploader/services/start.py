@@ -115,12 +115,8 @@ def prepare_start(
     """Everything of a start before its record is saved: the policy, the names, the signing (and
     S3's CreateMultipartUpload for a large file, whose quota is checked first so that S3 is not
     asked for what cannot be kept). Raises what upload_start raises."""
-    rules = _destination_for(owner, destination)
-    content_type = validation.normalise_content_type(content_type)
-    validation.check_policy(content_type=content_type, size=size, destination=rules)
-    validation.check_filename(filename, content_type=content_type)
-    relative_path = validation.clean_relative_path(relative_path)
-    metadata = validation.clean_metadata(metadata, rules)
+    checked = _checked(owner, destination, filename, content_type, size, metadata, relative_path)
+    rules, content_type, metadata, relative_path = checked
     if method == Method.LEGACY and size is not None and size > MAX_SINGLE_PUT:
         raise validation.PolicyError(
             gettext("A single PUT carries at most %(max)s bytes; start a multipart upload instead.")
@@ -200,11 +196,7 @@ def upload_start_unsized(
     length nor checksum. It holds `unsized_limit()` bytes of the quota until the worker measures
     the object; complete refuses parts beyond that, and the worker checks type, size and quota as
     for any upload. Returns (upload, instruction)."""
-    rules = _destination_for(owner, destination)
-    content_type = validation.normalise_content_type(content_type)
-    validation.check_policy(content_type=content_type, size=None, destination=rules)
-    validation.check_filename(filename, content_type=content_type)
-    metadata = validation.clean_metadata(metadata, rules)
+    rules, content_type, metadata, _path = _checked(owner, destination, filename, content_type, None, metadata)
     reserved = validation.unsized_limit(rules)
     check_quota(owner, reserved)  # before S3 is asked to create anything
     upload = _new_upload(owner, filename, content_type, None, rules, metadata=metadata)
@@ -224,11 +216,26 @@ def upload_start_unsized(
     return upload, instruction
 
 
-def _destination_for(owner: User, name: str) -> destinations.Destination:
-    """The destination's rules, if it exists and this person may upload to it."""
-    rules = destinations.get(name)
+def _checked(
+    owner: User,
+    destination: str,
+    filename: str,
+    content_type: str,
+    size: int | None,
+    metadata: Mapping | None,
+    relative_path: str = "",
+) -> tuple[destinations.Destination, str, dict, str]:
+    """What every start checks before anything is signed, in this order: the destination (it
+    exists, this person may upload to it), the type and size by its rules, the name, the folder
+    path, the metadata. Returns the rules and the normalised type, metadata and path; raises
+    DestinationRefused or PolicyError."""
+    rules = destinations.get(destination)
     rules.check_user(owner)
-    return rules
+    content_type = validation.normalise_content_type(content_type)
+    validation.check_policy(content_type=content_type, size=size, destination=rules)
+    validation.check_filename(filename, content_type=content_type)
+    relative_path = validation.clean_relative_path(relative_path)
+    return rules, content_type, validation.clean_metadata(metadata, rules), relative_path
 
 
 def _new_upload(
