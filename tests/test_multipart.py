@@ -6,6 +6,7 @@ import pytest
 
 from uploader import aws, services
 from uploader.aws import multipart
+from uploader.client.transfer import part_size_for
 from uploader.models import Upload, UploadEvent
 
 from .helpers import put_object
@@ -25,16 +26,27 @@ def sha256_b64(data):
     [
         (16 * MiB + 1, 8 * MiB, 3),
         (80 * MiB, 8 * MiB, 10),
-        (512 * MiB, 8 * MiB, 64),
-        (1024 * MiB, 16 * MiB, 64),
-        (1024 * MiB + 1, 17 * MiB, 61),
+        (512 * MiB, 32 * MiB, 16),
+        (1024 * MiB, 64 * MiB, 16),
+        (1024 * MiB + 1, 64 * MiB, 17),
         (5 * 1024**3, 64 * MiB, 80),
         (5 * 1024**4, 549_755_814, 10_000),
     ],
 )
-def test_plan_uses_about_64_parts_of_8_to_64_mib_and_never_more_than_10000(size, part_size, count):
+def test_plan_uses_about_16_parts_of_8_to_64_mib_and_never_more_than_10000(size, part_size, count):
     assert multipart.plan(size) == (part_size, count)
     assert count <= 10_000 and part_size * count >= size
+    # The reference client asks for the cut the server would plan, so its first parts' checksums
+    # can go with the start.
+    assert part_size_for(size) == part_size
+
+
+def test_a_client_may_choose_its_part_size_within_bounds():
+    assert multipart.plan(1024 * MiB, 8 * MiB) == (8 * MiB, 128)
+    assert multipart.plan(100 * MiB, 10 * MiB + 1) == (10 * MiB + 1, 10)
+    for size, part_size in ((1024 * MiB, 5 * MiB), (1024 * MiB, 65 * MiB), (100 * 1024**3, 8 * MiB), (MiB, 0)):
+        with pytest.raises(ValueError):
+            multipart.plan(size, part_size)
 
 
 def test_last_part_is_the_remainder():
@@ -167,6 +179,38 @@ def test_a_multipart_upload_from_plan_to_available(api, aws_resources, drain):
     drain(lambda: Upload.objects.get(pk=upload.pk).last_sequencer)
     upload.refresh_from_db()
     assert (upload.status, upload.version) == ("available", 3)
+
+
+def test_a_client_that_chooses_its_part_size_gets_its_first_part_urls_with_the_start(api, aws_resources):
+    """The reference client's way: the start carries the part size and its first parts' checksums,
+    the rest comes in one batch; 1 GiB is three requests (README, Benchmarks)."""
+    blob = _zip_blob(os.urandom(30 * MiB))
+    part_size = 10 * MiB
+    chunks = _chunks(blob, part_size)
+    parts = [{"part_number": n, "checksum_sha256": sha256_b64(chunks[n - 1])} for n in (1, 2)]
+    body = {"filename": "a.zip", "content_type": "application/zip", "size": len(blob), "parts": parts}
+    response = api.post("/api/v1/uploads/", {**body, "part_size": part_size}, format="json")
+    assert response.status_code == 201, response.json()
+    plan = response.json()["multipart"]
+    assert (plan["part_size"], plan["part_count"]) == (part_size, 3)
+    for part in plan["parts"]:
+        assert put_object({"method": "PUT", **part}, chunks[part["part_number"] - 1]).status_code == 200
+    # The size pinned in part 3's signature is the client's cut: the server's own plan would differ.
+    signed = api.post(
+        f"/api/v1/uploads/{response.json()['id']}/parts/",
+        {"parts": [{"part_number": 3, "checksum_sha256": sha256_b64(chunks[2])}]},
+        format="json",
+    ).json()["parts"]
+    assert put_object({"method": "PUT", **signed[0]}, chunks[2]).status_code == 200
+    done = api.post(f"/api/v1/uploads/{response.json()['id']}/complete/", {}, format="json")
+    assert done.status_code == 202, done.json()
+
+    # A part size out of bounds is refused before anything is created, in S3 or in the database.
+    before = Upload.objects.count()
+    for wrong in (5 * MiB, 65 * MiB):
+        refused = api.post("/api/v1/uploads/", {**body, "part_size": wrong}, format="json")
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid_part_size", refused.json()
+    assert Upload.objects.count() == before
 
 
 def test_a_part_whose_bytes_differ_from_its_checksum_is_refused_by_s3(started, blob):

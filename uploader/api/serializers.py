@@ -20,12 +20,37 @@ def _sha256_b64(value):
     return value
 
 
+class FieldsBuiltOnce:
+    """Mixed in before a DRF serializer class: its fields are derived (from the model, or deep-copied
+    from the declarations) once per class, not on every instance: building them was about a tenth
+    of a presign's CPU, and deep-copying the input's another tenth (README, Benchmarks). Each
+    instance still gets its own copies, as DRF's declared fields do; a plain field's copy is
+    shallow (binding sets only the copy's own attributes; DRF's deep copy rebuilds every field
+    from its arguments), a nested serializer's is deep."""
+
+    def get_fields(self):
+        cls = type(self)
+        if "_built_fields" not in cls.__dict__:
+            cls._built_fields = super().get_fields()  # type: ignore[misc]
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else _shallow(field)
+            for name, field in cls._built_fields.items()
+        }
+
+
+def _shallow(field):
+    """copy.copy(field), without copy's reduce protocol (three times slower, per field and call)."""
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
+
+
 class PartRequest(serializers.Serializer):
     part_number = serializers.IntegerField(min_value=1, max_value=10_000)
     checksum_sha256 = serializers.CharField(validators=[_sha256_b64])
 
 
-class UploadStartInput(serializers.Serializer):
+class UploadStartInput(FieldsBuiltOnce, serializers.Serializer):
     filename = serializers.CharField(max_length=1024)
     content_type = serializers.CharField(max_length=255)
     size = serializers.IntegerField()
@@ -63,7 +88,15 @@ class UploadStartInput(serializers.Serializer):
         many=True,
         required=False,
         default=list,
-        help_text=("Multipart only: parts to sign right away, each with the SHA-256 of its bytes."),
+        help_text="Multipart only: parts to sign right away, each with the SHA-256 of its bytes (cut at "
+        "`part_size`, or at the size the server plans: then ask after the start).",
+    )
+    part_size = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Multipart only: the part size the client chose (8 to 64 MiB, at most 10,000 parts), so that "
+        "its first parts' checksums can come with the start; the server plans one otherwise.",
     )
 
 
@@ -119,21 +152,46 @@ class UploadInstruction(serializers.Serializer):
     )
 
 
-class BuiltOnceModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer that derives its fields from the model once per class, not on every
-    instance: building them was about a tenth of a presign's CPU (README, Benchmarks). Each
-    instance still gets its own copies, as DRF's declared fields do; a plain field's copy is
-    shallow (binding sets only the copy's own attributes; DRF's deep copy rebuilds every field
-    from its arguments and cost another tenth), a nested serializer's is deep."""
+class BuiltOnceModelSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    """A ModelSerializer whose fields are built once per class (FieldsBuiltOnce) and whose answer
+    is read without binding them (to_representation)."""
 
-    def get_fields(self):
-        cls = type(self)
-        if "_built_fields" not in cls.__dict__:
-            cls._built_fields = super().get_fields()
-        return {
-            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
-            for name, field in cls._built_fields.items()
-        }
+    def to_representation(self, instance):
+        """DRF's loop over the fields, without binding a copy of each first (a presign's answer
+        spent more on that than on its values): each value read from its attribute, or from its
+        `get_<name>` method, and converted by the class's own field. Serializers with nested or
+        dotted fields take DRF's way; tests/test_serializers.py holds the two equal."""
+        plan = self._plan()
+        if plan is None:
+            return super().to_representation(instance)
+        out = {}
+        for name, method, field in plan:
+            if method is not None:
+                out[name] = getattr(self, method)(instance)
+            else:
+                value = getattr(instance, name)
+                out[name] = None if value is None else field.to_representation(value)
+        return out
+
+    @classmethod
+    def _plan(cls):
+        """[(name, method name or None, field)] of the readable fields, or None where DRF's own
+        loop is needed; derived once per class."""
+        if "_built_plan" not in cls.__dict__:
+            cls().get_fields()  # derives _built_fields
+            plan = []
+            for name, field in cls._built_fields.items():
+                if field.write_only:
+                    continue
+                if isinstance(field, serializers.SerializerMethodField):
+                    plan.append((name, field.method_name or f"get_{name}", None))
+                elif isinstance(field, serializers.BaseSerializer) or field.source not in (None, name):
+                    plan = None
+                    break
+                else:
+                    plan.append((name, None, field))
+            cls._built_plan = plan
+        return cls._built_plan
 
 
 class UploadOutput(BuiltOnceModelSerializer):

@@ -12,16 +12,22 @@ from uploader.domain.units import MiB, ceil_div
 
 MIN_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 64 * MiB  # above this, a file gets more parts instead (a browser holds 4 in memory)
-TARGET_PARTS = 64
+TARGET_PARTS = 16
 MAX_PARTS = 10_000
 S3_MIN_PART_SIZE = 5 * MiB  # every part but the last
 
 
-def plan(size):
-    """(part_size, part_count): about TARGET_PARTS parts of 8 to 64 MiB (whole MiB), never more
-    than S3's 10,000. The web process signs, lists and completes every part, so its CPU per GB
-    follows the part count (README, Benchmarks); 64 parts keep a resumed upload's loss and a
-    browser's memory small."""
+def plan(size, part_size=None):
+    """(part_size, part_count): the client's `part_size` if it chose one within MIN_PART_SIZE to
+    MAX_PART_SIZE (so it could hash its first parts before asking: their URLs come with the
+    start), else about TARGET_PARTS parts of 8 to 64 MiB (whole MiB); never more than S3's
+    10,000. The web process signs, lists and completes every part, so its CPU per GiB follows the
+    part count (README, Benchmarks): 1 GiB is 16 parts of 64 MiB, as django-s3-file-field cuts it.
+    Raises ValueError for a part size out of bounds."""
+    if part_size is not None:
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE or ceil_div(size, part_size) > MAX_PARTS:
+            raise ValueError(part_size)
+        return part_size, ceil_div(size, part_size)
     part_size = min(max(MIN_PART_SIZE, ceil_div(size, TARGET_PARTS * MiB) * MiB), MAX_PART_SIZE)
     part_size = max(part_size, ceil_div(size, MAX_PARTS))
     return part_size, ceil_div(size, part_size)

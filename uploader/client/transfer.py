@@ -15,9 +15,20 @@ import requests
 
 from uploader.client.session import ApiError, log
 
-READ_BLOCK = 1024 * 1024
+MiB = 1024 * 1024
+READ_BLOCK = MiB
 MAX_PARTS_PER_REQUEST = 100  # the server's limit for one request for part URLs
 SIGN_AHEAD_SECONDS = 60  # part URLs live 300 s by default; one that expires is signed again
+MULTIPART_FROM = 16 * MiB  # the server's default UPLOADER_MULTIPART_THRESHOLD
+FIRST_BATCH = 16  # part URLs asked for after those that came with the start: 1 GiB in three requests
+
+
+def part_size_for(size):
+    """The part size this client asks for: about 16 parts of 8 to 64 MiB (whole MiB), the
+    server's own default plan. Chosen here so that the first parts' checksums, and so their
+    URLs, come with the start; the server checks it (8 to 64 MiB, at most 10,000 parts)."""
+    part_size = min(max(8 * MiB, -(-size // (16 * MiB)) * MiB), 64 * MiB)
+    return max(part_size, -(-size // 10_000))
 
 
 def next_batch(batch, *, rate, part_size, floor):
@@ -95,6 +106,7 @@ class Uploader:
                 state.clear()
                 return record
             state.clear()
+        first_parts = self._first_parts(path, size)
         started = self.session.call(
             "POST",
             "/api/v1/uploads/",
@@ -102,7 +114,8 @@ class Uploader:
                 "filename": path.name,
                 "content_type": content_type,
                 "size": size,
-                **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * 1024 * 1024 else {}),
+                **({"checksum_sha256": sha256_b64(path, 0, size)} if size <= 64 * MiB else {}),
+                **first_parts,
                 **({"relative_path": relative_path} if relative_path else {}),
                 **self.start_fields,
             },
@@ -114,7 +127,11 @@ class Uploader:
             return self.session.call("POST", f"/api/v1/uploads/{started['id']}/complete/")
         state.save({"id": started["id"]})
         plan = started["multipart"]
-        record = self._send_parts(started["id"], path, size, plan["part_size"], plan["part_count"], stored={})
+        # URLs signed for our own cut only (a server that planned its own ignored it).
+        signed = plan["parts"] if plan["part_size"] == first_parts.get("part_size") else []
+        record = self._send_parts(
+            started["id"], path, size, plan["part_size"], plan["part_count"], stored={}, signed=signed
+        )
         state.clear()  # completed: nothing to resume (it was left behind before)
         return record
 
@@ -134,10 +151,27 @@ class Uploader:
         )
         return self._send_parts(remembered["id"], path, size, listing["part_size"], listing["part_count"], stored)
 
-    def _send_parts(self, upload_id, path, size, part_size, part_count, stored):
+    def _first_parts(self, path, size):
+        """For a file the server will take in parts: the part size chosen, and the SHA-256 of as
+        many parts as are sent at once, to go with the start (their URLs come back with it)."""
+        if size <= MULTIPART_FROM:
+            return {}
+        part_size = part_size_for(size)
+        count = min(self.concurrency, -(-size // part_size))
+        with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
+            checksums = hashers.map(
+                lambda n: sha256_b64(path, (n - 1) * part_size, min(part_size, size - (n - 1) * part_size)),
+                range(1, count + 1),
+            )
+            parts = [{"part_number": n, "checksum_sha256": c} for n, c in enumerate(checksums, start=1)]
+        return {"part_size": part_size, "parts": parts}
+
+    def _send_parts(self, upload_id, path, size, part_size, part_count, stored, signed=()):
+        """Send every part not `stored` yet (`signed`: URLs already in hand), then complete."""
         etags = dict(stored)
         sent = {"bytes": sum(min(part_size, size - (n - 1) * part_size) for n in stored)}
-        todo = [n for n in range(1, part_count + 1) if n not in etags]
+        in_hand = {target["part_number"] for target in signed}
+        todo = [n for n in range(1, part_count + 1) if n not in etags and n not in in_hand]
         self._report(path.name, sent["bytes"], size, "start")
 
         def length(n):
@@ -159,16 +193,22 @@ class Uploader:
 
         in_flight = self.concurrency * 2  # parts queued or being sent; each thread reads its own
         with ThreadPoolExecutor(self.concurrency) as pool:
-            pending, batch, position = set(), in_flight, 0
+            pending, batch, position = set(), max(in_flight, FIRST_BATCH), 0
             started, sent_before = time.monotonic(), sent["bytes"]
-            while position < len(todo):
-                numbers = todo[position : position + batch]
-                position += len(numbers)
-                for target in self._sign(upload_id, path, numbers, part_size, length):
+
+            def submit(targets):
+                nonlocal pending
+                for target in targets:
                     while len(pending) >= in_flight:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         etags.update(f.result() for f in done)
                     pending.add(pool.submit(send, target["part_number"], target))
+
+            submit(signed)
+            while position < len(todo):
+                numbers = todo[position : position + batch]
+                position += len(numbers)
+                submit(self._sign(upload_id, path, numbers, part_size, length))
                 rate = (sent["bytes"] - sent_before) / max(time.monotonic() - started, 1e-3)
                 batch = next_batch(batch, rate=rate, part_size=part_size, floor=in_flight)
             for future in pending:

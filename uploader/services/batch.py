@@ -14,7 +14,7 @@ from uploader.aws import multipart
 from uploader.domain.errors import DomainError, InvalidInput
 from uploader.models import Upload
 from uploader.services import selectors
-from uploader.services.common import commit_change
+from uploader.services.common import stage_change
 from uploader.services.complete import upload_complete
 from uploader.services.start import Started, check_quota, lock_owner, prepare_start
 
@@ -65,6 +65,8 @@ def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started
             results[index] = error
     over_quota = []
     if prepared:
+        # The rows built before the lock, which then covers the writes alone.
+        commits = {index: stage_change(start.upload, action="created", actor=owner) for index, start in prepared}
         with transaction.atomic():
             lock_owner(owner)
             held = selectors.upload_bytes_held(owner_id=owner.pk)
@@ -76,7 +78,7 @@ def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started
                     over_quota.append(start.upload)
                     continue
                 held += start.reserved
-                commit_change(start.upload, action="created", actor=owner)
+                commits[index]()
                 results[index] = start.started()
     for upload in over_quota:  # after the lock: no network call under it
         if upload.multipart_upload_id:

@@ -2,16 +2,17 @@
 persisted (`commit_change`: saved, audited, and what it owes recorded), and the errors."""
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import User
 from django.utils.translation import gettext
 
+from uploader import rows
 from uploader.domain import tasknames
 from uploader.domain.errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
-from uploader.models import OutboxMessage, Upload, UploadEvent
+from uploader.models import Upload, UploadEvent
 from uploader.services import outbox, webhooks
 
 
@@ -34,7 +35,10 @@ def locked(upload_id: UUID | str) -> Upload:
     """The upload's row, locked until the caller's transaction ends: every change of an upload is
     made under it. The rule: no network call while it is held (a slow S3 would hold every request
     about that upload, and a database connection, for as long), except where named below."""
-    return Upload.objects.select_for_update().get(pk=upload_id)
+    upload = rows.fetch(Upload, upload_id, for_update=True)
+    if upload is None:
+        raise Upload.DoesNotExist(upload_id)
+    return upload
 
 
 # The network calls made under a row lock, and why they must be; tests/test_layers.py finds every
@@ -62,39 +66,57 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
     write (the outbox, in the same transaction). The one way services persist a change, so no
     change goes unaudited or unmirrored. What it owes is also kept on the instance (`owed`), so
     that a caller on the worker's side may deliver it at once after the commit."""
+    stage_change(upload, action=action, actor=actor, detail=detail)()
+
+
+def stage_change(upload: Upload, *, action: str, actor: User | None = None, detail: str = "") -> Callable[[], None]:
+    """commit_change in two steps: the rows built now (a new upload's own, its audit entry, what
+    it owes), written by the call returned, inside the caller's transaction. A start builds them
+    before it takes the owner's lock, which then covers the statements alone (README, Benchmarks)."""
     before_status, before_review = getattr(upload, "saved_state", ("", ""))
-    upload.save()
-    UploadEvent.objects.create(
-        upload_id=upload.pk,
-        upload_key=upload.key,
-        owner_id=upload.owner_id,
-        actor=actor,
-        actor_name=actor.get_username() if actor else "",
-        action=action,
-        from_status=before_status or "",
-        to_status=upload.status,
-        from_review=before_review or "",
-        to_review=upload.review_status,
-        detail=detail,
-        version=upload.version,
+    new_row = rows.prepare_insert(upload) if upload._state.adding else None
+    event = rows.prepare_insert(
+        UploadEvent(
+            upload_id=upload.pk,
+            upload_key=upload.key,
+            owner_id=upload.owner_id,
+            actor=actor,
+            actor_name=actor.get_username() if actor else "",
+            action=action,
+            from_status=before_status or "",
+            to_status=upload.status,
+            from_review=before_review or "",
+            to_review=upload.review_status,
+            detail=detail,
+            version=upload.version,
+        )
     )
-    upload.saved_state = (upload.status, upload.review_status)
-    owed = [
-        outbox.owe(tasknames.MIRROR, str(upload.pk)),
-        *_owe_derivatives(upload, before_status or ""),
-        *webhooks.announce(upload, before_status or ""),
-    ]
-    upload.owed = [*getattr(upload, "owed", []), *owed]
+    owing = [outbox.stage(task, *args) for task, args in _owed(upload, before_status or "")]
+
+    def commit() -> None:
+        if new_row is not None:
+            new_row.execute()  # a new upload: the statement compiled once (uploader/rows.py)
+        else:
+            upload.save()
+        event.execute()
+        upload.saved_state = (upload.status, upload.review_status)
+        owed = [record() for record in owing] + webhooks.announce(upload, before_status or "")
+        upload.owed = [*getattr(upload, "owed", []), *owed]
+
+    return commit
 
 
-def _owe_derivatives(upload: Upload, before_status: str) -> list[OutboxMessage]:
-    """Owe the making of derivatives for an upload that has just become available, and the removal
+def _owed(upload: Upload, before_status: str) -> list[tuple[str, tuple[str, ...]]]:
+    """What a change owes besides its webhook: the mirror's write, and the derivatives'."""
+    return [(tasknames.MIRROR, (str(upload.pk),)), *_owe_derivatives(upload, before_status)]
+
+
+def _owe_derivatives(upload: Upload, before_status: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The making of derivatives for an upload that has just become available, and the removal
     of what was made for one that has lost its object (services.media does the work)."""
     if upload.status == Upload.Status.AVAILABLE and before_status != Upload.Status.AVAILABLE:
         if upload.media_status == Upload.MediaStatus.PENDING:
-            return [outbox.owe(tasknames.MAKE_DERIVATIVES, str(upload.pk))]
+            return [(tasknames.MAKE_DERIVATIVES, (str(upload.pk),))]
     elif upload.status in Upload.Status.NO_OBJECT:
-        return [
-            outbox.owe(tasknames.DROP_DERIVATIVE, name) for name in (upload.thumbnail, upload.preview_image) if name
-        ]
+        return [(tasknames.DROP_DERIVATIVE, (name,)) for name in (upload.thumbnail, upload.preview_image) if name]
     return []

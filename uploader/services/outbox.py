@@ -7,11 +7,14 @@ the local signer), and an outage of SQS or DynamoDB delays work instead of losin
 knows no task and no service: owed work is data.
 """
 
+from collections.abc import Callable
+
 import django.dispatch
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from uploader import rows
 from uploader.models import OutboxMessage
 
 # Sent after the commit of a row owed while UPLOADER_OUTBOX_EAGER is on (tests, one-process
@@ -21,10 +24,22 @@ committed = django.dispatch.Signal()
 
 def owe(task: str, *args: object) -> OutboxMessage:
     """Record, in the caller's transaction, that `task(*args)` is owed once it commits."""
-    message = OutboxMessage.objects.create(task=task, args=list(args))
-    if settings.UPLOADER_OUTBOX_EAGER:
-        transaction.on_commit(lambda: committed.send(sender=OutboxMessage, message=message))
-    return message
+    return stage(task, *args)()
+
+
+def stage(task: str, *args: object) -> Callable[[], OutboxMessage]:
+    """`owe` in two steps: the row built now, written (in the caller's transaction) by the call
+    returned."""
+    message = OutboxMessage(task=task, args=list(args))
+    row = rows.prepare_insert(message)
+
+    def record() -> OutboxMessage:
+        row.execute()
+        if settings.UPLOADER_OUTBOX_EAGER:
+            transaction.on_commit(lambda: committed.send(sender=OutboxMessage, message=message))
+        return message
+
+    return record
 
 
 def oldest_age_seconds() -> float | None:

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from uploader import rows
 from uploader.aws import mirror, signing, storage
 from uploader.domain import destinations, keys, validation
 from uploader.models import Upload, UploadEvent
@@ -42,8 +43,11 @@ def upload_same_available(
 
 
 def upload_get_for_user(*, user: User, upload_id: UUID | str) -> Upload | None:
-    """The caller's upload, or None: another user's upload is indistinguishable from none."""
-    return upload_list(user=user).filter(pk=upload_id).order_by().first()  # by primary key: no sort
+    """The caller's upload, or None: another user's upload is indistinguishable from none, and a
+    deleted one is gone. Read by a statement built once (uploader/rows.py): every request about
+    one upload starts here."""
+    upload = rows.fetch(Upload, upload_id, owner_id=user.pk)
+    return None if upload is None or upload.status == Upload.Status.DELETED else upload
 
 
 def upload_download_url(*, upload: Upload, attachment: bool | None = None, reviewer: bool = False) -> str | None:

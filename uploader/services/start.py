@@ -23,7 +23,7 @@ from uploader.aws import multipart, signing
 from uploader.domain import destinations, keys, validation
 from uploader.models import Upload
 from uploader.services import selectors
-from uploader.services.common import commit_change, storage_errors
+from uploader.services.common import InvalidParts, stage_change, storage_errors
 from uploader.services.parts import check_part_requests, sign_parts
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def upload_start(
     size: int | None,
     checksum_sha256: str = "",
     parts: Sequence[Mapping] = (),
+    part_size: int | None = None,
     method: Method = Method.PUT,
     relative_path: str = "",
     destination: str = "",
@@ -77,6 +78,7 @@ def upload_start(
         size=size,
         checksum_sha256=checksum_sha256,
         parts=parts,
+        part_size=part_size,
         method=method,
         relative_path=relative_path,
         destination=destination,
@@ -107,6 +109,7 @@ def prepare_start(
     size: int | None,
     checksum_sha256: str = "",
     parts: Sequence[Mapping] = (),
+    part_size: int | None = None,
     method: Method = Method.PUT,
     relative_path: str = "",
     destination: str = "",
@@ -128,7 +131,7 @@ def prepare_start(
     upload = _new_upload(owner, filename, content_type, size, rules, relative_path, metadata)
     if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
         check_quota(owner, reserved)  # before S3 is asked to create anything
-        instruction = _begin_multipart(upload, parts)
+        instruction = _begin_multipart(upload, parts, part_size)
     else:
         instruction = _sign_single(upload, method, checksum_sha256)
     return Prepared(upload, instruction, reserved)
@@ -143,9 +146,17 @@ def upload_start_legacy(*, owner: User, content_type: str, size: int | None) -> 
     )
 
 
-def _begin_multipart(upload: Upload, parts: Sequence[Mapping]) -> dict:
-    """Create the multipart upload in S3 and sign the parts asked for now."""
-    upload.part_size, _count = multipart.plan(upload.size)
+def _begin_multipart(upload: Upload, parts: Sequence[Mapping], part_size: int | None) -> dict:
+    """Create the multipart upload in S3 and sign the parts asked for now (a client that chose its
+    part size sends its first parts' checksums with the start: one request fewer)."""
+    try:
+        upload.part_size, _count = multipart.plan(upload.size, part_size)
+    except ValueError:
+        raise InvalidParts(
+            gettext("A part size is %(min)s to %(max)s bytes, and a file has at most %(parts)s parts.")
+            % {"min": multipart.MIN_PART_SIZE, "max": multipart.MAX_PART_SIZE, "parts": multipart.MAX_PARTS},
+            code="invalid_part_size",
+        ) from None
     check_part_requests(upload, parts)  # before S3 is asked for anything
     with storage_errors():
         upload.multipart_upload_id = multipart.create(
@@ -276,11 +287,12 @@ def lock_owner(owner: User) -> None:
 def _record_start(upload: Upload, owner: User, reserved: int) -> None:
     """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
     S3 was asked to create and raise the PolicyError."""
+    commit = stage_change(upload, action="created", actor=owner)  # built before the lock: it covers the writes alone
     try:
         with transaction.atomic():
             lock_owner(owner)
             check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
-            commit_change(upload, action="created", actor=owner)
+            commit()
     except validation.PolicyError:
         if upload.multipart_upload_id:  # after the lock is released: no network call under it
             with storage_errors():

@@ -1,0 +1,169 @@
+"""The presign's shortcuts (README, Benchmarks) must write and answer exactly what Django's and
+DRF's own ways do: the compiled INSERT against save(), the answer read without binding fields
+against DRF's loop, the input's fields copied once against DRF's deep copy."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers as drf
+from rest_framework.test import APIRequestFactory
+
+from tests.factories import make_user
+from uploader.api.serializers import UploadOutput, UploadStartInput, UploadStartOutput
+from uploader.models import OutboxMessage, Upload, UploadEvent
+from uploader.rows import fetch, insert
+
+
+def _upload(owner, **extra):
+    upload_id = uuid.uuid4()
+    now = timezone.now()
+    fields = {
+        "id": upload_id,
+        "owner": owner,
+        "bucket": settings.UPLOADER_BUCKET,
+        "key": f"uploads/{owner.pk}/{upload_id}/ünï code.jpg",
+        "original_filename": "ünï code.jpg",
+        "content_type": "image/jpeg",
+        "size": 1234,
+        "metadata": {"caption": "lake", "n": 3, "ok": True, "none": None},
+        "created_at": now,
+        "expires_at": now + dt.timedelta(hours=1),
+    }
+    return Upload(**(fields | extra))
+
+
+def _row(model, pk):
+    obj = model.objects.get(pk=pk)
+    return {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields if f.attname != "id"}
+
+
+@pytest.mark.django_db
+def test_the_compiled_insert_writes_what_save_writes():
+    owner = make_user()
+    fast, slow = _upload(owner, relative_path="a/b"), _upload(owner, relative_path="a/b")
+    insert(fast)
+    slow.save(force_insert=True)
+    assert not fast._state.adding and fast._state.db == "default"
+    fast_row, slow_row = _row(Upload, fast.pk), _row(Upload, slow.pk)
+    assert fast_row["updated_at"] is not None  # auto_now: pre_save ran, as in save()
+    for differing in ("key", "created_at", "expires_at", "updated_at"):
+        fast_row.pop(differing), slow_row.pop(differing)
+    assert fast_row == slow_row
+    assert Upload.objects.get(pk=fast.pk).metadata == {"caption": "lake", "n": 3, "ok": True, "none": None}
+
+    # Generated keys come back (RETURNING on both databases); defaults are applied as save() does.
+    events = [
+        UploadEvent(upload_id=fast.pk, upload_key=fast.key, owner_id=owner.pk, actor=owner, action="created", version=1)
+        for _ in range(2)
+    ]
+    insert(events[0])
+    events[1].save()
+    assert events[0].pk is not None and events[0].pk != events[1].pk
+    assert _row(UploadEvent, events[0].pk) | {"created_at": None} == _row(UploadEvent, events[1].pk) | {
+        "created_at": None
+    }
+    message = OutboxMessage(task="mirror", args=[str(fast.pk)])
+    insert(message)
+    stored = OutboxMessage.objects.get(pk=message.pk)
+    assert (stored.task, stored.args, stored.attempts) == ("mirror", [str(fast.pk)], 0)
+    assert stored.not_before is not None
+
+    # One statement a row, and a later save() of the same object is an UPDATE, not a second row.
+    with CaptureQueriesContext(connection) as queries:
+        insert(OutboxMessage(task="mirror", args=["x"]))
+    assert len(queries) == 1 and queries[0]["sql"].upper().startswith("INSERT")
+    fast.original_filename = "renamed.jpg"
+    fast.save()
+    assert Upload.objects.filter(owner=owner).count() == 2
+    assert Upload.objects.get(pk=fast.pk).original_filename == "renamed.jpg"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit outside the atomic block below
+def test_fetch_reads_what_the_orm_reads_and_only_the_matching_row():
+    owner, other = make_user(), make_user("bob")
+    upload = _upload(owner, status="available", width=10, uploaded_at=timezone.now())
+    upload.save()
+    fetched, expected = fetch(Upload, upload.pk, owner_id=owner.pk), Upload.objects.get(pk=upload.pk)
+    assert fetched is not None and not fetched._state.adding
+    for field in Upload._meta.concrete_fields:
+        assert getattr(fetched, field.attname) == getattr(expected, field.attname), field.name
+    assert type(fetched.id) is type(expected.id) and fetched.metadata == upload.metadata
+    assert fetch(Upload, str(upload.pk)) is not None  # the key as the URL gives it
+    assert fetch(Upload, upload.pk, owner_id=other.pk) is None
+    assert fetch(Upload, uuid.uuid4()) is None
+    with pytest.raises(TransactionManagementError):
+        fetch(Upload, upload.pk, for_update=True)  # a lock outside a transaction would be none
+    with transaction.atomic():
+        assert fetch(Upload, upload.pk, for_update=True).pk == upload.pk
+
+
+@pytest.mark.django_db
+def test_the_answer_is_what_drfs_own_loop_gives():
+    assert UploadStartOutput._plan() is not None  # the shortcut is taken, not DRF's loop again
+    owner = make_user()
+    request = APIRequestFactory().get("/")
+    request.user = owner
+    uploads = [
+        _upload(owner),
+        _upload(
+            owner,
+            status="available",
+            stored_size=1234,
+            etag="abc",
+            width=640,
+            height=480,
+            media_status="ready",
+            checksum_sha256="x" * 44,
+            uploaded_at=timezone.now(),
+        ),
+        _upload(owner, status="rejected", status_reason="type_mismatch", review_status="rejected", size=None),
+        _upload(owner, part_size=8 * 1024 * 1024, duration=12.5, codec="vp8", page_count=None),
+    ]
+    for upload in uploads:
+        upload.save()
+        upload = Upload.objects.get(pk=upload.pk)
+        output = UploadOutput(upload, context={"request": request})
+        assert output.data == drf.ModelSerializer.to_representation(output, upload)
+        for instruction in (
+            {"upload": {"method": "PUT", "url": "http://s3/x", "headers": {}}},
+            {"multipart": {"upload_id": "u", "part_size": 5, "part_count": 2, "parts": []}},
+        ):
+            context = {"request": request, "instruction": instruction, "url_expires_at": upload.created_at}
+            started = UploadStartOutput(upload, context=context)
+            expected = drf.ModelSerializer.to_representation(started, upload)
+            expected.pop("multipart" if "upload" in instruction else "upload")
+            assert started.data == expected
+    many = UploadOutput(
+        Upload.objects.filter(owner=owner).order_by("created_at"), many=True, context={"request": request}
+    )
+    assert [item["id"] for item in many.data] == [
+        str(u.pk) for u in Upload.objects.filter(owner=owner).order_by("created_at")
+    ]
+
+
+def test_the_inputs_copies_are_independent():
+    """Fields copied once per class and shallowly per instance: one request's binding and errors do
+    not leak into another's."""
+    bad = UploadStartInput(data={"filename": "", "content_type": "image/jpeg", "size": "x", "parts": [{}]})
+    assert not bad.is_valid()
+    good = UploadStartInput(
+        data={
+            "filename": "a.jpg",
+            "content_type": "image/jpeg",
+            "size": 3,
+            "metadata": {"k": "v"},
+            "parts": [{"part_number": 1, "checksum_sha256": "A" * 43 + "="}],
+        }
+    )
+    assert good.is_valid(), good.errors
+    assert good.validated_data["parts"] == [{"part_number": 1, "checksum_sha256": "A" * 43 + "="}]
+    assert set(bad.errors) == {"filename", "size", "parts"}
+    assert good.fields["filename"] is not bad.fields["filename"]
+    assert good.fields["filename"].parent is good and bad.fields["filename"].parent is bad
+    assert UploadStartInput(data={}).is_valid() is False
