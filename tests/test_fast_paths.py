@@ -167,3 +167,31 @@ def test_the_inputs_copies_are_independent():
     assert good.fields["filename"] is not bad.fields["filename"]
     assert good.fields["filename"].parent is good and bad.fields["filename"].parent is bad
     assert UploadStartInput(data={}).is_valid() is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-12-06T23:50:09.000Z", "2026-12-06T23:50:09Z", "2026-12-06T23:50:09.123456Z",
+     "Sun, 06 Dec 2026 23:50:09 GMT", "1796600000", 1796600000, "2026-12-06T23:50:09+09:00"],
+)  # fmt: skip
+def test_timestamps_in_aws_answers_parse_as_botocores_own_parser_gives_them(value):
+    import botocore.utils
+
+    from uploader.aws import parse_timestamp
+
+    ours, theirs = parse_timestamp(value), botocore.utils.parse_timestamp(value)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+
+
+def test_every_client_parses_timestamps_with_ours(aws_resources):
+    """The hook is botocore's own: an XML answer's timestamp is the standard library's (its UTC, not
+    dateutil's), a header's goes to botocore's parser; both aware and equal."""
+    from uploader import aws
+
+    aws.s3().put_object(Bucket=aws_resources, Key="uploads/ts.txt", Body=b"x")
+    head = aws.s3().head_object(Bucket=aws_resources, Key="uploads/ts.txt")
+    listed = aws.s3().list_objects_v2(Bucket=aws_resources, Prefix="uploads/ts.txt")["Contents"][0]
+    assert head["LastModified"].utcoffset() is not None and listed["LastModified"].utcoffset() is not None
+    assert abs((head["LastModified"] - listed["LastModified"]).total_seconds()) < 1
+    assert listed["LastModified"].tzinfo is dt.UTC
+    aws.s3().delete_object(Bucket=aws_resources, Key="uploads/ts.txt")
