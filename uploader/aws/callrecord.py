@@ -69,11 +69,13 @@ def instrument(client) -> None:
         client.meta.events.register("before-sign", _record, unique_id="uploader-callrecord")
 
 
-def signed_directly(request, operation_name, signing_name="s3") -> None:
-    """Record a request signed by one of botocore's signers used directly (uploader.aws.signing), which
-    the client's before-sign event never sees."""
+def signed_directly(url, headers, operation_name, signing_name="s3") -> None:
+    """Record a PUT signed outside the clients (uploader.aws.signing's QuerySigner), which the
+    client's before-sign event never sees."""
     if getattr(settings, "UPLOADER_AWS_CALL_LOG", ""):
-        _record(request, operation_name, signing_name)
+        from botocore.awsrequest import AWSRequest
+
+        _record(AWSRequest(method="PUT", url=url, headers=headers), operation_name, signing_name)
 
 
 def _record(request, operation_name, signing_name, **kwargs):
