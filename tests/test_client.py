@@ -389,3 +389,32 @@ def test_a_remembered_upload_that_ended_on_the_server_is_started_again(live_serv
         "available",
     )
     assert ResumeState(tmp_path, archive).load() is None  # nothing left to resume
+
+
+def test_a_file_of_up_to_sixteen_parts_is_two_requests_and_a_larger_one_asks_for_the_rest(
+    live_server, aws_resources, tmp_path, monkeypatch
+):
+    """The start carries the part size and the first parts' checksums, so their URLs come with it
+    (README, Benchmarks: 1 GiB is a start and a complete); beyond FIRST_BATCH parts the rest are
+    asked for as they are hashed."""
+    from uploader.client import transfer
+
+    make_user("lee", "pw-lee-123456")
+    session = Session(live_server.url, home=tmp_path)
+    session.login("lee", "pw-lee-123456")
+    asked = []
+    session.http.hooks["response"].append(lambda r, *a, **k: asked.append((r.request.method, r.url)))
+    for first_batch in (transfer.FIRST_BATCH, 2):
+        monkeypatch.setattr(transfer, "FIRST_BATCH", first_batch)
+        asked.clear()
+        archive = _zip(tmp_path / f"a{first_batch}.zip", 17 * MiB)
+        record = Uploader(session).upload(archive)
+        upload = Upload.objects.get(pk=record["id"])
+        assert (upload.part_size, upload.part_count) == (8 * MiB, 3)
+        assert record["status"] in ("processing", "available")
+        assert {method for method, _ in asked} == {"POST"}
+        assert [url.removeprefix(live_server.url) for _, url in asked] == [
+            "/api/v1/uploads/",
+            *([f"/api/v1/uploads/{record['id']}/parts/"] if first_batch == 2 else []),
+            f"/api/v1/uploads/{record['id']}/complete/",
+        ]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 from tests.factories import make_user
 from uploader.api.serializers import UploadOutput, UploadStartInput, UploadStartOutput
 from uploader.models import OutboxMessage, Upload, UploadEvent
-from uploader.rows import fetch, insert
+from uploader.rows import fetch, insert, update
 
 
 def _upload(owner, **extra):
@@ -82,6 +82,29 @@ def test_the_compiled_insert_writes_what_save_writes():
     fast.save()
     assert Upload.objects.filter(owner=owner).count() == 2
     assert Upload.objects.get(pk=fast.pk).original_filename == "renamed.jpg"
+
+
+@pytest.mark.django_db
+def test_the_compiled_update_writes_what_save_writes():
+    owner = make_user()
+    fast, slow = _upload(owner), _upload(owner)
+    fast.save(), slow.save()
+    for upload in (fast, slow):
+        upload.transition("processing")
+        upload.metadata = {"caption": "changed"}
+        upload.width = 640
+    before = Upload.objects.get(pk=fast.pk).updated_at
+    update(fast)
+    slow.save()
+    fast_row, slow_row = _row(Upload, fast.pk), _row(Upload, slow.pk)
+    assert fast_row["updated_at"] > before  # auto_now: pre_save ran, as in save()
+    for differing in ("key", "created_at", "expires_at", "updated_at"):
+        fast_row.pop(differing), slow_row.pop(differing)
+    assert fast_row == slow_row and fast_row["status"] == "processing" and fast_row["version"] == 2
+    assert Upload.objects.count() == 2
+    gone = _upload(owner)  # never saved: no row has its key
+    with pytest.raises(DatabaseError):
+        update(gone)
 
 
 @pytest.mark.django_db(transaction=True)  # autocommit outside the atomic block below

@@ -182,8 +182,8 @@ def test_a_multipart_upload_from_plan_to_available(api, aws_resources, drain):
 
 
 def test_a_client_that_chooses_its_part_size_gets_its_first_part_urls_with_the_start(api, aws_resources):
-    """The reference client's way: the start carries the part size and its first parts' checksums,
-    the rest comes in one batch; 1 GiB is three requests (README, Benchmarks)."""
+    """The reference client's way: the start carries the part size and its first parts' checksums
+    (tests/test_client.py: all of a file of up to 16 parts, so 1 GiB is two requests)."""
     blob = _zip_blob(os.urandom(30 * MiB))
     part_size = 10 * MiB
     chunks = _chunks(blob, part_size)

@@ -95,9 +95,9 @@ def stage_change(upload: Upload, *, action: str, actor: User | None = None, deta
 
     def commit() -> None:
         if new_row is not None:
-            new_row.execute()  # a new upload: the statement compiled once (uploader/rows.py)
+            new_row.execute()  # statements built once per model (uploader/rows.py)
         else:
-            upload.save()
+            rows.update(upload)
         event.execute()
         upload.saved_state = (upload.status, upload.review_status)
         owed = [record() for record in owing] + webhooks.announce(upload, before_status or "")
