@@ -22,8 +22,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def _tree_cpu_seconds(pid):
     """CPU of a process and its live children (gunicorn master and workers): the scheduler's
-    nanoseconds of every thread (/proc/<pid>/task/<tid>/schedstat) where the kernel keeps them,
-    else user+system in clock ticks (10 ms steps: too coarse for a few requests)."""
+    nanoseconds of every live thread (/proc/<pid>/task/<tid>/schedstat), plus, in clock ticks,
+    what threads that have ended used (the process's user+system less its live threads': boto3's
+    transfer threads come and go). Ticks alone are 10 ms steps, too coarse for a few requests."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -34,11 +35,16 @@ def _tree_cpu_seconds(pid):
             continue
         if int(entry.name) != pid and int(fields[1]) != pid:  # fields[1] is the parent pid
             continue
+        ticks = int(fields[11]) + int(fields[12])
         try:
-            threads = [(task / "schedstat").read_text().split()[0] for task in (entry / "task").iterdir()]
-            total += sum(int(ns) for ns in threads) / 1e9
+            live_ns = live_ticks = 0
+            for task in (entry / "task").iterdir():
+                live_ns += int((task / "schedstat").read_text().split()[0])
+                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                live_ticks += int(stat[11]) + int(stat[12])
+            total += live_ns / 1e9 + max(ticks - live_ticks, 0) / CLK_TCK
         except (OSError, IndexError, ValueError):
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            total += ticks / CLK_TCK
     return total
 
 
