@@ -20,7 +20,18 @@ from pathlib import Path
 
 import requests
 
-from .run import BASE_DIR, CLK_TCK, MiB, _make_file, _rate, _tree_cpu_seconds, _user_and_token, _wait_http
+from .run import (
+    BASE_DIR,
+    CLK_TCK,
+    MiB,
+    _drop_scratch_database,
+    _make_file,
+    _rate,
+    _scratch_database,
+    _tree_cpu_seconds,
+    _user_and_token,
+    _wait_http,
+)
 
 HERE = Path(__file__).resolve().parent / "s3ff"
 VENV = BASE_DIR / "var" / "bench-s3ff-venv"
@@ -57,6 +68,9 @@ class Peer:
             "PEER_DATABASE": str(Path(stack.tmp.name) / "peer.sqlite3"),
             "PEER_BUCKET": stack.env["UPLOADER_BUCKET"],
         }
+        if not stack.database.startswith("sqlite"):  # the same engine as ours: a scratch database of its own
+            self.database = _scratch_database(stack.tmp.name, "peer")
+            self.env["PEER_DATABASE_URL"] = self.database
 
     def __enter__(self):
         python = _venv()
@@ -81,6 +95,8 @@ class Peer:
     def __exit__(self, *exc):
         self.web.terminate()
         self.web.wait(30)
+        if "PEER_DATABASE_URL" in self.env:
+            _drop_scratch_database(self.database)
 
 
 def _idle_cpu_rate(pid, seconds=5):

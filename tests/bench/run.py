@@ -20,11 +20,12 @@ MiB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _tree_cpu_seconds(pid):
+def _tree_cpu_seconds(pid, threads_end=False):
     """CPU of a process and its live children (gunicorn master and workers): the scheduler's
-    nanoseconds of every live thread (/proc/<pid>/task/<tid>/schedstat), plus, in clock ticks,
-    what threads that have ended used (the process's user+system less its live threads': boto3's
-    transfer threads come and go). Ticks alone are 10 ms steps, too coarse for a few requests."""
+    nanoseconds of every live thread (/proc/<pid>/task/<tid>/schedstat), or, where threads come
+    and go (`threads_end`: boto3's transfer threads in the proxied baseline), the processes'
+    user+system in clock ticks, which keep what ended threads used but step by 10 ms: too coarse
+    for a few requests (and the two kinds of count differ by a few ticks, so they are not mixed)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -35,16 +36,14 @@ def _tree_cpu_seconds(pid):
             continue
         if int(entry.name) != pid and int(fields[1]) != pid:  # fields[1] is the parent pid
             continue
-        ticks = int(fields[11]) + int(fields[12])
+        ticks = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        if threads_end:
+            total += ticks
+            continue
         try:
-            live_ns = live_ticks = 0
-            for task in (entry / "task").iterdir():
-                live_ns += int((task / "schedstat").read_text().split()[0])
-                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                live_ticks += int(stat[11]) + int(stat[12])
-            total += live_ns / 1e9 + max(ticks - live_ticks, 0) / CLK_TCK
+            total += sum(int((task / "schedstat").read_text().split()[0]) for task in (entry / "task").iterdir()) / 1e9
         except (OSError, IndexError, ValueError):
-            total += ticks / CLK_TCK
+            total += ticks
     return total
 
 
@@ -143,15 +142,15 @@ class Stack:
         self.tmp.cleanup()
 
 
-def _scratch_database(tmp):
+def _scratch_database(tmp, purpose="bench"):
     """SQLite in the run's scratch folder, or, with BENCH_DATABASE_URL (a PostgreSQL server URL),
     a fresh database on that server, as production runs."""
     server = os.environ.get("BENCH_DATABASE_URL")
     if not server:
-        return f"sqlite:///{tmp}/bench.sqlite3"
+        return f"sqlite:///{tmp}/{purpose}.sqlite3"
     import psycopg
 
-    name = f"uploader_bench_{os.getpid()}"
+    name = f"uploader_{purpose}_{os.getpid()}"
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{server.rsplit('/', 1)[0]}/{name}"
@@ -373,15 +372,16 @@ def bench_transfer(stack, size=1024 * MiB):
 
     # The web server's CPU while it serves nothing (its worker loops tick): subtracted from both
     # paths below, so that each counts only what its requests cost.
-    cpu_before, idle_started = _tree_cpu_seconds(stack.web.pid), time.perf_counter()
+    cpu_before, idle_started = _tree_cpu_seconds(stack.web.pid, threads_end=True), time.perf_counter()
     time.sleep(10)
-    idle_rate = (_tree_cpu_seconds(stack.web.pid) - cpu_before) / (time.perf_counter() - idle_started)
+    idle_rate = (_tree_cpu_seconds(stack.web.pid, threads_end=True) - cpu_before) / (time.perf_counter() - idle_started)
 
-    cpu_before = _tree_cpu_seconds(stack.web.pid)
+    cpu_before = _tree_cpu_seconds(stack.web.pid, threads_end=True)
     started = time.perf_counter()
     record = Uploader(session, concurrency=4).upload(path)
     own_seconds = time.perf_counter() - started
-    direct_cpu = max(_tree_cpu_seconds(stack.web.pid) - cpu_before - idle_rate * own_seconds, 1 / CLK_TCK)
+    direct_cpu = _tree_cpu_seconds(stack.web.pid, threads_end=True) - cpu_before - idle_rate * own_seconds
+    direct_cpu = max(direct_cpu, 1 / CLK_TCK)
     assert record["status"] in ("pending", "processing", "available"), record
 
     config = boto3.s3.transfer.TransferConfig(multipart_chunksize=8 * MiB, max_concurrency=4)
@@ -389,7 +389,7 @@ def bench_transfer(stack, size=1024 * MiB):
     aws.s3().upload_file(str(path), "bench", "bench/boto3/bench.zip", Config=config)
     boto3_seconds = time.perf_counter() - started
 
-    cpu_before = _tree_cpu_seconds(stack.web.pid)
+    cpu_before = _tree_cpu_seconds(stack.web.pid, threads_end=True)
     started = time.perf_counter()
     with open(path, "rb") as body:
         response = requests.post(
@@ -400,7 +400,7 @@ def bench_transfer(stack, size=1024 * MiB):
         )
     response.raise_for_status()
     proxied_seconds = time.perf_counter() - started
-    proxied_cpu = _tree_cpu_seconds(stack.web.pid) - cpu_before - idle_rate * proxied_seconds
+    proxied_cpu = _tree_cpu_seconds(stack.web.pid, threads_end=True) - cpu_before - idle_rate * proxied_seconds
     gb = size / 1e9
     return {
         "file_mib": size // MiB,

@@ -10,6 +10,10 @@ DEBUG = False
 UPLOADER_PRESIGN_RATE = "1000000/min"
 UPLOADER_BATCH_ITEMS_RATE = "1000000/min"
 UPLOADER_ACTION_RATE = "1000000/min"
+# Connections kept between requests, as production keeps them (config/settings/production.py):
+# opening one per request is most of the trivial endpoint's work on PostgreSQL.
+DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = False  # tasks go to SQS; the web process is what is measured
 UPLOADER_OUTBOX_EAGER = False  # owed work is the worker relay's, as in production
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

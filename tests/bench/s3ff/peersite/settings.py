@@ -4,6 +4,7 @@ as its S3."""
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SECRET_KEY = os.environ["PEER_SECRET_KEY"]
 DEBUG = False
@@ -27,16 +28,32 @@ MIDDLEWARE = [  # what `startproject` writes
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": Path(os.environ["PEER_DATABASE"]),
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        },
+if os.environ.get("PEER_DATABASE_URL"):  # PostgreSQL, as ours runs in BENCH_DATABASE_URL's run
+    _url = urlsplit(os.environ["PEER_DATABASE_URL"])
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _url.path.lstrip("/"),
+            "USER": _url.username or "",
+            "PASSWORD": _url.password or "",
+            "HOST": _url.hostname or "",
+            "PORT": _url.port or "",
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(os.environ["PEER_DATABASE"]),
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+# Connections kept between requests, as our production settings keep them (and the bench's).
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 REST_FRAMEWORK = {
