@@ -418,3 +418,13 @@ def test_a_file_of_up_to_sixteen_parts_is_two_requests_and_a_larger_one_asks_for
             *([f"/api/v1/uploads/{record['id']}/parts/"] if first_batch == 2 else []),
             f"/api/v1/uploads/{record['id']}/complete/",
         ]
+
+
+def test_a_file_too_large_for_64_mib_parts_is_left_to_the_servers_plan():
+    """Above 10,000 parts of 64 MiB (625 GiB) the client chooses no part size (the server would
+    refuse it) and hashes nothing before the start: the server plans larger parts."""
+    from uploader.client.transfer import part_size_for
+
+    huge = 700 * 1024**3
+    assert part_size_for(huge) > 64 * MiB
+    assert Uploader(session=None)._first_parts(Path("/nonexistent"), huge) == {}

@@ -25,7 +25,7 @@ def fetch(model: type[M], pk: Any, *, for_update: bool = False, **equal: Any) ->
     """The row of `model` with this primary key whose `equal` columns (attribute names) hold
     these values, or None. `for_update` locks it until the transaction ends, as
     select_for_update() would (and, like it, refuses outside a transaction)."""
-    alias = router.db_for_read(model)
+    alias = router.db_for_write(model) if for_update else router.db_for_read(model)  # as select_for_update()
     connection = connections[alias]
     if for_update and connection.get_autocommit():
         raise TransactionManagementError("fetch(for_update=True) outside a transaction")

@@ -160,7 +160,7 @@ class BuiltOnceModelSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         """DRF's loop over the fields, without binding a copy of each first (a presign's answer
         spent more on that than on its values): each value read from its attribute, or from its
         `get_<name>` method, and converted by the class's own field. Serializers with nested or
-        dotted fields take DRF's way; tests/test_serializers.py holds the two equal."""
+        dotted fields take DRF's way; tests/test_fast_paths.py holds the two equal."""
         plan = self._plan()
         if plan is None:
             return super().to_representation(instance)

@@ -162,6 +162,8 @@ class Uploader:
         if size <= MULTIPART_FROM:
             return {}
         part_size = part_size_for(size)
+        if part_size > 64 * MiB:  # beyond 625 GiB: the server's own plan (larger parts), asked for after
+            return {}
         count = min(FIRST_BATCH, -(-size // part_size))
         with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
             checksums = hashers.map(
