@@ -1,5 +1,5 @@
 """Many uploads in one call (a folder, a camera roll): each item is checked, signed and answered
-on its own, and all of a batch's items are counted against the quota under one lock, in order, so
+on its own, and all of a batch's items are counted against the quota in one transaction, in order, so
 the batch stops exactly where the quota does."""
 
 import logging
@@ -16,7 +16,7 @@ from uploader.models import Upload
 from uploader.services import selectors
 from uploader.services.common import stage_change
 from uploader.services.complete import upload_complete
-from uploader.services.start import Started, check_quota, lock_owner, prepare_start
+from uploader.services.start import Started, prepare_start
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100
@@ -42,8 +42,8 @@ def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started
     """Start up to MAX_BATCH uploads; the answer for item i is its Started, the DomainError that
     refused it, or, for an item marked `skip_if_available`, the owner's available Upload of that
     very file (folder, name, size and SHA-256), which is then not started again. Items are
-    prepared (policy, names, signing; S3 only for multipart ones) before the lock; under it, the
-    owner's held bytes are summed once and each item is counted in turn."""
+    prepared (policy, names, signing; S3 only for multipart ones) before the transaction; in it,
+    each item reserves its bytes of the owner's quota in turn (services.usage), or is refused."""
     _check_size(items)
     results: list[Started | Upload | DomainError | None] = [None] * len(items)
     prepared = []
@@ -65,20 +65,18 @@ def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started
             results[index] = error
     over_quota = []
     if prepared:
-        # The rows built before the lock, which then covers the writes alone.
-        commits = {index: stage_change(start.upload, action="created", actor=owner) for index, start in prepared}
+        # The rows built before the transaction, which then holds its locks for the writes alone.
+        commits = {
+            index: stage_change(start.upload, action="created", actor=owner, reserve=True) for index, start in prepared
+        }
         with transaction.atomic():
-            lock_owner(owner)
-            held = selectors.upload_bytes_held(owner_id=owner.pk)
             for index, start in prepared:
                 try:
-                    check_quota(owner, start.reserved, held)
+                    commits[index]()  # each reserves its bytes, or writes nothing and is refused
                 except DomainError as error:
                     results[index] = error
                     over_quota.append(start.upload)
                     continue
-                held += start.reserved
-                commits[index]()
                 results[index] = start.started()
     for upload in over_quota:  # after the lock: no network call under it
         if upload.multipart_upload_id:

@@ -1,5 +1,6 @@
 """What every service shares: the row lock (and the rule about it), the one way a change is
-persisted (`commit_change`: saved, audited, and what it owes recorded), and the errors."""
+persisted (`commit_change`: saved, audited, its owner's quota count kept, and what it owes
+recorded), and the errors."""
 
 import contextlib
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from uploader import rows
 from uploader.domain import tasknames
 from uploader.domain.errors import InvalidInput, ServiceUnavailable, WrongState  # noqa: F401  (the services' errors)
 from uploader.models import Upload, UploadEvent
-from uploader.services import outbox, webhooks
+from uploader.services import outbox, usage, webhooks
 
 
 class InvalidParts(InvalidInput):
@@ -69,12 +70,21 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
     stage_change(upload, action=action, actor=actor, detail=detail)()
 
 
-def stage_change(upload: Upload, *, action: str, actor: User | None = None, detail: str = "") -> Callable[[], None]:
+def stage_change(
+    upload: Upload, *, action: str, actor: User | None = None, detail: str = "", reserve: bool = False
+) -> Callable[[], None]:
     """commit_change in two steps: the rows built now (a new upload's own, its audit entry, what
     it owes), written by the call returned, inside the caller's transaction. A start builds them
-    before it takes the owner's lock, which then covers the statements alone (README, Benchmarks)."""
+    before its transaction, which then holds its locks for the statements alone (README,
+    Benchmarks), and passes `reserve`: the call then raises the PolicyError that refuses the start,
+    having written nothing, if the new upload's bytes do not fit its owner's quota."""
     before_status, before_review = getattr(upload, "saved_state", ("", ""))
-    new_row = rows.prepare_insert(upload) if upload._state.adding else None
+    adding = upload._state.adding
+    held_before = 0 if adding else upload.held_bytes
+    held_after = usage.holding(upload)
+    if adding:
+        upload.held_bytes = held_after  # before its INSERT is built
+    new_row = rows.prepare_insert(upload) if adding else None
     event = rows.prepare_insert(
         UploadEvent(
             upload_id=upload.pk,
@@ -94,9 +104,12 @@ def stage_change(upload: Upload, *, action: str, actor: User | None = None, deta
     owing = [outbox.stage(task, *args) for task, args in _owed(upload, before_status or "")]
 
     def commit() -> None:
+        if held_after != held_before or reserve:  # the owner's count first (services.usage says why)
+            usage.add(upload.owner_id, held_after - held_before, reserve=reserve)
         if new_row is not None:
             new_row.execute()  # statements built once per model (uploader/rows.py)
         else:
+            upload.held_bytes = held_after
             rows.update(upload)
         event.execute()
         upload.saved_state = (upload.status, upload.review_status)

@@ -136,7 +136,7 @@ def _over_quota(upload: Upload, stored_size: int) -> list[str]:
     quota = settings.UPLOADER_USER_QUOTA
     if not quota:
         return []
-    others = selectors.upload_bytes_held(owner_id=upload.owner_id, exclude_id=upload.pk)
+    others = selectors.upload_bytes_held(owner_id=upload.owner_id) - upload.held_bytes
     if others + stored_size <= quota:
         return []
     return [OVER_QUOTA % {"size": stored_size, "held": others, "quota": quota}]

@@ -7,13 +7,12 @@ from uuid import UUID
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from uploader import rows
 from uploader.aws import mirror, signing, storage
 from uploader.domain import destinations, keys, validation
-from uploader.models import Upload, UploadEvent
+from uploader.models import QuotaUsage, Upload, UploadEvent
 
 
 def upload_list(*, user: User) -> QuerySet[Upload]:
@@ -129,26 +128,17 @@ def upload_get_by_key(*, user: User, key: str, multipart_upload_id: str | None =
     return found.first()
 
 
-def upload_bytes_held(*, owner_id: int, exclude_id: UUID | str | None = None) -> int:
-    """Bytes counted against a user's quota: every pending, processing or available upload by its
-    declared size, else what is stored, else (a legacy upload whose bytes have not arrived) the
-    legacy reservation.
-
-    One statement written out, not built by the ORM: it runs in every presign under the lock
-    that guards the quota, and building the aggregate cost more than running it (README,
-    Benchmarks). It reads the covering index upload_quota_held (tests/test_quota.py)."""
-    statuses = [str(status) for status in Upload.Status.HOLDING]
-    sql = _HELD_SQL.format(table=Upload._meta.db_table, statuses=", ".join(["%s"] * len(statuses)))
-    params = [validation.unsized_limit(), owner_id, *statuses]
-    if exclude_id is not None:
-        sql += " AND id <> %s"
-        params.append(Upload._meta.pk.get_db_prep_value(UUID(str(exclude_id)), connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0] or 0
+def upload_bytes_held(*, owner_id: int) -> int:
+    """Bytes counted against a user's quota: the owner's QuotaUsage row (services.usage keeps it),
+    or, before the owner's first upload, the uploads' own count."""
+    held = QuotaUsage.objects.filter(pk=owner_id).values_list("held", flat=True).first()
+    return held if held is not None else upload_bytes_counted(owner_id=owner_id)
 
 
-_HELD_SQL = "SELECT SUM(COALESCE(size, stored_size, %s)) FROM {table} WHERE owner_id = %s AND status IN ({statuses})"
+def upload_bytes_counted(*, owner_id: int) -> int:
+    """What the owner's uploads hold, summed (`held_bytes`, nothing for one that has ended): what
+    the QuotaUsage row must say (services.usage.recount)."""
+    return Upload.objects.filter(owner_id=owner_id).aggregate(held=Sum("held_bytes"))["held"] or 0
 
 
 @dataclasses.dataclass(frozen=True)

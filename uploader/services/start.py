@@ -1,5 +1,5 @@
-"""Starting an upload: the policy, the names, the quota under the owner's lock, and the signed
-request (one PUT or POST, or a multipart upload with its first part URLs).
+"""Starting an upload: the policy, the names, its bytes reserved of the owner's quota, and the
+signed request (one PUT or POST, or a multipart upload with its first part URLs).
 
 Why it is long: four ways to start (signed PUT, POST, legacy, undeclared size) share one policy
 check and one record; split, the quota rule would be in four places."""
@@ -13,16 +13,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from uploader.aws import multipart, signing
 from uploader.domain import destinations, keys, validation
 from uploader.models import Upload
-from uploader.services import selectors
+from uploader.services import selectors, usage
 from uploader.services.common import InvalidParts, stage_change, storage_errors
 from uploader.services.parts import check_part_requests, sign_parts
 
@@ -84,17 +83,17 @@ def upload_start(
         destination=destination,
         metadata=metadata,
     )
-    _record_start(prepared.upload, owner, prepared.reserved)
+    _record_start(prepared.upload, owner)
     return prepared.started()
 
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-    """An upload checked and signed but not saved yet, and the bytes it will hold of the quota."""
+    """An upload checked and signed but not saved yet (its `held_bytes`: what it will hold of the
+    quota)."""
 
     upload: Upload
     instruction: dict
-    reserved: int
 
     def started(self) -> Started:
         expires = self.upload.created_at + dt.timedelta(seconds=settings.UPLOADER_URL_EXPIRES)
@@ -126,15 +125,13 @@ def prepare_start(
             % {"max": MAX_SINGLE_PUT},
             code="too_large",
         )
-    # What the upload holds against the quota until the worker has measured the stored object.
-    reserved = size if size is not None else validation.unsized_limit(rules)
     upload = _new_upload(owner, filename, content_type, size, rules, relative_path, metadata)
     if method != Method.LEGACY and size is not None and size > settings.UPLOADER_MULTIPART_THRESHOLD:
-        check_quota(owner, reserved)  # before S3 is asked to create anything
+        check_quota(owner, upload.held_bytes)  # before S3 is asked to create anything
         instruction = _begin_multipart(upload, parts, part_size)
     else:
         instruction = _sign_single(upload, method, checksum_sha256)
-    return Prepared(upload, instruction, reserved)
+    return Prepared(upload, instruction)
 
 
 def upload_start_legacy(*, owner: User, content_type: str, size: int | None) -> Started:
@@ -223,7 +220,7 @@ def upload_start_unsized(
                     bucket=upload.bucket, key=upload.key, content_type=content_type, size=None, max_size=reserved
                 )
             }
-    _record_start(upload, owner, reserved)
+    _record_start(upload, owner)
     return upload, instruction
 
 
@@ -271,46 +268,35 @@ def _new_upload(
         relative_path=relative_path,
         content_type=content_type,
         size=size,
+        # What it holds of the quota from now on (services.usage): without a declared size, what
+        # its destination lets such an upload store, until the worker has measured the object.
+        held_bytes=size if size is not None else validation.unsized_limit(rules),
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.UPLOADER_PENDING_TTL),
     )
 
 
-def lock_owner(owner: User) -> None:
-    """One start at a time per user, inside the caller's transaction. SQLite has no row locks; its
-    IMMEDIATE transactions (settings) already take the one write lock at BEGIN, so the query is
-    skipped there."""
-    if connection.features.has_select_for_update:
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-
-
-def _record_start(upload: Upload, owner: User, reserved: int) -> None:
-    """Save the new upload if the quota still has room for `reserved` bytes; otherwise abort what
-    S3 was asked to create and raise the PolicyError."""
-    commit = stage_change(upload, action="created", actor=owner)  # built before the lock: it covers the writes alone
+def _record_start(upload: Upload, owner: User) -> None:
+    """Save the new upload if its bytes (`held_bytes`) still fit its owner's quota; otherwise abort
+    what S3 was asked to create and raise the PolicyError."""
+    commit = stage_change(upload, action="created", actor=owner, reserve=True)  # built before the transaction
     try:
         with transaction.atomic():
-            lock_owner(owner)
-            check_quota(owner, reserved)  # the check that counts: concurrent presigns of this user are serialised
-            commit()
+            commit()  # checks and reserves in one statement: concurrent starts of this user cannot both pass
     except validation.PolicyError:
-        if upload.multipart_upload_id:  # after the lock is released: no network call under it
+        if upload.multipart_upload_id:  # after the transaction: no network call under its locks
             with storage_errors():
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
         raise
 
 
-def check_quota(owner: User, reserved: int, held: int | None = None) -> None:
-    """Bytes are reserved at presign and released when an upload expires, is aborted, rejected or
-    deleted. `held` is what the owner holds already, when the caller has summed it."""
+def check_quota(owner: User, reserved: int) -> None:
+    """Whether `reserved` more bytes fit the owner's quota now, asked before S3 is asked to create a
+    multipart upload. Not the check that counts: that is the start's reservation (_record_start).
+    Bytes are held from the start until an upload expires, is aborted, rejected or deleted."""
     quota = settings.UPLOADER_USER_QUOTA
     if not quota:
         return
-    if held is None:
-        held = selectors.upload_bytes_held(owner_id=owner.pk)
+    held = selectors.upload_bytes_held(owner_id=owner.pk)
     if held + reserved > quota:
-        raise validation.PolicyError(
-            gettext("This upload would take you over your quota: %(held)s of %(quota)s bytes are in use.")
-            % {"held": held, "quota": quota},
-            code="quota_exceeded",
-        )
+        raise usage.over_quota(held, quota)
