@@ -61,6 +61,23 @@ def test_concurrent_presigns_of_one_user_never_pass_the_quota(settings, aws_reso
     assert selectors.upload_bytes_held(owner_id=owner.pk) == 3 * MiB
 
 
+def test_concurrent_first_starts_of_new_owners_all_pass_a_quota_they_fit(settings, aws_resources):
+    """An owner's count is made by their first start; starts that race it must find the new row,
+    not take its appearance between their UPDATE and their read for a quota they do not fit (make
+    bench found one such 413 in a new owner's first eight starts)."""
+    settings.UPLOADER_USER_QUOTA = 100 * MiB
+    for n in range(6):  # the race is a matter of timing: several new owners
+        owner = make_user(f"new{n}", "pw-new-12345")
+
+        def start(owner=owner):
+            return services.upload_start(owner=owner, filename="a.jpg", content_type="image/jpeg", size=MiB).upload
+
+        results = _at_once(8, start)
+        assert all(isinstance(r, Upload) for r in results), (n, results)
+        assert selectors.upload_bytes_held(owner_id=owner.pk) == 8 * MiB
+        assert selectors.upload_bytes_counted(owner_id=owner.pk) == 8 * MiB
+
+
 def test_concurrent_reviews_of_one_upload_leave_one_decision(aws_resources):
     owner = make_user("quinn", "pw-quinn-123")
     reviewer = make_user("rita", "pw-rita-123", is_staff=True)

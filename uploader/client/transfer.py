@@ -56,6 +56,19 @@ def sha256_b64(path, offset, length):
     return base64.b64encode(digest.digest()).decode()
 
 
+def part_checksums(path, size, part_size, numbers):
+    """[{part_number, checksum_sha256}] of these parts of a file of `size` bytes, two hashed at
+    once (hashlib lets go of the GIL)."""
+
+    def checksum(n):
+        offset = (n - 1) * part_size
+        return sha256_b64(path, offset, min(part_size, size - offset))
+
+    with ThreadPoolExecutor(2) as hashers:
+        checksums = list(hashers.map(checksum, numbers))
+    return [{"part_number": n, "checksum_sha256": c} for n, c in zip(numbers, checksums, strict=True)]
+
+
 def read_slice(path, offset, length):
     with open(path, "rb") as f:
         f.seek(offset)
@@ -165,13 +178,7 @@ class Uploader:
         if part_size > 64 * MiB:  # beyond 625 GiB: the server's own plan (larger parts), asked for after
             return {}
         count = min(FIRST_BATCH, -(-size // part_size))
-        with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
-            checksums = hashers.map(
-                lambda n: sha256_b64(path, (n - 1) * part_size, min(part_size, size - (n - 1) * part_size)),
-                range(1, count + 1),
-            )
-            parts = [{"part_number": n, "checksum_sha256": c} for n, c in enumerate(checksums, start=1)]
-        return {"part_size": part_size, "parts": parts}
+        return {"part_size": part_size, "parts": part_checksums(path, size, part_size, range(1, count + 1))}
 
     def _send_parts(self, upload_id, path, size, part_size, part_count, stored, signed=()):
         """Send every part not `stored` yet (`signed`: URLs already in hand), then complete."""
@@ -191,7 +198,7 @@ class Uploader:
                 body,
                 path.name,
                 size,
-                retries_resign=lambda: self._sign(upload_id, path, [n], part_size, length)[0],
+                retries_resign=lambda: self._sign(upload_id, path, size, part_size, [n])[0],
             )
             with self._lock:
                 sent["bytes"] += len(body)
@@ -215,7 +222,7 @@ class Uploader:
             while position < len(todo):
                 numbers = todo[position : position + batch]
                 position += len(numbers)
-                submit(self._sign(upload_id, path, numbers, part_size, length))
+                submit(self._sign(upload_id, path, size, part_size, numbers))
                 rate = (sent["bytes"] - sent_before) / max(time.monotonic() - started, 1e-3)
                 batch = next_batch(batch, rate=rate, part_size=part_size, floor=in_flight)
             for future in pending:
@@ -224,11 +231,9 @@ class Uploader:
         parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
         return self.session.call("POST", f"/api/v1/uploads/{upload_id}/complete/", json_body={"parts": parts})
 
-    def _sign(self, upload_id, path, numbers, part_size, length):
+    def _sign(self, upload_id, path, size, part_size, numbers):
         """Fresh URLs for a batch of parts; each part's SHA-256 becomes part of its signature."""
-        with ThreadPoolExecutor(2) as hashers:  # hashlib lets go of the GIL: two parts at once
-            checksums = hashers.map(lambda n: sha256_b64(path, (n - 1) * part_size, length(n)), numbers)
-            parts = [{"part_number": n, "checksum_sha256": c} for n, c in zip(numbers, checksums, strict=True)]
+        parts = part_checksums(path, size, part_size, numbers)
         return self.session.call("POST", f"/api/v1/uploads/{upload_id}/parts/", json_body={"parts": parts})["parts"]
 
     def _put(self, target, body, name, size, retries_resign):

@@ -39,8 +39,9 @@ def add(owner_id: int, delta: int, *, reserve: bool = False) -> None:
     the start. A change that gives bytes back is never refused, whatever the quota is now."""
     quota = settings.UPLOADER_USER_QUOTA if reserve else 0
     table = connection.ops.quote_name(QuotaUsage._meta.db_table)
+    found = None
     with connection.cursor() as cursor:
-        for _first_time in (True, False):
+        for _attempt in range(3):
             if quota:
                 cursor.execute(
                     f"UPDATE {table} SET held = held + %s WHERE owner_id = %s AND held + %s <= %s",
@@ -52,10 +53,14 @@ def add(owner_id: int, delta: int, *, reserve: bool = False) -> None:
                 return
             cursor.execute(f"SELECT held FROM {table} WHERE owner_id = %s", [owner_id])
             found = cursor.fetchone()
-            if found is not None:  # the row is there: the bytes do not fit
+            if found is None:
+                _create(owner_id)  # the owner's first upload: then the UPDATE again
+            elif quota and found[0] + delta > quota:
                 raise over_quota(found[0], quota)
-            _create(owner_id)  # the owner's first upload: then the UPDATE again
-    raise AssertionError(f"no quota usage row for owner {owner_id} after creating it")
+            # else another transaction made the row between the two statements: the UPDATE again
+    if found is None:
+        raise AssertionError(f"no quota usage row for owner {owner_id} after creating it")
+    raise over_quota(found[0], quota)  # what fitted when read no longer did, three times: refused
 
 
 def _create(owner_id: int) -> None:
