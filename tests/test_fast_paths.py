@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 from tests.factories import make_user
 from uploader.api.serializers import UploadOutput, UploadStartInput, UploadStartOutput
 from uploader.models import OutboxMessage, Upload, UploadEvent
-from uploader.rows import fetch, insert, update
+from uploader.rows import fetch, insert, insert_all, prepare_insert, update
 
 
 def _upload(owner, **extra):
@@ -82,6 +82,33 @@ def test_the_compiled_insert_writes_what_save_writes():
     fast.save()
     assert Upload.objects.filter(owner=owner).count() == 2
     assert Upload.objects.get(pk=fast.pk).original_filename == "renamed.jpg"
+
+
+@pytest.mark.django_db
+def test_inserts_sent_together_write_what_each_alone_writes_and_return_their_keys():
+    """insert_all: on PostgreSQL one statement (each INSERT in a WITH clause), elsewhere one each;
+    the rows and their generated keys are what separate INSERTs give."""
+    owner = make_user()
+    together, alone = _upload(owner, relative_path="x"), _upload(owner, relative_path="x")
+
+    def trail(upload):
+        return UploadEvent(upload_id=upload.pk, upload_key=upload.key, owner_id=owner.pk, action="created", version=1)
+
+    batch = [together, trail(together), OutboxMessage(task="mirror", args=["a"]), OutboxMessage(task="mirror")]
+    with CaptureQueriesContext(connection) as queries:
+        insert_all([prepare_insert(obj) for obj in batch])
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 4)
+    for obj in (alone, trail(alone), OutboxMessage(task="mirror", args=["a"]), OutboxMessage(task="mirror")):
+        insert(obj)
+    assert all(obj.pk is not None and not obj._state.adding for obj in batch)
+    assert batch[2].pk != batch[3].pk and OutboxMessage.objects.get(pk=batch[3].pk).args == []
+    rows = _row(Upload, together.pk), _row(Upload, alone.pk)
+    assert [
+        {k: v for k, v in row.items() if k not in ("key", "created_at", "expires_at", "updated_at")} for row in rows
+    ] == [{k: v for k, v in rows[1].items() if k not in ("key", "created_at", "expires_at", "updated_at")}] * 2
+    assert _row(UploadEvent, batch[1].pk) | {"created_at": None, "upload_id": None, "upload_key": None} == _row(
+        UploadEvent, UploadEvent.objects.get(upload_id=alone.pk).pk
+    ) | {"created_at": None, "upload_id": None, "upload_key": None}
 
 
 @pytest.mark.django_db

@@ -83,6 +83,31 @@ class Insert:
 prepare_insert = Insert
 
 
+def insert_all(inserts: list[Insert]) -> None:
+    """Execute these INSERTs (one database), in order. On PostgreSQL as one statement, each
+    INSERT in a WITH clause: one round trip to the server instead of one each (a start's upload,
+    audit entry and outbox row: README, Benchmarks). Elsewhere one after the other."""
+    if not inserts:
+        return
+    alias = inserts[0].alias
+    connection = connections[alias]
+    if len(inserts) == 1 or connection.vendor != "postgresql" or any(i.alias != alias for i in inserts):
+        for one in inserts:
+            one.execute()
+        return
+    clauses = ", ".join(f"i{n} AS ({one.sql})" for n, one in enumerate(inserts))
+    keys = [n for n, one in enumerate(inserts) if one.returning]
+    answer = ", ".join(f"(SELECT * FROM i{n})" for n in keys) or "1"
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {clauses} SELECT {answer}", [p for one in inserts for p in one.params])
+        returned = cursor.fetchone()
+    for n, value in zip(keys, returned, strict=False):
+        obj = inserts[n].obj
+        setattr(obj, type(obj)._meta.pk.attname, value)
+    for one in inserts:
+        one.obj._state.adding, one.obj._state.db = False, alias
+
+
 def update(obj: models.Model) -> None:
     """UPDATE every column of `obj`'s row, as save() does for a row that exists (auto_now fields
     stamped); raises DatabaseError when no row has its key, as save(force_update=True) does."""

@@ -106,14 +106,13 @@ def stage_change(
     def commit() -> None:
         if held_after != held_before or reserve:  # the owner's count first (services.usage says why)
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve)
-        if new_row is not None:
-            new_row.execute()  # statements built once per model (uploader/rows.py)
-        else:
+        if new_row is None:
             upload.held_bytes = held_after
             rows.update(upload)
-        event.execute()
+        # Statements built once per model, and on PostgreSQL the INSERTs sent as one (rows.py).
+        rows.insert_all([*([new_row] if new_row else []), event, *(owed.row for owed in owing)])
         upload.saved_state = (upload.status, upload.review_status)
-        owed = [record() for record in owing] + webhooks.announce(upload, before_status or "")
+        owed = [staged.recorded() for staged in owing] + webhooks.announce(upload, before_status or "")
         upload.owed = [*getattr(upload, "owed", []), *owed]
 
     return commit

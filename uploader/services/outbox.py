@@ -7,8 +7,6 @@ the local signer), and an outage of SQS or DynamoDB delays work instead of losin
 knows no task and no service: owed work is data.
 """
 
-from collections.abc import Callable
-
 import django.dispatch
 from django.conf import settings
 from django.db import transaction
@@ -27,19 +25,30 @@ def owe(task: str, *args: object) -> OutboxMessage:
     return stage(task, *args)()
 
 
-def stage(task: str, *args: object) -> Callable[[], OutboxMessage]:
-    """`owe` in two steps: the row built now, written (in the caller's transaction) by the call
-    returned."""
-    message = OutboxMessage(task=task, args=list(args))
-    row = rows.prepare_insert(message)
+class Staged:
+    """An owed row built and not written yet: `row` is its INSERT, which the caller may execute
+    with others (rows.insert_all); then `recorded()`. Called, it does both."""
 
-    def record() -> OutboxMessage:
-        row.execute()
+    def __init__(self, task: str, args: tuple[object, ...]) -> None:
+        self.message = OutboxMessage(task=task, args=list(args))
+        self.row = rows.prepare_insert(self.message)
+
+    def recorded(self) -> OutboxMessage:
+        """After the row's INSERT: in eager mode, its delivery once the transaction commits."""
+        message = self.message
         if settings.UPLOADER_OUTBOX_EAGER:
             transaction.on_commit(lambda: committed.send(sender=OutboxMessage, message=message))
         return message
 
-    return record
+    def __call__(self) -> OutboxMessage:
+        self.row.execute()
+        return self.recorded()
+
+
+def stage(task: str, *args: object) -> Staged:
+    """`owe` in two steps: the row built now, written (in the caller's transaction) by the call
+    returned."""
+    return Staged(task, args)
 
 
 def oldest_age_seconds() -> float | None:
