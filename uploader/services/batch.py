@@ -1,6 +1,6 @@
 """Many uploads in one call (a folder, a camera roll): each item is checked, signed and answered
-on its own, and all of a batch's items are counted against the quota in one transaction, in order, so
-the batch stops exactly where the quota does."""
+on its own, and all of a batch's items are counted against the quota in one transaction, in
+order, so the batch stops exactly where the quota does."""
 
 import logging
 from collections.abc import Mapping, Sequence
@@ -78,7 +78,7 @@ def upload_start_batch(*, owner: User, items: Sequence[Mapping]) -> list[Started
                     over_quota.append(start.upload)
                     continue
                 results[index] = start.started()
-    for upload in over_quota:  # after the lock: no network call under it
+    for upload in over_quota:  # after the transaction: no network call under its locks
         if upload.multipart_upload_id:
             try:
                 multipart.abort(bucket=upload.bucket, key=upload.key, upload_id=upload.multipart_upload_id)
