@@ -9,6 +9,10 @@ import { retriable, retrying } from "./retry.js";
 
 const CHECKSUM_LIMIT = 32 * 1024 * 1024; // single PUTs are hashed whole: only small ones
 const CONCURRENCY = 4;
+const MiB = 1024 * 1024;
+const FIRST_PARTS = 2 * CONCURRENCY; // hashed before the start, whose answer carries their URLs
+const MAX_PARTS_PER_REQUEST = 100; // the server's limit for one request for part URLs
+const SIGN_AHEAD_SECONDS = 60; // part URLs live 300 s by default
 const RESUME_PREFIX = "uploader:resume:";
 
 /** What starting a single PUT of `file` says: name, type, folder, size and the SHA-256 S3 checks. */
@@ -73,28 +77,87 @@ function put(target, body, onProgress, transfer) {
   });
 }
 
-/** Collects part-URL requests made within a few milliseconds into one API call. */
-class PartSigner {
-  constructor(path) { this.path = path; this.pending = []; this.timer = null; }
+/** The part size the page asks for: about 16 parts of 8 to 64 MiB (whole MiB), the server's own
+ * default plan (uploader/aws/multipart.py), chosen here so that the first parts' checksums, and so
+ * their URLs, go with the start. 0 beyond 625 GiB (over 10,000 parts of 64 MiB): the server plans. */
+export function partSizeFor(size) {
+  const partSize = Math.max(Math.min(Math.max(8 * MiB, Math.ceil(size / (16 * MiB)) * MiB), 64 * MiB), Math.ceil(size / 10_000));
+  return partSize > 64 * MiB ? 0 : partSize;
+}
 
-  sign(partNumber, checksum) {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ part_number: partNumber, checksum_sha256: checksum, resolve, reject });
-      this.timer ??= setTimeout(() => this.flush(), 20);
-    });
+/**
+ * A multipart upload's part URLs, signed ahead of the senders in batches: the parts are hashed in
+ * order (one at a time: only their checksums are kept), and a URL not in hand is asked for with the
+ * next parts' (a batch that doubles, up to what this connection sends in SIGN_AHEAD_SECONDS, so
+ * that a URL is used long before it expires). 1 GiB is the start (its first FIRST_PARTS URLs), one
+ * request for the rest, and the complete. A URL is used once: a retry (a 403 for an expired one,
+ * a pause) signs afresh.
+ */
+class PartUrls {
+  constructor(path, file, partSize, todo, rate) {
+    Object.assign(this, { path, file, partSize, todo, rate });
+    this.urls = new Map(); // part number: its target, not used yet
+    this.hashes = new Map(); // part number: the promise of its SHA-256
+    this.hashing = Promise.resolve();
+    this.signedUpTo = 0; // how far into `todo` parts have been signed ahead
+    this.batch = FIRST_PARTS;
+    this.filling = null; // the request under way: one at a time
   }
 
-  async flush() {
-    const batch = this.pending.splice(0, 100);
-    this.timer = this.pending.length ? setTimeout(() => this.flush(), 0) : null;
-    try {
-      const body = { parts: batch.map(({ part_number, checksum_sha256 }) => ({ part_number, checksum_sha256 })) };
-      const { parts } = await api(this.path, { method: "POST", body });
-      const byNumber = new Map(parts.map((p) => [p.part_number, p]));
-      for (const request of batch) request.resolve(byNumber.get(request.part_number));
-    } catch (error) {
-      for (const request of batch) request.reject(error);
+  blob(n) {
+    return this.file.slice((n - 1) * this.partSize, Math.min(n * this.partSize, this.file.size));
+  }
+
+  /** Its SHA-256, hashed once, after the parts before it (one part's bytes in memory at a time). */
+  checksum(n) {
+    if (!this.hashes.has(n)) {
+      const hashed = this.hashing.then(() => sha256Base64(this.blob(n)));
+      this.hashing = hashed.catch(() => {});
+      this.hashes.set(n, hashed);
+      hashed.catch(() => this.hashes.delete(n)); // a failed read is tried again by the next ask
     }
+    return this.hashes.get(n);
+  }
+
+  /** The first parts' numbers and checksums, for the start. */
+  async first(count) {
+    const numbers = this.todo.slice(0, count);
+    this.signedUpTo = numbers.length;
+    return Promise.all(numbers.map(async (n) => ({ part_number: n, checksum_sha256: await this.checksum(n) })));
+  }
+
+  /** URLs signed elsewhere (the start's answer). */
+  add(targets = []) {
+    for (const target of targets) this.urls.set(target.part_number, target);
+  }
+
+  /** Part n's URL: one signed ahead, or a batch signed now. */
+  async take(n) {
+    for (;;) {
+      const target = this.urls.get(n);
+      if (target) {
+        this.urls.delete(n);
+        return target;
+      }
+      if (!this.filling) {
+        this.filling = this.fill(n).finally(() => { this.filling = null; });
+        await this.filling;
+      } else {
+        await this.filling.catch(() => {}); // another part's batch: maybe this one's too
+      }
+    }
+  }
+
+  async fill(n) {
+    const ahead = this.todo.slice(this.signedUpTo, this.signedUpTo + this.batch).filter((m) => m !== n && !this.urls.has(m));
+    const numbers = [n, ...ahead].slice(0, MAX_PARTS_PER_REQUEST);
+    const parts = [];
+    for (const m of numbers) parts.push({ part_number: m, checksum_sha256: await this.checksum(m) });
+    const { parts: signed } = await api(this.path, { method: "POST", body: { parts } });
+    this.add(signed);
+    this.signedUpTo = Math.max(this.signedUpTo, this.todo.indexOf(numbers[numbers.length - 1]) + 1);
+    const sendable = Math.floor((this.rate() * SIGN_AHEAD_SECONDS) / this.partSize);
+    this.batch = Math.max(FIRST_PARTS, Math.min(this.batch * 2, sendable, MAX_PARTS_PER_REQUEST - 1));
   }
 }
 
@@ -279,11 +342,18 @@ export class Transfer {
         this.record = null;
       }
     }
+    let urls = null;
     if (!this.record) {
       this.view.state("signing");
-      const created = await retrying(() => api(this.apiBase, {
-        method: "POST", body: { ...this.named(), size: file.size },
-      }), { isRetriable: startRetriable });
+      const body = { ...this.named(), size: file.size };
+      const partSize = partSizeFor(file.size);
+      if (partSize) {
+        // The first parts hashed before the start: their URLs come with it (a request fewer).
+        const count = Math.ceil(file.size / partSize);
+        urls = new PartUrls(null, file, partSize, Array.from({ length: count }, (_, i) => i + 1), () => 0);
+        Object.assign(body, { part_size: partSize, parts: await urls.first(FIRST_PARTS) });
+      }
+      const created = await retrying(() => api(this.apiBase, { method: "POST", body }), { isRetriable: startRetriable });
       this.record = { id: created.id, ...created.multipart };
       localStorage.setItem(key, JSON.stringify({ id: created.id, name: this.named().filename, path: this.path, size: file.size, at: Date.now() }));
     }
@@ -301,15 +371,22 @@ export class Transfer {
     };
     this.view.state("uploading");
     report();
-    const signer = new PartSigner(`${this.apiBase}${id}/parts/`);
     const queue = [];
     for (let n = 1; n <= partCount; n++) if (!etags.has(n)) queue.push(n);
+    const rate = () => (doneBytes - resumedBytes) / Math.max((performance.now() - started) / 1000, 0.001);
+    // The order parts are signed ahead in (a copy: the senders take from `queue`).
+    if (urls?.partSize === partSize) {
+      Object.assign(urls, { path: `${this.apiBase}${id}/parts/`, todo: [...queue], rate });
+      urls.add(this.record.parts);
+    } else {
+      urls = new PartUrls(`${this.apiBase}${id}/parts/`, file, partSize, [...queue], rate);
+    }
 
     // A part URL may have expired (403): each try asks for a fresh one.
     const partRetriable = (error) => retriable(error) || error.status === 403;
     const sendPart = async (n) => {
-      const blob = file.slice((n - 1) * partSize, Math.min(n * partSize, file.size));
-      const checksum = await sha256Base64(blob);
+      const blob = urls.blob(n);
+      const checksum = await urls.checksum(n);
       for (let stopped = false; ; stopped = true) {
         await this.gate();
         if (stopped) {
@@ -324,7 +401,7 @@ export class Transfer {
         try {
           const etag = await retrying(async () => {
             await this.gate();
-            const target = await signer.sign(n, checksum);
+            const target = await urls.take(n);
             await this.gate(); // paused while the URL was being signed: nothing goes out until resumed
             return put(target, blob, (loaded) => { inflight.set(n, loaded); report(); }, this);
           }, { ...this.policy, isRetriable: partRetriable, onRetry: () => { inflight.delete(n); report(); } });
