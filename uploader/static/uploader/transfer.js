@@ -352,8 +352,14 @@ export class Transfer {
         const count = Math.ceil(file.size / partSize);
         urls = new PartUrls(null, file, partSize, Array.from({ length: count }, (_, i) => i + 1), () => 0);
         Object.assign(body, { part_size: partSize, parts: await urls.first(FIRST_PARTS) });
+        await this.gate(); // cancelled while hashing: nothing was started
       }
       const created = await retrying(() => api(this.apiBase, { method: "POST", body }), { isRetriable: startRetriable });
+      if (this.cancelled) {
+        // Cancelled while the start was on its way: what it created is aborted, not left pending.
+        await api(`${this.apiBase}${created.id}/abort/`, { method: "POST" }).catch(() => {});
+        throw new Stopped("cancelled");
+      }
       this.record = { id: created.id, ...created.multipart };
       localStorage.setItem(key, JSON.stringify({ id: created.id, name: this.named().filename, path: this.path, size: file.size, at: Date.now() }));
     }
