@@ -67,16 +67,23 @@ class Insert:
         self.params = [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
 
     def execute(self) -> None:
-        obj, connection = self.obj, connections[self.alias]
-        meta = type(obj)._meta
+        connection, meta = connections[self.alias], type(self.obj)._meta
+        key = None
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params)
             if self.returning:
                 if connection.features.can_return_columns_from_insert:
-                    value = cursor.fetchone()[0]
+                    key = cursor.fetchone()[0]
                 else:  # pragma: no cover  (SQLite before 3.35)
-                    value = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
-                setattr(obj, meta.pk.attname, value)
+                    key = connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
+        self.written(key)
+
+    def written(self, key: Any = None) -> None:
+        """The object as save() leaves it once its row is written: its generated key set (when the
+        INSERT returns one), no longer adding, bound to the database."""
+        obj = self.obj
+        if self.returning:
+            setattr(obj, type(obj)._meta.pk.attname, key)
         obj._state.adding, obj._state.db = False, self.alias
 
 
@@ -100,12 +107,9 @@ def insert_all(inserts: list[Insert]) -> None:
     answer = ", ".join(f"(SELECT * FROM i{n})" for n in keys) or "1"
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {clauses} SELECT {answer}", [p for one in inserts for p in one.params])
-        returned = cursor.fetchone()
-    for n, value in zip(keys, returned, strict=False):
-        obj = inserts[n].obj
-        setattr(obj, type(obj)._meta.pk.attname, value)
-    for one in inserts:
-        one.obj._state.adding, one.obj._state.db = False, alias
+        returned = dict(zip(keys, cursor.fetchone(), strict=False))
+    for n, one in enumerate(inserts):
+        one.written(returned.get(n))
 
 
 def update(obj: models.Model) -> None:

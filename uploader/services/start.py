@@ -205,9 +205,9 @@ def upload_start_unsized(
     the object; complete refuses parts beyond that, and the worker checks type, size and quota as
     for any upload. Returns (upload, instruction)."""
     rules, content_type, metadata, _path = _checked(owner, destination, filename, content_type, None, metadata)
-    reserved = validation.unsized_limit(rules)
-    check_quota(owner, reserved)  # before S3 is asked to create anything
     upload = _new_upload(owner, filename, content_type, None, rules, metadata=metadata)
+    reserved = upload.held_bytes  # what its destination lets an upload of no declared size store
+    check_quota(owner, reserved)  # before S3 is asked to create anything
     with storage_errors():
         if in_parts:
             upload.multipart_upload_id = multipart.create(
