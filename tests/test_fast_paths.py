@@ -11,11 +11,20 @@ from django.db import DatabaseError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as settings_for_hypothesis
+from hypothesis import strategies as st
 from rest_framework import serializers as drf
 from rest_framework.test import APIRequestFactory
 
 from tests.factories import make_user
-from uploader.api.serializers import UploadOutput, UploadStartInput, UploadStartOutput
+from uploader.api.serializers import (
+    BatchStartInput,
+    BatchStartItemInput,
+    UploadOutput,
+    UploadStartInput,
+    UploadStartOutput,
+)
 from uploader.models import OutboxMessage, Upload, UploadEvent
 from uploader.rows import fetch, insert, insert_all, prepare_insert, update
 
@@ -245,3 +254,126 @@ def test_every_client_parses_timestamps_with_ours(aws_resources):
     assert abs((head["LastModified"] - listed["LastModified"]).total_seconds()) < 1
     assert listed["LastModified"].tzinfo is dt.UTC
     aws.s3().delete_object(Bucket=aws_resources, Key="uploads/ts.txt")
+
+
+_CHECKSUM = "A" * 43 + "="
+_EDGES = [
+    "", " ", "a.jpg", " photo.JPG ", "\x00x", "x\ud800", "사진.heic", "PUT", "POST", "put", "12", "1e3", _CHECKSUM,
+    f" {_CHECKSUM} ", "A" * 43, None, True, False, 0, -1, 3, 3.0, 3.5, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
+    [], ["x"], {}, {"k": "v"}, {"k": None, "n": [1, {"x": 2}]}, {1: "x"},
+    *(pad + "a" * n + pad for n in (64, 65, 255, 256, 1024, 1025, 4096, 4097) for pad in ("", " ")),
+]  # fmt: skip
+_NAMES = [
+    "filename", "content_type", "size", "relative_path", "checksum_sha256", "destination", "metadata", "method",
+    "part_size", "parts", "skip_if_available", "other",
+]  # fmt: skip
+_PLAIN = {"filename": "a.jpg", "content_type": "image/jpeg", "size": 3}
+
+
+def _agrees(serializer, data):
+    """The plain check's answer, having held it equal to DRF's where it gives one."""
+    plain = serializer.plain(data)
+    checked = serializer(data=data)
+    if plain is not None:
+        assert checked.is_valid(), (data, checked.errors)
+        assert plain == dict(checked.validated_data), data
+        assert [type(v) for v in plain.values()] == [type(checked.validated_data[k]) for k in plain], data
+    return plain
+
+
+@pytest.mark.parametrize("serializer", [UploadStartInput, BatchStartItemInput])
+def test_the_plain_input_check_gives_what_drf_gives_at_every_edge(serializer):
+    """Each field given each edge value (a limit and one past it, padded, of the wrong type,
+    null): wherever the plain check answers, DRF's validation agrees to the value; where it does
+    not, DRF decides (and gives the errors)."""
+    answered = 0
+    for base in ({}, _PLAIN):
+        for name in _NAMES:
+            for value in _EDGES:
+                answered += _agrees(serializer, base | {name: value}) is not None
+    assert answered > 100  # most plain edges are answered without DRF
+
+
+@pytest.mark.parametrize("serializer", [UploadStartInput, BatchStartItemInput])
+@settings_for_hypothesis(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from([{}, _PLAIN]),
+    changes=st.dictionaries(
+        st.sampled_from(_NAMES),
+        st.one_of(st.sampled_from(_EDGES), st.text(max_size=8), st.integers(), st.dictionaries(st.text(), st.text())),
+    ),
+)
+def test_the_plain_input_check_gives_what_drf_gives(serializer, base, changes):
+    _agrees(serializer, base | changes)
+
+
+def test_the_plain_batch_check_gives_what_drf_gives():
+    """A batch is plain when its list and every item are; its bounds are DRF's."""
+    items = [_PLAIN | {name: value} for name in _NAMES for value in _EDGES[:16]]
+    plain_items = [item for item in items if BatchStartItemInput.plain(item) is not None] * 2
+    assert len(plain_items) > 100
+    for uploads in ([], plain_items[:1], plain_items[:100], plain_items[:101], items[:30], "x", [None], [[]]):
+        _agrees(BatchStartInput, {"uploads": uploads})
+    assert _agrees(BatchStartInput, {"uploads": plain_items[:100]}) is not None
+    assert BatchStartInput.plain({"uploads": plain_items[:101]}) is None  # over the limit: DRF's error
+    assert _agrees(BatchStartInput, {"uploads": [_PLAIN | {"skip_if_available": True}]}) is not None
+
+
+def test_the_plain_input_check_takes_what_clients_send():
+    """It would be no shortcut if the usual starts missed it: the page's, the CLI's, a phone's."""
+    usual = [
+        _PLAIN,
+        _PLAIN | {"relative_path": "holiday/day1", "checksum_sha256": _CHECKSUM, "metadata": {"caption": "x"}},
+        _PLAIN | {"method": "POST", "destination": "avatars", "part_size": None},
+        _PLAIN | {"size": 100 * 2**20, "part_size": 8 * 2**20},
+    ]
+    for data in usual:
+        assert _agrees(UploadStartInput, data) is not None
+    assert UploadStartInput.plain(_PLAIN | {"parts": []}) is None  # nested: DRF's way
+    assert UploadStartInput.plain({"filename": "a.jpg", "size": 3}) is None  # a required field missing
+    assert UploadStartInput.plain(_PLAIN | {"size": "3"}) is None  # DRF coerces it: its way
+
+
+@pytest.mark.django_db
+def test_a_rows_values_are_what_saves_own_preparation_gives():
+    """rows._values sends a plain value of a plain field as it is (adapted, for integers): every
+    field of the app's rows, with values of the usual types and of others, gives what
+    get_db_prep_save(pre_save()) gives, on this database."""
+    owner = make_user()
+    upload = _upload(owner, relative_path="a/b", width=640, duration=1.5, stored_size=2**40)
+    odd = _upload(owner, width=True, size="12", duration=2, version=3.0, original_filename=7, expires_at=None)
+    odd.created_at = dt.datetime(2026, 12, 7, 9, 30)  # naive: the field's own way (and its warning)
+    odd.scanned_at = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    objects = [
+        upload,
+        odd,
+        UploadEvent(upload_id=upload.pk, upload_key=upload.key, owner_id=owner.pk, actor=owner, action="x", version=1),
+        UploadEvent(upload_id=str(upload.pk), owner_id=str(owner.pk), actor_id=owner.pk, action="x", version=True),
+        OutboxMessage(task="mirror", args=["a"], attempts=2),
+    ]
+    compared = 0
+    with pytest.warns(RuntimeWarning, match="naive datetime"):  # the odd one's, from the field's own way
+        for obj in objects:
+            compared += _compare_values(obj)
+    assert compared > 100
+
+
+def _compare_values(obj):
+    from uploader.rows import _statement, _update, _values
+
+    compared = 0
+    model = type(obj)
+    for adding, fields in (
+        (True, _statement(model, "default", connection.vendor, obj.pk is None)[1]),
+        (False, _update(model, "default", connection.vendor)[1]),
+    ):
+        fast = _values(obj, fields, connection, adding=adding)
+        slow = [f.get_db_prep_save(f.pre_save(obj, adding), connection=connection) for f in fields]
+        for field, got, wanted in zip(fields, fast, slow, strict=True):
+            if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False)):
+                continue  # stamped anew by each pre_save
+            if type(wanted).__name__ == "Jsonb":  # psycopg's wrapper, which has no equality of its own
+                got, wanted = got.obj, wanted.obj
+            assert (type(got), got) == (type(wanted), wanted), (model.__name__, field.name)
+            compared += 1
+    return compared

@@ -92,6 +92,9 @@ def test_a_start_checks_and_reserves_with_one_statement_and_no_sum(api, user, se
     statements = [q["sql"] for q in captured.captured_queries]
     (counted,) = [s for s in statements if QuotaUsage._meta.db_table in s]
     assert counted.startswith("UPDATE") and "held + " in counted and "<=" in counted, counted
+    # The owner's row is locked last, after the new rows: for that UPDATE and the COMMIT alone.
+    inserted = [n for n, s in enumerate(statements) if Upload._meta.db_table in s and "INSERT" in s.upper()]
+    assert inserted and statements.index(counted) > inserted[-1], statements
     assert not [s for s in statements if "SUM(" in s.upper() or "FOR UPDATE" in s.upper()], statements
     assert _held(user) == 30
 

@@ -78,9 +78,11 @@ class UploadListCreateApi(AppView, generics.ListAPIView):
         responses={201: UploadStartOutput, **errors(400, 401, 403, 413, 415, 429, 503)},
     )
     def post(self, request):
-        data = UploadStartInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = UploadStartInput.plain(request.data)
+        if fields is None:  # not of the plain shape: DRF's validation, and its errors
+            data = UploadStartInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            fields = dict(data.validated_data)
         method = services.Method(fields.pop("method"))
         started = services.upload_start(owner=request.user, method=method, **fields)
         context = {"request": request, "instruction": started.instruction, "url_expires_at": started.url_expires_at}
@@ -103,9 +105,12 @@ class UploadBatchStartApi(AppView, APIView):
         responses={200: BatchStartOutput, **errors(400, 401, 429)},
     )
     def post(self, request):
-        data = BatchStartInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        items = [dict(item, method=services.Method(item["method"])) for item in data.validated_data["uploads"]]
+        plain = BatchStartInput.plain(request.data)
+        if plain is None:  # not of the plain shape: DRF's validation, and its errors
+            data = BatchStartInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            plain = data.validated_data
+        items = [dict(item, method=services.Method(item["method"])) for item in plain["uploads"]]
         results = []
         for outcome in services.upload_start_batch(owner=request.user, items=items):
             if isinstance(outcome, services.DomainError):

@@ -72,12 +72,18 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
 
 def stage_change(
     upload: Upload, *, action: str, actor: User | None = None, detail: str = "", reserve: bool = False
-) -> Callable[[], None]:
+) -> Callable[..., None]:
     """commit_change in two steps: the rows built now (a new upload's own, its audit entry, what
     it owes), written by the call returned, inside the caller's transaction. A start builds them
     before its transaction, which then holds its locks for the statements alone (README,
     Benchmarks), and passes `reserve`: the call then raises the PolicyError that refuses the start,
-    having written nothing, if the new upload's bytes do not fit its owner's quota."""
+    having written nothing, if the new upload's bytes do not fit its owner's quota.
+
+    The owner's count is changed first (services.usage says why), except that a start whose
+    transaction is its own calls `commit(rows_first=True)`: a new upload's rows, which no other
+    transaction can see, are written before the owner's row is locked, so that the lock is held
+    for its UPDATE and the COMMIT alone (concurrent starts of one owner queue on that row; a
+    refusal rolls the whole transaction back)."""
     before_status, before_review = getattr(upload, "saved_state", ("", ""))
     adding = upload._state.adding
     held_before = 0 if adding else upload.held_bytes
@@ -103,14 +109,17 @@ def stage_change(
     )
     owing = [outbox.stage(task, *args) for task, args in _owed(upload, before_status or "")]
 
-    def commit() -> None:
-        if held_after != held_before or reserve:  # the owner's count first (services.usage says why)
+    def commit(*, rows_first: bool = False) -> None:
+        count = held_after != held_before or reserve
+        if count and not (rows_first and adding):
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve)
         if new_row is None:
             upload.held_bytes = held_after
             rows.update(upload)
         # Statements built once per model, and on PostgreSQL the INSERTs sent as one (rows.py).
         rows.insert_all([*([new_row] if new_row else []), event, *(owed.row for owed in owing)])
+        if count and rows_first and adding:
+            usage.add(upload.owner_id, held_after - held_before, reserve=reserve, written=True)
         upload.saved_state = (upload.status, upload.review_status)
         owed = [staged.recorded() for staged in owing] + webhooks.announce(upload, before_status or "")
         upload.owed = [*getattr(upload, "owed", []), *owed]

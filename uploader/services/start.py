@@ -282,7 +282,9 @@ def _record_start(upload: Upload, owner: User) -> None:
     commit = stage_change(upload, action="created", actor=owner, reserve=True)  # built before the transaction
     try:
         with transaction.atomic():
-            commit()  # checks and reserves in one statement: concurrent starts of this user cannot both pass
+            # Checks and reserves in one statement (concurrent starts of this user cannot both
+            # pass), after the new rows: the owner's row is locked for that UPDATE and the COMMIT.
+            commit(rows_first=True)
     except validation.PolicyError:
         if upload.multipart_upload_id:  # after the transaction: no network call under its locks
             with storage_errors():

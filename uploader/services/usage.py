@@ -7,8 +7,11 @@ and the reservation are one: two starts of one owner cannot both pass it, on any
 this row, a start locked the owner and summed all of the owner's uploads, a sum that grows with
 them (on PostgreSQL 0.4 ms for a new user, 6.9 ms at 20,000 uploads; README, Benchmarks).
 
-Because the owner's row is always changed before the upload's, `recount` (which locks the row
-first) sees every change either before it or after it: never half of one.
+Because the owner's row is changed before the upload's, `recount` (which locks the row first)
+sees every change either before it or after it: never half of one. A single start changes it
+after its new rows (a shorter lock: services.common.stage_change); that is the same for recount,
+whose sum cannot see rows of a transaction not yet committed, and which that transaction's UPDATE
+then waits for (or, having come first, holds the row until the start is committed and counted).
 """
 
 from django.conf import settings
@@ -33,10 +36,12 @@ def holding(upload: Upload) -> int:
     return upload.held_bytes
 
 
-def add(owner_id: int, delta: int, *, reserve: bool = False) -> None:
+def add(owner_id: int, delta: int, *, reserve: bool = False, written: bool = False) -> None:
     """Add `delta` bytes to the owner's count, inside the caller's transaction. With `reserve` (a
     start), only if the count then stays within the quota; else raise the PolicyError that refuses
-    the start. A change that gives bytes back is never refused, whatever the quota is now."""
+    the start. A change that gives bytes back is never refused, whatever the quota is now.
+    `written`: the upload row holding these bytes is already written in this transaction, so a
+    count created now (the owner's first upload) holds them from the start."""
     quota = settings.UPLOADER_USER_QUOTA if reserve else 0
     table = connection.ops.quote_name(QuotaUsage._meta.db_table)
     found = None
@@ -54,7 +59,11 @@ def add(owner_id: int, delta: int, *, reserve: bool = False) -> None:
             cursor.execute(f"SELECT held FROM {table} WHERE owner_id = %s", [owner_id])
             found = cursor.fetchone()
             if found is None:
-                _create(owner_id)  # the owner's first upload: then the UPDATE again
+                created = _create(owner_id)  # the owner's first upload: then the UPDATE again, unless
+                if created is not None and written:  # the count made now holds this change already
+                    if quota and created > quota:
+                        raise over_quota(created - delta, quota)
+                    return
             elif quota and found[0] + delta > quota:
                 raise over_quota(found[0], quota)
             # else another transaction made the row between the two statements: the UPDATE again
@@ -63,12 +72,15 @@ def add(owner_id: int, delta: int, *, reserve: bool = False) -> None:
     raise over_quota(found[0], quota)  # what fitted when read no longer did, three times: refused
 
 
-def _create(owner_id: int) -> None:
-    """The owner's row, counted from the uploads. Two transactions creating it at once: the second
-    one's INSERT waits for the first and then finds its row (get_or_create's savepoint)."""
-    QuotaUsage.objects.get_or_create(
+def _create(owner_id: int) -> int | None:
+    """The owner's row, counted from the uploads (this transaction's own among them); returns its
+    count, or None when another transaction made it first. Two transactions creating it at once:
+    the second one's INSERT waits for the first and then finds its row (get_or_create's
+    savepoint)."""
+    usage, created = QuotaUsage.objects.get_or_create(
         owner_id=owner_id, defaults={"held": selectors.upload_bytes_counted(owner_id=owner_id)}
     )
+    return usage.held if created else None
 
 
 def over_quota(held: int, quota: int) -> validation.PolicyError:
