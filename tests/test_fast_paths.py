@@ -19,8 +19,11 @@ from rest_framework.test import APIRequestFactory
 
 from tests.factories import make_user
 from uploader.api.serializers import (
+    BatchCompleteInput,
     BatchStartInput,
     BatchStartItemInput,
+    CompleteInput,
+    PartsInput,
     UploadOutput,
     UploadStartInput,
     UploadStartOutput,
@@ -319,6 +322,29 @@ def test_the_plain_batch_check_gives_what_drf_gives():
     assert _agrees(BatchStartInput, {"uploads": [_PLAIN | {"skip_if_available": True}]}) is not None
 
 
+def test_the_plain_check_of_lists_of_parts_gives_what_drf_gives():
+    """Parts to sign, parts to complete, a batch of completes: lists of small objects, each item
+    plain or the whole request DRF's; their bounds (part numbers, lengths, emptiness) are DRF's."""
+    an_id = uuid.uuid4()
+    numbers = [0, 1, 10_000, 10_001, "1", True, None, 2.0, -(2**64)]
+    texts = ["", " e ", "a" * 128, "a" * 129, _CHECKSUM, f" {_CHECKSUM} ", "A" * 43, 7, None, "\x00"]
+    asked = [{"part_number": n, "checksum_sha256": t} for n in numbers for t in texts]
+    sent = [{"part_number": n, "etag": t} for n in numbers for t in texts]
+    ids = [str(an_id), an_id.hex, f"{{{an_id}}}", f"urn:uuid:{an_id}", "not-an-id", "", an_id.int, None]
+    answered = 0
+    for parts in ([], *([one] for one in asked), asked[10:14], "x", [None], None):
+        answered += _agrees(PartsInput, {"parts": parts}) is not None
+        answered += _agrees(UploadStartInput, _PLAIN | {"parts": parts}) is not None
+    for parts in ([], *([one] for one in sent), sent[10:14], "x", None):
+        answered += _agrees(CompleteInput, {"parts": parts}) is not None
+        for id_ in ids:
+            answered += _agrees(BatchCompleteInput, {"uploads": [{"id": id_, "parts": parts}]}) is not None
+    assert _agrees(BatchCompleteInput, {"uploads": [{"id": str(an_id)}] * 101}) is None
+    assert _agrees(BatchCompleteInput, {"uploads": []}) is None
+    assert _agrees(CompleteInput, {}) == {}
+    assert answered > 50  # every plain single part, alone and in each plain form of an id
+
+
 def test_the_plain_input_check_takes_what_clients_send():
     """It would be no shortcut if the usual starts missed it: the page's, the CLI's, a phone's."""
     usual = [
@@ -329,7 +355,7 @@ def test_the_plain_input_check_takes_what_clients_send():
     ]
     for data in usual:
         assert _agrees(UploadStartInput, data) is not None
-    assert UploadStartInput.plain(_PLAIN | {"parts": []}) is None  # nested: DRF's way
+    assert UploadStartInput.plain(_PLAIN | {"parts": [{"part_number": "1"}]}) is None  # DRF coerces it
     assert UploadStartInput.plain({"filename": "a.jpg", "size": 3}) is None  # a required field missing
     assert UploadStartInput.plain(_PLAIN | {"size": "3"}) is None  # DRF coerces it: its way
 

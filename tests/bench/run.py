@@ -205,24 +205,36 @@ def _rate(url, headers, *, method="GET", json_body=None, threads=8, per_thread=1
 
 def bench_presign(stack):
     """The presign call against a trivial endpoint with the same authentication (one user's eight
-    clients, and eight users), and against a bare presign (one INSERT, one signed URL)."""
+    clients, and eight users), and against a bare presign (one INSERT, one signed URL). Three
+    rounds, the order reversed in the middle one, medians: on a shared machine one pass of each,
+    one after the other, moved the ratios by a fifth as the machine's speed drifted."""
     body = {"filename": "photo.jpg", "content_type": "image/jpeg", "size": 123456}
     one = {"Authorization": f"Bearer {_user_and_token('bench-presign')[1]}"}
     many = [{"Authorization": f"Bearer {_user_and_token(f'bench-presign-{i}')[1]}"} for i in range(8)]
-    ping_one, _ = _rate(f"{stack.url}/bench/ping/", one)
-    presign_one, _ = _rate(f"{stack.url}/api/v1/uploads/", one, method="POST", json_body=body)
-    bare_one, _ = _rate(f"{stack.url}/bench/presign/", one, method="POST")
-    ping_many, _ = _rate(f"{stack.url}/bench/ping/", many)
-    presign_many, _ = _rate(f"{stack.url}/api/v1/uploads/", many, method="POST", json_body=body)
+    steps = {
+        "ping_one": lambda: _rate(f"{stack.url}/bench/ping/", one),
+        "presign_one": lambda: _rate(f"{stack.url}/api/v1/uploads/", one, method="POST", json_body=body),
+        "bare_one": lambda: _rate(f"{stack.url}/bench/presign/", one, method="POST"),
+        "ping_many": lambda: _rate(f"{stack.url}/bench/ping/", many),
+        "presign_many": lambda: _rate(f"{stack.url}/api/v1/uploads/", many, method="POST", json_body=body),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in steps}
+    for round_ in range(3):
+        for name, measure in reversed(steps.items()) if round_ == 1 else steps.items():
+            rates[name].append(measure()[0])
+
+    def ratio(of, to):  # each round's own (measured close together), then the median
+        return statistics.median(a / b for a, b in zip(rates[of], rates[to], strict=True))
+
     return {
-        "presign_rps": presign_one,
-        "trivial_endpoint_rps": ping_one,
-        "bare_presign_rps": bare_one,
-        "presign_many_users_rps": presign_many,
-        "trivial_endpoint_many_users_rps": ping_many,
-        "presign_vs_trivial_one_user": presign_one / ping_one,
-        "presign_vs_trivial_many_users": presign_many / ping_many,
-        "presign_vs_bare_presign": presign_one / bare_one,
+        "presign_rps": statistics.median(rates["presign_one"]),
+        "trivial_endpoint_rps": statistics.median(rates["ping_one"]),
+        "bare_presign_rps": statistics.median(rates["bare_one"]),
+        "presign_many_users_rps": statistics.median(rates["presign_many"]),
+        "trivial_endpoint_many_users_rps": statistics.median(rates["ping_many"]),
+        "presign_vs_trivial_one_user": ratio("presign_one", "ping_one"),
+        "presign_vs_trivial_many_users": ratio("presign_many", "ping_many"),
+        "presign_vs_bare_presign": ratio("presign_one", "bare_one"),
     }
 
 

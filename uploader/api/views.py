@@ -36,6 +36,7 @@ from uploader.api.serializers import (
     UploadOutput,
     UploadStartInput,
     UploadStartOutput,
+    validated,
 )
 from uploader.api.throttles import (
     BatchCompleteItemsThrottle,
@@ -78,11 +79,7 @@ class UploadListCreateApi(AppView, generics.ListAPIView):
         responses={201: UploadStartOutput, **errors(400, 401, 403, 413, 415, 429, 503)},
     )
     def post(self, request):
-        fields = UploadStartInput.plain(request.data)
-        if fields is None:  # not of the plain shape: DRF's validation, and its errors
-            data = UploadStartInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            fields = dict(data.validated_data)
+        fields = validated(UploadStartInput, request.data)
         method = services.Method(fields.pop("method"))
         started = services.upload_start(owner=request.user, method=method, **fields)
         context = {"request": request, "instruction": started.instruction, "url_expires_at": started.url_expires_at}
@@ -105,12 +102,8 @@ class UploadBatchStartApi(AppView, APIView):
         responses={200: BatchStartOutput, **errors(400, 401, 429)},
     )
     def post(self, request):
-        plain = BatchStartInput.plain(request.data)
-        if plain is None:  # not of the plain shape: DRF's validation, and its errors
-            data = BatchStartInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            plain = data.validated_data
-        items = [dict(item, method=services.Method(item["method"])) for item in plain["uploads"]]
+        uploads = validated(BatchStartInput, request.data)["uploads"]
+        items = [dict(item, method=services.Method(item["method"])) for item in uploads]
         results = []
         for outcome in services.upload_start_batch(owner=request.user, items=items):
             if isinstance(outcome, services.DomainError):
@@ -135,10 +128,9 @@ class UploadBatchCompleteApi(AppView, APIView):
         responses={200: BatchCompleteOutput, **errors(400, 401, 429)},
     )
     def post(self, request):
-        data = BatchCompleteInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        items = validated(BatchCompleteInput, request.data)["uploads"]
         results = []
-        for outcome in services.upload_complete_batch(owner=request.user, items=data.validated_data["uploads"]):
+        for outcome in services.upload_complete_batch(owner=request.user, items=items):
             if isinstance(outcome, services.DomainError):
                 results.append(_item_error(outcome))
             else:
@@ -201,9 +193,7 @@ class UploadPartsApi(AppView, APIView):
     )
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
-        data = PartsInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        signed = services.upload_sign_parts(upload=upload, parts=data.validated_data["parts"])
+        signed = services.upload_sign_parts(upload=upload, parts=validated(PartsInput, request.data)["parts"])
         return Response(SignedPartsOutput({"parts": signed}).data)
 
 
@@ -218,9 +208,7 @@ class UploadCompleteApi(AppView, APIView):
     )
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
-        data = CompleteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        claimed = data.validated_data.get("parts")
+        claimed = validated(CompleteInput, request.data).get("parts")
         if claimed is not None:
             claimed = [(p["part_number"], p["etag"]) for p in claimed]
         upload = services.upload_complete(upload=upload, parts=claimed)
