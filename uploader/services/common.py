@@ -111,14 +111,15 @@ def stage_change(
 
     def commit(*, rows_first: bool = False) -> None:
         count = held_after != held_before or reserve
-        if count and not (rows_first and adding):
+        count_last = rows_first and adding
+        if count and not count_last:
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve)
         if new_row is None:
             upload.held_bytes = held_after
             rows.update(upload)
         # Statements built once per model, and on PostgreSQL the INSERTs sent as one (rows.py).
         rows.insert_all([*([new_row] if new_row else []), event, *(owed.row for owed in owing)])
-        if count and rows_first and adding:
+        if count and count_last:
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve, written=True)
         upload.saved_state = (upload.status, upload.review_status)
         owed = [staged.recorded() for staged in owing] + webhooks.announce(upload, before_status or "")
