@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime as dt
+import json
 import os
 import secrets
 import signal
@@ -112,6 +113,15 @@ def start_upload(owner, body, *, name="photo.jpg", content_type="image/jpeg"):
 def put_object(instruction, body, **header_overrides):
     headers = {**instruction["headers"], **header_overrides}
     return requests.request(instruction["method"], instruction["url"], data=body, headers=headers, timeout=30)
+
+
+def s3_operations_on(upload):
+    """The S3 operations this process made on the upload's object (`s3:ListParts`, ...), as the
+    product's own record of its AWS calls has them (uploader/aws/callrecord.py)."""
+    from django.conf import settings
+
+    records = [json.loads(line) for line in Path(settings.UPLOADER_AWS_CALL_LOG).read_text().splitlines()]
+    return {r["action"] for r in records if r["resource"] == f"{upload.bucket}/{upload.key}"}
 
 
 def purge_queue(name):

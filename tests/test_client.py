@@ -17,7 +17,7 @@ from uploader.client.transfer import Uploader
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user
-from .helpers import TcpSwitch, wait_for
+from .helpers import TcpSwitch, s3_operations_on, wait_for
 
 MiB = 1024 * 1024
 PROJECT = str(Path(__file__).resolve().parents[1])
@@ -77,6 +77,8 @@ def test_upload_list_and_download_small_and_multipart(client_cli, tmp_path):
     assert "part 3 stored" in result.stderr  # archive.zip went as three parts
     big = Upload.objects.get(original_filename="archive.zip")
     assert (big.part_size, big.stored_size) == (8 * MiB, 17 * MiB)
+    # Its complete named every part with its SHA-256: S3 checked them as it assembled the file.
+    assert {"s3:CompleteMultipartUpload", "s3:ListParts"} & s3_operations_on(big) == {"s3:CompleteMultipartUpload"}
 
     listing = client_cli("list").stdout
     assert "photo.jpg" in listing and "archive.zip" in listing

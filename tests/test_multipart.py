@@ -9,7 +9,7 @@ from uploader.aws import multipart
 from uploader.client.transfer import part_size_for
 from uploader.models import Upload, UploadEvent
 
-from .helpers import put_object
+from .helpers import put_object, s3_operations_on
 
 MiB = 1024 * 1024
 
@@ -242,6 +242,62 @@ def test_a_wrong_part_list_is_400_and_changes_nothing(api, started, blob):
     response = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": claimed}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "parts_mismatch"
     assert Upload.objects.get(pk=started["id"]).status == "pending"
+
+
+def _claims(blob, etags, **wrong):
+    """The complete's list naming every part with its ETag and SHA-256; `wrong` swaps one field of
+    one part (`etag=2`: part 2's ETag) for a well-formed value S3 does not hold."""
+    chunks, field = _chunks(blob), next(iter(wrong), None)
+    claims = [{"part_number": n, "etag": e, "checksum_sha256": sha256_b64(chunks[n - 1])} for n, e in etags.items()]
+    for claim in claims:
+        if field and claim["part_number"] == wrong[field]:
+            claim[field] = '"' + "0" * 32 + '"' if field == "etag" else sha256_b64(b"not this part")
+    return claims
+
+
+def test_a_complete_naming_every_part_with_its_sha256_is_checked_by_s3_as_it_assembles_them(api, started, blob):
+    etags = _send_parts(api, started, blob, [1, 2, 3])
+    response = api.post(f"/api/v1/uploads/{started['id']}/complete/", {"parts": _claims(blob, etags)}, format="json")
+    assert response.status_code == 202 and response.json()["status"] == "processing"
+    upload = Upload.objects.get(pk=started["id"])
+    # S3 checked each part's ETag and SHA-256 in CompleteMultipartUpload itself: no ListParts first.
+    assert {"s3:CompleteMultipartUpload", "s3:ListParts"} & s3_operations_on(upload) == {"s3:CompleteMultipartUpload"}
+    assert upload.checksum_sha256 == multipart.composite_checksum([sha256_b64(c) for c in _chunks(blob)])
+    assert aws.s3().head_object(Bucket=upload.bucket, Key=upload.key)["ContentLength"] == len(blob)
+    assert _multipart_uploads(upload) == []
+
+
+@pytest.mark.parametrize("wrong", [{"etag": 2}, {"checksum_sha256": 3}])
+def test_a_full_part_list_s3_does_not_hold_is_400_names_the_part_and_leaves_it_resumable(api, started, blob, wrong):
+    etags = _send_parts(api, started, blob, [1, 2, 3])
+    complete = f"/api/v1/uploads/{started['id']}/complete/"
+    response = api.post(complete, {"parts": _claims(blob, etags, **wrong)}, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "parts_mismatch"
+    assert response.json()["detail"] == f"Parts {next(iter(wrong.values()))} do not match what the store holds."
+    upload = Upload.objects.get(pk=started["id"])
+    assert upload.status == "pending" and _multipart_uploads(upload) == [upload.multipart_upload_id]
+    assert api.post(complete, {"parts": _claims(blob, etags)}, format="json").status_code == 202
+
+
+def test_only_a_list_of_every_planned_part_with_its_sha256_skips_the_list_of_parts():
+    claims = [(1, "e1", "c1"), (2, "e2", "c2"), (3, "e3", "c3")]
+    parts = multipart.claimed_in_full(claims, size=17, part_size=8)
+    assert [(p.number, p.size, p.etag, p.checksum_sha256) for p in parts] == [
+        (1, 8, "e1", "c1"),
+        (2, 8, "e2", "c2"),
+        (3, 1, "e3", "c3"),
+    ]
+    for claimed, size in [
+        (claims, None),  # no declared size: what the parts add up to is checked against S3's list
+        (claims[:2], 17),  # a part missing
+        ([*claims, (3, "e3", "c3")], 17),  # a part twice
+        ([*claims, (4, "e4", "c4")], 17),  # a part past the plan
+        ([claims[0], (2, "e2", ""), claims[2]], 17),  # a SHA-256 missing
+        ([(1, "e1"), (2, "e2"), (3, "e3")], 17),  # no SHA-256 at all (older clients)
+        (None, 17),
+    ]:
+        assert multipart.claimed_in_full(claimed, size=size, part_size=8) is None
 
 
 def test_an_oversized_total_aborts_and_rejects(api, started, blob):

@@ -9,7 +9,7 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import make_user
-from ..helpers import MiB, log_in, part_number, wait_for
+from ..helpers import MiB, log_in, part_number, s3_operations_on, wait_for
 
 pytestmark = pytest.mark.e2e
 SIZE = 104 * MiB + 12345  # 14 parts of 8 MiB (the last one short)
@@ -93,6 +93,8 @@ def test_a_large_file_uploads_in_parallel_parts_through_failures(page, live_serv
     assert upload.checksum_sha256.endswith("-14")
     head = aws.s3().head_object(Bucket=upload.bucket, Key=upload.key, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == upload.checksum_sha256
+    # The complete named every part with its SHA-256: S3 checked them as it assembled the file.
+    assert {"s3:CompleteMultipartUpload", "s3:ListParts"} & s3_operations_on(upload) == {"s3:CompleteMultipartUpload"}
 
 
 def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(page, live_server, worker, big_file, dana):

@@ -290,6 +290,14 @@ class StoredPartsOutput(serializers.Serializer):
 class CompletedPart(PlainInput, serializers.Serializer):
     part_number = serializers.IntegerField(min_value=1, max_value=10_000)
     etag = serializers.CharField(max_length=128)
+    checksum_sha256 = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[_sha256_b64],
+        help_text="The part's SHA-256 (base64), as its URL pinned it. With every part's, S3 alone checks "
+        "them as it assembles the file (one call fewer than the check against S3's list).",
+    )
 
 
 class CompleteInput(PlainInput, serializers.Serializer):

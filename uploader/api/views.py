@@ -208,10 +208,8 @@ class UploadCompleteApi(AppView, APIView):
     )
     def post(self, request, upload_id):
         upload = _get_upload(request, upload_id)
-        claimed = validated(CompleteInput, request.data).get("parts")
-        if claimed is not None:
-            claimed = [(p["part_number"], p["etag"]) for p in claimed]
-        upload = services.upload_complete(upload=upload, parts=claimed)
+        parts = validated(CompleteInput, request.data).get("parts")
+        upload = services.upload_complete(upload=upload, parts=services.claimed_parts(parts))
         return Response(UploadOutput(upload).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -95,14 +95,51 @@ def check_parts(stored, *, size, part_size, claimed=None):
 
 
 def _check_claimed(claimed, by_number):
-    """The client's [(part_number, etag)] must name each part once, as S3 holds it."""
+    """The client's [(part_number, etag[, checksum_sha256])] must name each part once, as S3 holds
+    it (its SHA-256 too, where the client gave one)."""
     mismatched = sorted(
-        n for n, etag in claimed if n not in by_number or by_number[n].etag.strip('"') != etag.strip('"')
+        n for n, etag, checksum in map(_claim, claimed) if not _held_as_claimed(by_number.get(n), etag, checksum)
     )
     if mismatched:
         raise PartsError(reasons.PARTS_MISMATCH % {"parts": _listed(mismatched)}, code="parts_mismatch")
-    if len(claimed) != len({n for n, _ in claimed}):
+    if len(claimed) != len({claim[0] for claim in claimed}):
         raise PartsError(reasons.PARTS_TWICE, code="parts_mismatch")
+
+
+def _claim(claim):
+    """(part_number, etag, checksum_sha256 or "") of a client's (part_number, etag[, checksum])."""
+    number, etag, *checksum = claim
+    return number, etag, checksum[0] if checksum else ""
+
+
+def _held_as_claimed(part, etag, checksum):
+    return (
+        part is not None
+        and part.etag.strip('"') == etag.strip('"')
+        and (not checksum or not part.checksum_sha256 or part.checksum_sha256 == checksum)
+    )
+
+
+def claimed_in_full(claimed, *, size, part_size):
+    """The parts to complete straight from the client's list, without ListParts, or None: when the
+    size was declared and the list names every planned part once, each with its ETag and SHA-256.
+    That is enough because every part URL of such an upload pins the part's length and SHA-256
+    (signing.presign_part, presign_parts) and CompleteMultipartUpload refuses a part whose ETag or
+    SHA-256 is not what S3 holds (InvalidPart): S3 makes in that one call the checks check_parts
+    makes of ListParts' answer. A refusal is not the end: the caller then lists the parts, for the
+    error that names them (README, Benchmarks: ListParts was a fifth of a large file's complete)."""
+    if size is None or claimed is None:
+        return None
+    claims = {number: (etag, checksum) for number, etag, checksum in map(_claim, claimed)}
+    part_count = ceil_div(size, part_size)
+    if len(claims) != len(claimed) or set(claims) != set(range(1, part_count + 1)):
+        return None
+    if not all(checksum for _, checksum in claims.values()):
+        return None
+    return [
+        Part(n, part_length(n, size=size, part_size=part_size), etag.strip('"'), checksum)
+        for n, (etag, checksum) in sorted(claims.items())
+    ]
 
 
 def check_open_parts(stored, *, claimed, max_size):
@@ -110,7 +147,7 @@ def check_open_parts(stored, *, claimed, max_size):
     client's list must match S3's, and together they may hold at most `max_size` bytes. Returns
     the parts to complete, in order."""
     by_number = {p.number: p for p in stored}
-    numbers = [n for n, _ in claimed] if claimed is not None else sorted(by_number)
+    numbers = [claim[0] for claim in claimed] if claimed is not None else sorted(by_number)
     if not numbers:
         raise PartsError(reasons.NO_PARTS, code="parts_missing")
     if claimed is not None:

@@ -158,7 +158,7 @@ class Uploader:
             if exc.status in (404, 409):
                 return None  # finished, expired or gone: start again
             raise
-        stored = {p["part_number"]: p["etag"] for p in listing["parts"]}
+        stored = {p["part_number"]: (p["etag"], p["checksum_sha256"]) for p in listing["parts"]}
         self._report(
             path.name,
             0,
@@ -181,11 +181,13 @@ class Uploader:
         return {"part_size": part_size, "parts": part_checksums(path, size, part_size, range(1, count + 1))}
 
     def _send_parts(self, upload_id, path, size, part_size, part_count, stored, signed=()):
-        """Send every part not `stored` yet (`signed`: URLs already in hand), then complete."""
-        etags = dict(stored)
+        """Send every part not `stored` yet (`signed`: URLs already in hand), then complete, naming
+        each part with its ETag and SHA-256 (S3 then checks them as it assembles the file).
+        `stored` is {part_number: (etag, checksum_sha256)}."""
+        held = dict(stored)
         sent = {"bytes": sum(min(part_size, size - (n - 1) * part_size) for n in stored)}
         in_hand = {target["part_number"] for target in signed}
-        todo = [n for n in range(1, part_count + 1) if n not in etags and n not in in_hand]
+        todo = [n for n in range(1, part_count + 1) if n not in held and n not in in_hand]
         self._report(path.name, sent["bytes"], size, "start")
 
         def length(n):
@@ -203,7 +205,7 @@ class Uploader:
             with self._lock:
                 sent["bytes"] += len(body)
                 self._report(path.name, sent["bytes"], size, f"part {n} stored")
-            return n, etag
+            return n, (etag, target["headers"].get("x-amz-checksum-sha256", ""))
 
         in_flight = self.concurrency * 2  # parts queued or being sent; each thread reads its own
         with ThreadPoolExecutor(self.concurrency) as pool:
@@ -215,7 +217,7 @@ class Uploader:
                 for target in targets:
                     while len(pending) >= in_flight:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        etags.update(f.result() for f in done)
+                        held.update(f.result() for f in done)
                     pending.add(pool.submit(send, target["part_number"], target))
 
             submit(signed)
@@ -225,10 +227,8 @@ class Uploader:
                 submit(self._sign(upload_id, path, size, part_size, numbers))
                 rate = (sent["bytes"] - sent_before) / max(time.monotonic() - started, 1e-3)
                 batch = next_batch(batch, rate=rate, part_size=part_size, floor=in_flight)
-            for future in pending:
-                number, etag = future.result()
-                etags[number] = etag
-        parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
+            held.update(future.result() for future in pending)
+        parts = [{"part_number": n, "etag": etag, "checksum_sha256": sha} for n, (etag, sha) in sorted(held.items())]
         return self.session.call("POST", f"/api/v1/uploads/{upload_id}/complete/", json_body={"parts": parts})
 
     def _sign(self, upload_id, path, size, part_size, numbers):

@@ -4,7 +4,7 @@ its mirror write only once the transaction has committed."""
 from uploader.domain.errors import DomainError, InvalidInput
 from uploader.services.batch import MAX_BATCH, upload_complete_batch, upload_start_batch
 from uploader.services.common import InvalidParts, ServiceUnavailable, WrongState
-from uploader.services.complete import upload_complete
+from uploader.services.complete import claimed_parts, upload_complete
 from uploader.services.ending import upload_abort, upload_delete, upload_expire_stale, upload_release
 from uploader.services.media import upload_drop_derivative, upload_make_derivatives
 from uploader.services.open_parts import upload_police_open_parts
@@ -23,6 +23,7 @@ __all__ = [
     "ServiceUnavailable",
     "Started",
     "WrongState",
+    "claimed_parts",
     "upload_abort",
     "upload_complete",
     "upload_complete_batch",

@@ -15,7 +15,7 @@ from uploader.domain.errors import DomainError, InvalidInput
 from uploader.models import Upload
 from uploader.services import selectors
 from uploader.services.common import stage_change
-from uploader.services.complete import upload_complete
+from uploader.services.complete import claimed_parts, upload_complete
 from uploader.services.start import Started, prepare_start
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,8 @@ def upload_complete_batch(*, owner: User, items: Sequence[Mapping]) -> list[Uplo
         if upload is None:
             results.append(NotYours(gettext("No such upload.")))
             continue
-        parts = item.get("parts")
-        claimed = [(p["part_number"], p["etag"]) for p in parts] if parts is not None else None
         try:
-            results.append(upload_complete(upload=upload, parts=claimed))
+            results.append(upload_complete(upload=upload, parts=claimed_parts(item.get("parts"))))
         except DomainError as error:
             results.append(error)
     return results

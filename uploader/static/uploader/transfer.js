@@ -366,6 +366,8 @@ export class Transfer {
     await this.gate();
     const { id, part_size: partSize, part_count: partCount } = this.record;
     const etags = new Map(stored.map((p) => [p.part_number, p.etag]));
+    // Each part's SHA-256 goes with its ETag to the complete: S3 then checks them as it assembles.
+    const checksums = new Map(stored.map((p) => [p.part_number, p.checksum_sha256]));
     const resumedBytes = stored.reduce((sum, p) => sum + p.size, 0);
     let doneBytes = resumedBytes;
     const inflight = new Map();
@@ -393,6 +395,7 @@ export class Transfer {
     const sendPart = async (n) => {
       const blob = urls.blob(n);
       const checksum = await urls.checksum(n);
+      checksums.set(n, checksum); // what S3 holds of part n once it is sent (its URL pins it)
       for (let stopped = false; ; stopped = true) {
         await this.gate();
         if (stopped) {
@@ -430,7 +433,9 @@ export class Transfer {
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
     this.view.state("verifying");
-    const parts = [...etags].sort((a, b) => a[0] - b[0]).map(([part_number, etag]) => ({ part_number, etag }));
+    const parts = [...etags]
+      .sort((a, b) => a[0] - b[0])
+      .map(([part_number, etag]) => ({ part_number, etag, checksum_sha256: checksums.get(part_number) || "" }));
     const record = await this.complete(id, { parts });
     localStorage.removeItem(key);
     return record;
