@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from uploader import services
 from uploader.domain import validation
-from uploader.models import QuotaUsage, Upload, UploadEvent
+from uploader.models import OutboxMessage, QuotaUsage, Upload, UploadEvent
 from uploader.services import selectors, usage
 
 from .factories import jpeg_bytes
@@ -96,6 +96,39 @@ def test_a_start_checks_and_reserves_with_one_statement_and_no_sum(api, user, se
     inserted = [n for n, s in enumerate(statements) if Upload._meta.db_table in s and "INSERT" in s.upper()]
     assert inserted and statements.index(counted) > inserted[-1], statements
     assert not [s for s in statements if "SUM(" in s.upper() or "FOR UPDATE" in s.upper()], statements
+    assert _held(user) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement on PostgreSQL (run with DATABASE_URL)")
+def test_on_postgresql_a_start_of_an_owner_with_a_count_is_one_statement_and_a_refusal_writes_nothing(
+    api, user, settings, aws_resources
+):
+    """The reservation and the new rows (the upload, its audit entry, what it owes) as one
+    statement in its own transaction: one round trip, no BEGIN and COMMIT around it."""
+    settings.UPLOADER_USER_QUOTA = 100
+    assert api_start(api, size=10).status_code == 201  # the owner's first: the count is made
+    with CaptureQueriesContext(connection) as captured:
+        started = api_start(api, size=20)
+    assert started.status_code == 201, started.json()
+    statements = [q["sql"] for q in captured.captured_queries]
+    tables = (QuotaUsage, Upload, UploadEvent, OutboxMessage)
+    writes = [
+        s
+        for s in statements
+        if s.startswith(("WITH", "INSERT", "UPDATE")) and any(m._meta.db_table in s for m in tables)
+    ]
+    assert len(writes) == 1 and writes[0].startswith("WITH q AS (UPDATE"), writes
+    assert all(f'INSERT INTO "{m._meta.db_table}"' in writes[0] for m in tables[1:]), writes
+    # Nothing else is written before it in a transaction of its own (the eager relay's after it).
+    assert "BEGIN" not in statements[: statements.index(writes[0])], statements
+    upload = Upload.objects.get(pk=started.json()["id"])
+    assert (upload.held_bytes, _held(user)) == (20, 30)
+    assert UploadEvent.objects.filter(upload_id=upload.pk, action="created").count() == 1
+
+    refused = api_start(api, size=71)  # 30 + 71 > 100
+    assert refused.status_code == 413 and refused.json()["code"] == "quota_exceeded", refused.json()
+    assert Upload.objects.count() == 2 and UploadEvent.objects.filter(action="created").count() == 2
     assert _held(user) == 30
 
 

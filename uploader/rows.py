@@ -115,6 +115,32 @@ def insert_all(inserts: list[Insert]) -> None:
         one.written(returned.get(n))
 
 
+def insert_all_if(condition: tuple[str, list[Any]], inserts: list[Insert]) -> bool:
+    """PostgreSQL, in autocommit: `condition` (a data-modifying statement with RETURNING: the
+    quota's conditional UPDATE) and these INSERTs as one statement, which makes each INSERT only if
+    the condition returned a row; True if it did. One round trip and its own transaction instead
+    of BEGIN, the statements and COMMIT (README, Benchmarks); the condition's lock held for it alone."""
+    connection = connections[inserts[0].alias]
+    sql, params = condition
+    clauses = [f"q AS ({sql})", *(f"i{n} AS ({_only_if_q(one.sql)})" for n, one in enumerate(inserts))]
+    keys = [n for n, one in enumerate(inserts) if one.returning]
+    answer = ", ".join(["(SELECT count(*) FROM q)", *(f"(SELECT * FROM i{n})" for n in keys)])
+    with connection.cursor() as cursor:
+        values = [*params, *(value for one in inserts for value in one.params)]
+        cursor.execute(f"WITH {', '.join(clauses)} SELECT {answer}", values)
+        found, *returned = cursor.fetchone()
+    for n, one in enumerate(inserts if found else []):
+        one.written(dict(zip(keys, returned, strict=True)).get(n))
+    return bool(found)
+
+
+def _only_if_q(sql: str) -> str:
+    """Django's `INSERT ... VALUES (...) [RETURNING ...]` as `INSERT ... SELECT ... FROM q [RETURNING ...]`."""
+    head, _, rest = sql.partition(" VALUES (")
+    values, _, returning = rest.rpartition(")")
+    return f"{head} SELECT {values} FROM q{returning}"
+
+
 def update(obj: models.Model) -> None:
     """UPDATE every column of `obj`'s row, as save() does for a row that exists (auto_now fields
     stamped); raises DatabaseError when no row has its key, as save(force_update=True) does."""

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import User
+from django.db import connections
 from django.utils.translation import gettext
 
 from uploader import rows
@@ -72,7 +73,7 @@ def commit_change(upload: Upload, *, action: str, actor: User | None = None, det
 
 def stage_change(
     upload: Upload, *, action: str, actor: User | None = None, detail: str = "", reserve: bool = False
-) -> Callable[..., None]:
+) -> "StagedChange":
     """commit_change in two steps: the rows built now (a new upload's own, its audit entry, what
     it owes), written by the call returned, inside the caller's transaction. A start builds them
     before its transaction, which then holds its locks for the statements alone (README,
@@ -83,7 +84,8 @@ def stage_change(
     transaction is its own calls `commit(rows_first=True)`: a new upload's rows, which no other
     transaction can see, are written before the owner's row is locked, so that the lock is held
     for its UPDATE and the COMMIT alone (concurrent starts of one owner queue on that row; a
-    refusal rolls the whole transaction back)."""
+    refusal rolls the whole transaction back). Before any transaction, a start may try `at_once`
+    (PostgreSQL: the reservation and the rows as one statement)."""
     before_status, before_review = getattr(upload, "saved_state", ("", ""))
     adding = upload._state.adding
     held_before = 0 if adding else upload.held_bytes
@@ -109,6 +111,11 @@ def stage_change(
     )
     owing = [outbox.stage(task, *args) for task, args in _owed(upload, before_status or "")]
 
+    def written() -> None:
+        upload.saved_state = (upload.status, upload.review_status)
+        owed = [staged.recorded() for staged in owing] + webhooks.announce(upload, before_status or "")
+        upload.owed = [*getattr(upload, "owed", []), *owed]
+
     def commit(*, rows_first: bool = False) -> None:
         count = held_after != held_before or reserve
         count_last = rows_first and adding
@@ -121,11 +128,35 @@ def stage_change(
         rows.insert_all([*([new_row] if new_row else []), event, *(owed.row for owed in owing)])
         if count and count_last:
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve, written=True)
-        upload.saved_state = (upload.status, upload.review_status)
-        owed = [staged.recorded() for staged in owing] + webhooks.announce(upload, before_status or "")
-        upload.owed = [*getattr(upload, "owed", []), *owed]
+        written()
 
-    return commit
+    def at_once() -> bool:
+        if new_row is None or not reserve or upload.status in webhooks.HOOKED:
+            return False  # not a start, or a change whose webhook row is owed after it
+        connection = connections[new_row.alias]
+        if connection.vendor != "postgresql" or not connection.get_autocommit():
+            return False
+        reservation = usage.reserving(upload.owner_id, held_after)
+        if not rows.insert_all_if(reservation, [new_row, event, *(owed.row for owed in owing)]):
+            return False
+        written()
+        return True
+
+    return StagedChange(commit, at_once)
+
+
+class StagedChange:
+    """What stage_change returns. Called (inside the caller's transaction), it writes the change.
+    `at_once()`, for a new upload's start outside any transaction on PostgreSQL: its reservation
+    and its rows as one statement, one round trip and its own transaction (README, Benchmarks);
+    False, having written nothing, where that cannot be or the count did not take the bytes (too
+    many, or the owner's first upload, which has no count yet): then the call, which says which."""
+
+    def __init__(self, commit: Callable[..., None], at_once: Callable[[], bool]) -> None:
+        self._commit, self.at_once = commit, at_once
+
+    def __call__(self, *, rows_first: bool = False) -> None:
+        self._commit(rows_first=rows_first)
 
 
 def _owed(upload: Upload, before_status: str) -> list[tuple[str, tuple[str, ...]]]:

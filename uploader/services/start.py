@@ -281,10 +281,11 @@ def _record_start(upload: Upload, owner: User) -> None:
     what S3 was asked to create and raise the PolicyError."""
     commit = stage_change(upload, action="created", actor=owner, reserve=True)  # built before the transaction
     try:
-        with transaction.atomic():
-            # Checks and reserves in one statement (concurrent starts of this user cannot both
-            # pass), after the new rows: the owner's row is locked for that UPDATE and the COMMIT.
-            commit(rows_first=True)
+        if not commit.at_once():  # PostgreSQL: the reservation and the rows in one statement
+            with transaction.atomic():
+                # Checks and reserves in one statement (concurrent starts of this user cannot both
+                # pass), after the new rows: the owner's row is locked for that UPDATE and the COMMIT.
+                commit(rows_first=True)
     except validation.PolicyError:
         if upload.multipart_upload_id:  # after the transaction: no network call under its locks
             with storage_errors():

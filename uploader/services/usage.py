@@ -12,6 +12,8 @@ sees every change either before it or after it: never half of one. A single star
 after its new rows (a shorter lock: services.common.stage_change); that is the same for recount,
 whose sum cannot see rows of a transaction not yet committed, and which that transaction's UPDATE
 then waits for (or, having come first, holds the row until the start is committed and counted).
+On PostgreSQL a start of an owner who has a count is one statement (`reserving` with the new
+rows, rows.insert_all_if): the UPDATE and the INSERTs commit together or not at all.
 """
 
 from django.conf import settings
@@ -34,6 +36,20 @@ def holding(upload: Upload) -> int:
     if upload.stored_size is not None:
         return upload.stored_size
     return upload.held_bytes
+
+
+def reserving(owner_id: int, delta: int) -> tuple[str, list[int]]:
+    """A start's reservation as a statement for rows.insert_all_if: `add(owner_id, delta,
+    reserve=True)`'s UPDATE, returning a row if the owner's count took the bytes. It returns none
+    both when they do not fit and when the owner has no count yet: `add` then says which."""
+    quota = settings.UPLOADER_USER_QUOTA
+    table = connection.ops.quote_name(QuotaUsage._meta.db_table)
+    if quota:
+        return (
+            f"UPDATE {table} SET held = held + %s WHERE owner_id = %s AND held + %s <= %s RETURNING 1",
+            [delta, owner_id, delta, quota],
+        )
+    return f"UPDATE {table} SET held = held + %s WHERE owner_id = %s RETURNING 1", [delta, owner_id]
 
 
 def add(owner_id: int, delta: int, *, reserve: bool = False, written: bool = False) -> None:
