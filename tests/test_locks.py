@@ -46,9 +46,15 @@ def _at_once(count, call):
     return results
 
 
-def test_concurrent_presigns_of_one_user_never_pass_the_quota(settings, aws_resources):
-    settings.UPLOADER_USER_QUOTA = 3 * MiB
+@pytest.mark.parametrize("counted", [False, True], ids=["first-starts", "with-a-count"])
+def test_concurrent_presigns_of_one_user_never_pass_the_quota(settings, aws_resources, counted):
+    """Eight starts at once, room for three. An owner with a count (an earlier upload): each start
+    is one statement (the count's conditional UPDATE with the new rows), whose row lock they queue
+    on, each rechecking the count as it finds it; without one, the first start makes it."""
+    settings.UPLOADER_USER_QUOTA = (3 + counted) * MiB
     owner = make_user("quinn", "pw-quinn-123")
+    if counted:
+        services.upload_start(owner=owner, filename="first.jpg", content_type="image/jpeg", size=MiB)
 
     def start():
         return services.upload_start(owner=owner, filename="a.jpg", content_type="image/jpeg", size=MiB).upload
@@ -58,27 +64,10 @@ def test_concurrent_presigns_of_one_user_never_pass_the_quota(settings, aws_reso
     refused = [r for r in results if isinstance(r, validation.PolicyError)]
     assert (len(granted), len(refused)) == (3, 5), (connection.vendor, results)
     assert {r.code for r in refused} == {"quota_exceeded"}
-    assert selectors.upload_bytes_held(owner_id=owner.pk) == 3 * MiB
-
-
-def test_concurrent_presigns_of_an_owner_with_a_count_never_pass_the_quota(settings, aws_resources):
-    """Starts after the owner's first: each is one statement (the count's conditional UPDATE with
-    the new rows), whose row lock they queue on; each rechecks the count as it finds it."""
-    settings.UPLOADER_USER_QUOTA = 4 * MiB
-    owner = make_user("quinn", "pw-quinn-123")
-    services.upload_start(owner=owner, filename="first.jpg", content_type="image/jpeg", size=MiB)
-
-    def start():
-        return services.upload_start(owner=owner, filename="a.jpg", content_type="image/jpeg", size=MiB).upload
-
-    results = _at_once(8, start)
-    granted = [r for r in results if isinstance(r, Upload)]
-    refused = [r for r in results if isinstance(r, validation.PolicyError)]
-    assert (len(granted), len(refused)) == (3, 5), (connection.vendor, results)
     held = selectors.upload_bytes_held(owner_id=owner.pk)
-    assert held == 4 * MiB == selectors.upload_bytes_counted(owner_id=owner.pk)
-    assert Upload.objects.filter(owner=owner).count() == 4
-    assert UploadEvent.objects.filter(owner_id=owner.pk, action="created").count() == 4
+    assert held == (3 + counted) * MiB == selectors.upload_bytes_counted(owner_id=owner.pk)
+    assert Upload.objects.filter(owner=owner).count() == 3 + counted
+    assert UploadEvent.objects.filter(owner_id=owner.pk, action="created").count() == 3 + counted
 
 
 def test_concurrent_first_starts_of_new_owners_all_pass_a_quota_they_fit(settings, aws_resources):
