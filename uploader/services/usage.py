@@ -42,14 +42,19 @@ def reserving(owner_id: int, delta: int) -> tuple[str, list[int]]:
     """A start's reservation as a statement for rows.insert_all_if: `add(owner_id, delta,
     reserve=True)`'s UPDATE, returning a row if the owner's count took the bytes. It returns none
     both when they do not fit and when the owner has no count yet: `add` then says which."""
-    quota = settings.UPLOADER_USER_QUOTA
+    sql, params = _adding(owner_id, delta, settings.UPLOADER_USER_QUOTA)
+    return f"{sql} RETURNING 1", params
+
+
+def _adding(owner_id: int, delta: int, quota: int) -> tuple[str, list[int]]:
+    """The UPDATE that adds `delta` to the owner's count; with a `quota`, only if it then fits."""
     table = connection.ops.quote_name(QuotaUsage._meta.db_table)
     if quota:
         return (
-            f"UPDATE {table} SET held = held + %s WHERE owner_id = %s AND held + %s <= %s RETURNING 1",
+            f"UPDATE {table} SET held = held + %s WHERE owner_id = %s AND held + %s <= %s",
             [delta, owner_id, delta, quota],
         )
-    return f"UPDATE {table} SET held = held + %s WHERE owner_id = %s RETURNING 1", [delta, owner_id]
+    return f"UPDATE {table} SET held = held + %s WHERE owner_id = %s", [delta, owner_id]
 
 
 def add(owner_id: int, delta: int, *, reserve: bool = False, written: bool = False) -> None:
@@ -63,13 +68,7 @@ def add(owner_id: int, delta: int, *, reserve: bool = False, written: bool = Fal
     found = None
     with connection.cursor() as cursor:
         for _attempt in range(3):
-            if quota:
-                cursor.execute(
-                    f"UPDATE {table} SET held = held + %s WHERE owner_id = %s AND held + %s <= %s",
-                    [delta, owner_id, delta, quota],
-                )
-            else:
-                cursor.execute(f"UPDATE {table} SET held = held + %s WHERE owner_id = %s", [delta, owner_id])
+            cursor.execute(*_adding(owner_id, delta, quota))
             if cursor.rowcount:
                 return
             cursor.execute(f"SELECT held FROM {table} WHERE owner_id = %s", [owner_id])
