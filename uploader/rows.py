@@ -105,33 +105,33 @@ def insert_all(inserts: list[Insert]) -> None:
         for one in inserts:
             one.execute()
         return
-    clauses = ", ".join(f"i{n} AS ({one.sql})" for n, one in enumerate(inserts))
-    keys = [n for n, one in enumerate(inserts) if one.returning]
-    answer = ", ".join(f"(SELECT * FROM i{n})" for n in keys) or "1"
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {clauses} SELECT {answer}", [p for one in inserts for p in one.params])
-        returned = dict(zip(keys, cursor.fetchone(), strict=False))
-    for n, one in enumerate(inserts):
-        one.written(returned.get(n))
+    _in_one_statement(connection, inserts)
 
 
 def insert_all_if(condition: tuple[str, list[Any]], inserts: list[Insert]) -> bool:
-    """PostgreSQL, in autocommit: `condition` (a data-modifying statement with RETURNING: the
-    quota's conditional UPDATE) and these INSERTs as one statement, which makes each INSERT only if
-    the condition returned a row; True if it did. One round trip and its own transaction instead
-    of BEGIN, the statements and COMMIT (README, Benchmarks); the condition's lock held for it alone."""
-    connection = connections[inserts[0].alias]
-    sql, params = condition
-    clauses = [f"q AS ({sql})", *(f"i{n} AS ({_only_if_q(one.sql)})" for n, one in enumerate(inserts))]
+    """PostgreSQL, in autocommit: `condition` (a data-modifying statement with RETURNING: the quota's
+    conditional UPDATE) and these INSERTs as one statement and transaction, each INSERT made only if
+    the condition returned a row; True if it did. Its lock is held for this statement alone."""
+    return _in_one_statement(connections[inserts[0].alias], inserts, condition)
+
+
+def _in_one_statement(connection: Any, inserts: list[Insert], condition: tuple[str, list[Any]] | None = None) -> bool:
+    """The INSERTs as one WITH statement, keys returned; a `condition` first (as q), the INSERTs selecting from it."""
+    sql, params = condition or ("", [])
+    clauses = [f"q AS ({sql})"] if condition else []
+    clauses += [f"i{n} AS ({_only_if_q(one.sql) if condition else one.sql})" for n, one in enumerate(inserts)]
     keys = [n for n, one in enumerate(inserts) if one.returning]
-    answer = ", ".join(["(SELECT count(*) FROM q)", *(f"(SELECT * FROM i{n})" for n in keys)])
+    answer = ", ".join(["(SELECT count(*) FROM q)" if condition else "1", *(f"(SELECT * FROM i{n})" for n in keys)])
     with connection.cursor() as cursor:
         values = [*params, *(value for one in inserts for value in one.params)]
         cursor.execute(f"WITH {', '.join(clauses)} SELECT {answer}", values)
         found, *returned = cursor.fetchone()
-    for n, one in enumerate(inserts if found else []):
-        one.written(dict(zip(keys, returned, strict=True)).get(n))
-    return bool(found)
+    if not found:
+        return False
+    by_insert = dict(zip(keys, returned, strict=True))
+    for n, one in enumerate(inserts):
+        one.written(by_insert.get(n))
+    return True
 
 
 def _only_if_q(sql: str) -> str:
