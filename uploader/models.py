@@ -72,8 +72,15 @@ class Upload(models.Model):
     owed: list["OutboxMessage"]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own (nor has `status`): the (owner, -created_at) and (status, expires_at)
+    # indexes in Meta begin with them and serve every lookup by them, and each index is one more
+    # B-tree that every start and every change of an upload writes (README, Benchmarks).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads", verbose_name=_("owner")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="uploads",
+        verbose_name=_("owner"),
+        db_index=False,
     )
     bucket = models.CharField(max_length=63)
     key = models.CharField(max_length=1024, unique=True)
@@ -114,7 +121,7 @@ class Upload(models.Model):
     )
     checksum_sha256 = models.CharField(max_length=64, blank=True)
     etag = models.CharField(max_length=128, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     status_reason = models.TextField(_("reason"), blank=True, help_text=_("Why it was rejected or expired."))
     review_status = models.CharField(
         _("review"), max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
@@ -280,7 +287,7 @@ class UploadEvent(models.Model):
 
     upload_id = models.UUIDField(db_index=True)
     upload_key = models.CharField(max_length=1024)
-    owner_id = models.BigIntegerField(null=True, db_index=True)
+    owner_id = models.BigIntegerField(null=True)  # kept, not indexed: nothing looks events up by it
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
