@@ -1,5 +1,6 @@
 """The reference command-line client against a running server, through the public API only."""
 
+import hashlib
 import io
 import json
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from uploader import aws
 from uploader.aws import localaws
 from uploader.client.session import ApiError, Session
 from uploader.client.transfer import Uploader
@@ -121,7 +123,7 @@ def test_without_login_it_says_so(live_server, tmp_path):
     assert result.returncode == 1 and "login" in result.stderr
 
 
-def test_a_killed_upload_resumes_without_resending_stored_parts(client_cli, tmp_path):
+def test_a_killed_upload_resumes_resending_only_parts_not_stored_as_they_are_now(client_cli, tmp_path):
     archive = _zip(tmp_path / "footage.zip", 40 * MiB)  # five parts
     proc = client_cli.start("upload", str(archive), "--concurrency", "1")
     seen = []
@@ -133,17 +135,26 @@ def test_a_killed_upload_resumes_without_resending_stored_parts(client_cli, tmp_
     proc.wait(30)
     assert proc.returncode == -signal.SIGKILL, "".join(seen)
     assert Upload.objects.get().status == "pending"
+    # Meanwhile part 1 changed, the file keeping its size and time (a tool that preserves them):
+    # the upload must end as the file is now, not as the stored part 1 with the rest.
+    kept = archive.stat()
+    with open(archive, "r+b") as f:
+        f.seek(4096)
+        f.write(os.urandom(4096))
+    os.utime(archive, ns=(kept.st_atime_ns, kept.st_mtime_ns))
 
     result = client_cli("upload", str(archive), "--wait")
     resumed = re.search(r"resuming (\S+): (\d) of 5 parts already stored", result.stderr)
     assert resumed, result.stderr
-    already = int(resumed.group(2))
-    assert already >= 2
+    already = int(resumed.group(2))  # parts 2 to already + 1: S3 holds them as they are
+    assert already >= 1 and "part 1 differs from the stored one" in result.stderr
     sent_again = sorted(int(n) for n in re.findall(r"part (\d) stored", result.stderr))
-    assert sent_again == list(range(already + 1, 6))
+    assert sent_again == [1, *range(already + 2, 6)]
     upload = Upload.objects.get()
     assert str(upload.id) == resumed.group(1)
     assert (upload.status, upload.stored_size) == ("available", 40 * MiB)
+    stored = aws.s3().get_object(Bucket=upload.bucket, Key=upload.key)["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(archive.read_bytes()).digest()
 
 
 def test_logout_ends_the_refresh_token_on_the_server_and_forgets_it_here(client_cli, tmp_path, live_server):

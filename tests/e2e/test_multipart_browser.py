@@ -1,6 +1,8 @@
 """Large files in a real browser: parallel parts, failures, a reload in the middle, cancel."""
 
+import hashlib
 import os
+import shutil
 from collections import Counter
 
 import pytest
@@ -97,11 +99,15 @@ def test_a_large_file_uploads_in_parallel_parts_through_failures(page, live_serv
     assert {"s3:CompleteMultipartUpload", "s3:ListParts"} & s3_operations_on(upload) == {"s3:CompleteMultipartUpload"}
 
 
-def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(page, live_server, worker, big_file, dana):
+def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(
+    page, live_server, worker, big_file, dana, tmp_path
+):
+    footage = tmp_path / big_file.name
+    shutil.copy2(big_file, footage)
     log_in(page, live_server.url, "dana", "pw-dana-123")
     before = PartLog(page)
     _refuse_parts_from(page, 5)  # the connection "drops" after the first four parts
-    page.set_input_files("#file-input", str(big_file))
+    page.set_input_files("#file-input", str(footage))
     wait_for(lambda: sorted(before.stored) == [1, 2, 3, 4], page=page, what="the first four parts")
 
     page.reload()  # still "offline" while the old page goes away
@@ -109,13 +115,23 @@ def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(page, liv
     page.locator("#uploader[data-ready]").wait_for()
     notice = page.locator("li.unfinished")
     assert "footage.zip" in notice.inner_text() and "resume" in notice.inner_text()
+    # Meanwhile part 2 changed, the file keeping its name, size and time: the upload must end as
+    # the file is now, not as the stored part 2 with the rest.
+    kept = footage.stat()
+    with open(footage, "r+b") as f:
+        f.seek(8 * MiB + 4096)
+        f.write(os.urandom(4096))
+    os.utime(footage, ns=(kept.st_atime_ns, kept.st_mtime_ns))
     after = PartLog(page)
-    page.set_input_files("#file-input", str(big_file))
+    page.set_input_files("#file-input", str(footage))
     page.locator('tr[data-status="available"]').wait_for(timeout=90_000)
 
-    assert not set(after.sent) & {1, 2, 3, 4}, f"stored parts were sent again: {after.sent}"
-    assert sorted(after.stored) == list(range(5, 15))
-    assert Upload.objects.get(owner=dana).status == "available"
+    assert not set(after.sent) & {1, 3, 4}, f"stored parts were sent again: {after.sent}"
+    assert sorted(after.stored) == [2, *range(5, 15)]
+    upload = Upload.objects.get(owner=dana)
+    assert upload.status == "available"
+    stored = aws.s3().get_object(Bucket=upload.bucket, Key=upload.key)["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(footage.read_bytes()).digest()
     assert page.locator("li.unfinished").count() == 0
 
 

@@ -1,6 +1,9 @@
 """Uploading one file through the public API: a presigned PUT, or parallel multipart parts each
 pinned by its SHA-256. An upload killed half-way resumes: the server (S3's own part list) says
-which parts are stored, so only the others are sent."""
+which parts are stored, and those whose SHA-256 is still the file's are not sent again.
+
+Why it is long: the start, the parts signed ahead and sent in parallel, their retries and the
+resume are one file's journey sharing one set of parts held; split, that set would travel."""
 
 import base64
 import hashlib
@@ -158,7 +161,7 @@ class Uploader:
             if exc.status in (404, 409):
                 return None  # finished, expired or gone: start again
             raise
-        stored = {p["part_number"]: (p["etag"], p["checksum_sha256"]) for p in listing["parts"]}
+        stored = self._still_ours(listing, path, size)
         self._report(
             path.name,
             0,
@@ -166,6 +169,22 @@ class Uploader:
             f"resuming {remembered['id']}: {len(stored)} of {listing['part_count']} parts already stored",
         )
         return self._send_parts(remembered["id"], path, size, listing["part_size"], listing["part_count"], stored)
+
+    def _still_ours(self, listing, path, size):
+        """The stored parts that hold what the file holds now: {part_number: (etag, sha256)}. A
+        part is kept only if its SHA-256 is the local slice's; another one (the file changed and
+        kept its size and time, or S3 holds no checksum for it) is sent again, so the object
+        assembled is the file as it is, not a mix of two versions."""
+        part_size = listing["part_size"]
+        listed = {p["part_number"]: p for p in listing["parts"]}
+        local = {c["part_number"]: c["checksum_sha256"] for c in part_checksums(path, size, part_size, sorted(listed))}
+        stored = {}
+        for n, part in listed.items():
+            if part["checksum_sha256"] and part["checksum_sha256"] == local[n]:
+                stored[n] = (part["etag"], part["checksum_sha256"])
+            else:
+                log.warning("%s: part %d differs from the stored one; sending it again", path.name, n)
+        return stored
 
     def _first_parts(self, path, size):
         """For a file the server will take in parts: the part size chosen, and the SHA-256 of its

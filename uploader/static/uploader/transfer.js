@@ -312,6 +312,21 @@ export class Transfer {
     return this.complete(this.record.id);
   }
 
+  /**
+   * The stored parts that hold what the file holds now: a part is kept only if its SHA-256 is the
+   * local slice's. Another one (the file changed and kept its name, size and time) is sent again,
+   * so that the object is the file as it is, not a mix of two versions.
+   */
+  async stillOurs(parts, partSize) {
+    const kept = [];
+    for (const part of parts) {
+      const n = part.part_number;
+      const slice = this.file.slice((n - 1) * partSize, Math.min(n * partSize, this.file.size));
+      if (part.checksum_sha256 && part.checksum_sha256 === (await sha256Base64(slice))) kept.push(part);
+    }
+    return kept;
+  }
+
   /** The start made ahead by the batch; null (start it here) when that call could not be made. */
   async takePrestart() {
     const prestart = this.prestart;
@@ -334,8 +349,8 @@ export class Transfer {
         this.record = { id: remembered.id };
         const listing = await retrying(() => api(`${this.apiBase}${remembered.id}/parts/`), this.policy);
         Object.assign(this.record, { part_size: listing.part_size, part_count: listing.part_count });
-        stored = listing.parts;
         this.view.state("resuming");
+        stored = await this.stillOurs(listing.parts, listing.part_size);
       } catch (error) {
         if (!(error instanceof ApiError) || error.status === 0 || error.status >= 500) throw error;
         localStorage.removeItem(key); // finished, expired or gone: start again
