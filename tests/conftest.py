@@ -100,16 +100,23 @@ class Worker:
                 pytest.fail(f"the worker did not start:\n{self.log()}")
             time.sleep(0.2)
         self.pids = {self.proc.pid, *child_pids(self.proc.pid)}
+        self.pool: list[int] | None = None  # its pool when its shutdown began
         _worker_pids.update({pid: started_at(pid) for pid in self.pids})
 
     def log(self):
         return self.log_path.read_text(errors="replace")
 
+    def stopping(self):
+        """Begin a warm shutdown (the pool as it is now remembered); `stop` waits for it."""
+        if self.pool is None:
+            self.pool = child_pids(self.proc.pid) if self.proc.poll() is None else []
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self):
         """A warm shutdown, then what is left of it (its pool, had its main been killed) ended:
         the worker and every process of it are gone when this returns."""
-        pool = child_pids(self.proc.pid) if self.proc.poll() is None else []  # the pool as it is now
-        self.proc.send_signal(signal.SIGTERM)
+        self.stopping()
+        pool = self.pool
         try:
             # A test's assertions are made: a warm shutdown that has not ended in 10 s (seen taking
             # 30 on a busy CI machine, five times a run) is ended, as the next test's start would.
@@ -144,6 +151,8 @@ def start_worker(transactional_db, aws_resources, tmp_path, settings):
         yield start
     finally:
         app.conf.task_always_eager = True
+        for worker in workers:  # every one told first: their warm shutdowns (3 s each) overlap
+            worker.stopping()
         for worker in workers:
             worker.stop()
             if os.environ.get("UPLOADER_SHOW_WORKER_LOG"):
