@@ -118,9 +118,10 @@ class Worker:
         self.stopping()
         pool = self.pool
         try:
-            # A test's assertions are made: a warm shutdown that has not ended in 10 s (seen taking
-            # 30 on a busy CI machine, five times a run) is ended, as the next test's start would.
-            self.proc.wait(10)
+            # A test's assertions are made: a warm shutdown that has not ended in 6 s (about 3 when
+            # idle; 10 and more when a test leaves work queued, as the batch page's 61 photos'
+            # derivatives, or on a busy CI machine) is ended, as the next test's start would.
+            self.proc.wait(6)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
