@@ -56,6 +56,16 @@ def sparse_file(directory, name, size, head=b"PK\x03\x04"):
     return path
 
 
+def change_keeping_size_and_time(path, offset, length=4096):
+    """New bytes at `offset`, the file's size and times kept (as a tool that preserves them would
+    leave it): a client that knows a file by its name, size and time takes it for the same one."""
+    kept = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(os.urandom(length))
+    os.utime(path, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+
+
 class UploadThrottle:
     """Chromium's own network emulation: uploads leave the page no faster than the rate set."""
 

@@ -19,7 +19,7 @@ from uploader.client.transfer import Uploader
 from uploader.models import Upload
 
 from .factories import jpeg_bytes, make_user
-from .helpers import TcpSwitch, s3_operations_on, wait_for
+from .helpers import TcpSwitch, change_keeping_size_and_time, s3_operations_on, wait_for
 
 MiB = 1024 * 1024
 PROJECT = str(Path(__file__).resolve().parents[1])
@@ -137,11 +137,7 @@ def test_a_killed_upload_resumes_resending_only_parts_not_stored_as_they_are_now
     assert Upload.objects.get().status == "pending"
     # Meanwhile part 1 changed, the file keeping its size and time (a tool that preserves them):
     # the upload must end as the file is now, not as the stored part 1 with the rest.
-    kept = archive.stat()
-    with open(archive, "r+b") as f:
-        f.seek(4096)
-        f.write(os.urandom(4096))
-    os.utime(archive, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    change_keeping_size_and_time(archive, 4096)
 
     result = client_cli("upload", str(archive), "--wait")
     resumed = re.search(r"resuming (\S+): (\d) of 5 parts already stored", result.stderr)

@@ -12,7 +12,7 @@ from uploader import aws
 from uploader.models import Upload
 
 from ..factories import make_user
-from ..helpers import MiB, log_in, part_number, s3_operations_on, wait_for
+from ..helpers import MiB, change_keeping_size_and_time, log_in, part_number, s3_operations_on, wait_for
 
 pytestmark = pytest.mark.e2e
 SIZE = 104 * MiB + 12345  # 14 parts of 8 MiB (the last one short)
@@ -118,11 +118,7 @@ def test_a_reload_in_the_middle_resumes_without_resending_stored_parts(
     assert "footage.zip" in notice.inner_text() and "resume" in notice.inner_text()
     # Meanwhile part 2 changed, the file keeping its name, size and time: the upload must end as
     # the file is now, not as the stored part 2 with the rest.
-    kept = footage.stat()
-    with open(footage, "r+b") as f:
-        f.seek(8 * MiB + 4096)
-        f.write(os.urandom(4096))
-    os.utime(footage, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    change_keeping_size_and_time(footage, 8 * MiB + 4096)
     after = PartLog(page)
     page.set_input_files("#file-input", str(footage))
     page.locator('tr[data-status="available"]').wait_for(timeout=90_000)

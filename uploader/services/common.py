@@ -110,6 +110,7 @@ def stage_change(
         )
     )
     owing = [outbox.stage(task, *args) for task, args in _owed(upload, before_status or "")]
+    inserts = [*([new_row] if new_row else []), event, *(owed.row for owed in owing)]
 
     def written() -> None:
         upload.saved_state = (upload.status, upload.review_status)
@@ -125,7 +126,7 @@ def stage_change(
             upload.held_bytes = held_after
             rows.update(upload)
         # Statements built once per model, and on PostgreSQL the INSERTs sent as one (rows.py).
-        rows.insert_all([*([new_row] if new_row else []), event, *(owed.row for owed in owing)])
+        rows.insert_all(inserts)
         if count and count_last:
             usage.add(upload.owner_id, held_after - held_before, reserve=reserve, written=True)
         written()
@@ -137,7 +138,7 @@ def stage_change(
         if connection.vendor != "postgresql" or not connection.get_autocommit():
             return False
         reservation = usage.reserving(upload.owner_id, held_after)
-        if not rows.insert_all_if(reservation, [new_row, event, *(owed.row for owed in owing)]):
+        if not rows.insert_all_if(reservation, inserts):
             return False
         written()
         return True

@@ -51,6 +51,9 @@ class Stopped extends Error {
   constructor(why) { super(why); this[why] = true; } // .cancelled or .paused
 }
 
+/** Part n (from 1) of a file cut in parts of `partSize` bytes: the last one may be shorter. */
+const partOf = (file, partSize, n) => file.slice((n - 1) * partSize, Math.min(n * partSize, file.size));
+
 async function sha256Base64(blob) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
   let binary = "";
@@ -105,7 +108,7 @@ class PartUrls {
   }
 
   blob(n) {
-    return this.file.slice((n - 1) * this.partSize, Math.min(n * this.partSize, this.file.size));
+    return partOf(this.file, this.partSize, n);
   }
 
   /** Its SHA-256, hashed once, after the parts before it (one part's bytes in memory at a time). */
@@ -320,8 +323,7 @@ export class Transfer {
   async stillOurs(parts, partSize) {
     const kept = [];
     for (const part of parts) {
-      const n = part.part_number;
-      const slice = this.file.slice((n - 1) * partSize, Math.min(n * partSize, this.file.size));
+      const slice = partOf(this.file, partSize, part.part_number);
       if (part.checksum_sha256 && part.checksum_sha256 === (await sha256Base64(slice))) kept.push(part);
     }
     return kept;
