@@ -213,17 +213,20 @@ def _cli(tmp_path, *args, server_env=None):
 
 def test_login_remembers_the_server_for_the_readme_s_next_commands(live_server, aws_resources, tmp_path):
     make_user("finn", "pw-finn-12345")
-    assert (
-        _cli(
-            tmp_path, "--server", live_server.url, "login", "--username", "finn", "--password", "pw-finn-12345"
-        ).returncode
-        == 0
-    )
-    photo = tmp_path / "photo.jpg"
+    # `login --server URL`, as the client's help writes it (the option after the command too).
+    login = ("login", "--server", live_server.url, "--username", "finn", "--password", "pw-finn-12345")
+    logged_in = _cli(tmp_path, *login)
+    assert logged_in.returncode == 0, logged_in.stderr
+    photo, blob = tmp_path / "photo.jpg", tmp_path / "blob.bin"
     photo.write_bytes(jpeg_bytes())
-    uploaded = _cli(tmp_path, "upload", str(photo))  # no --server: the one logged in to
-    assert uploaded.returncode == 0, uploaded.stderr
-    upload_id = uploaded.stdout.split()[0]
+    blob.write_bytes(b"not a type this server takes")
+    # no --server: the one logged in to. A file refused is said, and the next one still goes.
+    uploaded = _cli(tmp_path, "upload", str(blob), str(photo))
+    assert uploaded.returncode == 1, uploaded.stderr
+    refused, sent = uploaded.stdout.splitlines()
+    assert refused.startswith(f"refused: {blob}: 415: ") and "application/octet-stream" in refused
+    upload_id = sent.split()[0]
+    assert Upload.objects.get().original_filename == "photo.jpg"
     assert "photo.jpg" in _cli(tmp_path, "list").stdout
     deleted = _cli(tmp_path, "delete", upload_id)
     assert (deleted.returncode, deleted.stdout.strip()) == (0, f"deleted {upload_id}")

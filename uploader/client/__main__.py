@@ -3,6 +3,7 @@
 `login --server URL` remembers the server; later commands go to it without `--server`."""
 
 import argparse
+import functools
 import getpass
 import logging
 import os
@@ -48,11 +49,15 @@ def main(argv=None):
         default=os.environ.get("UPLOADER_SERVER"),
         help="the service's URL (default: the one you logged in to, else http://127.0.0.1:8000)",
     )
+    # Also after the command (`login --server URL`, as this module's docstring writes it).
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--server", default=argparse.SUPPRESS, help="the service's URL, as before the command")
     commands = parser.add_subparsers(dest="command", required=True)
-    login = commands.add_parser("login", help="get a JWT pair and keep it for later commands")
+    command = functools.partial(commands.add_parser, parents=[server])
+    login = command("login", help="get a JWT pair and keep it for later commands")
     login.add_argument("--username")
     login.add_argument("--password", help="prompted for when left out")
-    upload = commands.add_parser(
+    upload = command(
         "upload",
         help="upload files and folders (a folder's files keep their paths; run again, it resumes and skips "
         "what is already available)",
@@ -70,14 +75,14 @@ def main(argv=None):
         metavar="KEY=VALUE",
         help="metadata kept with each upload (repeatable): --meta caption='At the lake' --meta ticket=1234",
     )
-    listing = commands.add_parser("list", help="your uploads")
+    listing = command("list", help="your uploads")
     listing.add_argument("--status")
-    download = commands.add_parser("download", help="download one upload")
+    download = command("download", help="download one upload")
     download.add_argument("id")
     download.add_argument("-o", "--output")
-    delete = commands.add_parser("delete", help="delete one upload (its object, record and mirror)")
+    delete = command("delete", help="delete one upload (its object, record and mirror)")
     delete.add_argument("id")
-    commands.add_parser("logout", help="end the session on the server and forget the tokens here")
+    command("logout", help="end the session on the server and forget the tokens here")
     args = parser.parse_args(argv)
     try:
         session = Session(args.server)
@@ -121,7 +126,14 @@ def _upload(session, args):
         if Path(name).is_dir():
             failed += _upload_folder(session, args, Path(name))
             continue
-        record = uploader.upload(name)
+        try:
+            record = uploader.upload(name)
+        except ApiError as exc:
+            if exc.status in (401, 429) or not 400 <= exc.status < 500:
+                raise  # the session's or the server's: the next file would fare no better
+            print(f"refused: {name}: {exc}")  # this file's: the others still go
+            failed += 1
+            continue
         while args.wait and record["status"] in ("pending", "processing"):
             time.sleep(1)
             record = session.call("GET", f"/api/v1/uploads/{record['id']}/")
