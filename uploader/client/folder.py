@@ -96,6 +96,7 @@ class BatchProgress:
         with self._lock:
             self.files += 1
             self.bytes += sent_bytes
+            self.total_bytes -= local.size - sent_bytes  # what a refused file will not send leaves the total
             seconds = max(time.monotonic() - self.started, 1e-3)
             rate = self.bytes / seconds
             left = (self.total_bytes - self.bytes) / rate if rate else 0
