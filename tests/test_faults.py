@@ -87,10 +87,17 @@ def _parse(body):
     return event
 
 
-def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, drain, queue_timing):
+def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, start_worker, queue_timing):
     purge_queue(settings.UPLOADER_EVENTS_QUEUE)
     purge_queue(settings.UPLOADER_EVENTS_DLQ)
     queue_timing(visibility=1, max_receives=2)
+    # The worker receives with its own visibility timeout (30 s by default, each failure then
+    # waited that long before the next receive): short here, so the redrive comes in seconds.
+    start_worker(UPLOADER_EVENTS_VISIBILITY_TIMEOUT="2")
+
+    def drain(done, timeout=30):
+        wait_for(done, timeout=timeout, what="the pipeline to reach the expected state")
+
     # A well-formed event that fails every time it is applied: its row names a bucket S3 refuses.
     stuck, _, _ = _start(user, name="stuck.jpg")
     Upload.objects.filter(pk=stuck.pk).update(bucket="no:such:bucket")
@@ -99,8 +106,8 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     upload, instruction, body = _start(user)
     put_object(instruction, body)
     drain(lambda: _status(upload) == "available")  # the good upload was not held up
-    # Two receives, each failing, then the redrive (the emulator may hold the first for 30 s).
-    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1, timeout=90)
+    # Two receives, each failing, then the redrive.
+    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1)
     drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # nothing else left behind
     assert _status(stuck) == "pending"
 
@@ -117,11 +124,11 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     assert queue_depth(settings.UPLOADER_EVENTS_DLQ) == (0, 0)
 
 
-def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start_worker, queue_timing):
+def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start_worker):
     purge_queue(settings.UPLOADER_EVENTS_QUEUE)
-    queue_timing(visibility=3)
+    visibility = {"UPLOADER_EVENTS_VISIBILITY_TIMEOUT": "3"}  # the workers' receives: back 3 s after a crash
     upload, instruction, body = _start(user)
-    first = start_worker()
+    first = start_worker(**visibility)
     with transaction.atomic():
         # Hold the row: the worker receives the event and blocks applying it.
         Upload.objects.select_for_update().get(pk=upload.pk)
@@ -130,8 +137,8 @@ def test_a_worker_killed_mid_message_leaves_it_to_be_delivered_again(user, start
         first.proc.kill()  # SIGKILL: no goodbye, no delete
         first.proc.wait()
     assert _status(upload) == "pending"
-    start_worker()
-    wait_for(lambda: _status(upload) == "available", timeout=40, what="redelivery")
+    start_worker(**visibility)
+    wait_for(lambda: _status(upload) == "available", what="redelivery")
     assert UploadEvent.objects.filter(upload_id=upload.pk, action="available").count() == 1
     wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the queue to drain")
 
