@@ -99,6 +99,16 @@ def test_api_errors_come_in_the_callers_language(api, settings):
     # DRF's own messages follow too.
     missing = api.post("/api/v1/uploads/", {}, format="json", **KO).json()
     assert missing["code"] == "required" and "필수" in missing["detail"]
+    # A body that is not JSON: DRF's parser says so in English only; the sentence is ours.
+    broken = api.generic("POST", "/api/v1/uploads/", "{nonsense", content_type="application/json", **KO)
+    assert broken.status_code == 400
+    assert broken.json() == {
+        "detail": "요청 본문이 올바른 JSON이 아닙니다(Expecting property name enclosed in double quotes: line 1 "
+        "column 2 (char 1)).",
+        "code": "parse_error",
+    }
+    english = api.generic("POST", "/api/v1/uploads/", "{nonsense", content_type="application/json").json()
+    assert english["detail"].startswith("The request body is not valid JSON (Expecting property name")
 
 
 def test_sign_in_and_sign_up_pages_are_in_the_sites_layout_and_language(client):

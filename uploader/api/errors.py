@@ -22,11 +22,17 @@ class Refusal(exceptions.APIException):
         super().__init__(detail=error.message or self.DEFAULT_DETAIL.get(error.status), code=error.code)
 
 
+_JSON_ERROR = "JSON parse error - "  # DRF's JSONParser says this in English only, whatever the language
+
+
 def _translate(exc):
     if isinstance(exc, DomainError):
         return Refusal(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
+    if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith(_JSON_ERROR):
+        where = str(exc.detail).removeprefix(_JSON_ERROR)  # the parser's own words: where it stopped
+        return exceptions.ParseError(_("The request body is not valid JSON (%(error)s).") % {"error": where})
     return exc
 
 
