@@ -99,6 +99,25 @@ def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
     assert Upload.objects.get(pk=upload_id).status == "pending"
 
 
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/uploads/not-an-id/"),
+        ("post", "/api/v1/uploads/not-an-id/complete/"),
+        ("delete", "/api/v1/uploads/12345/"),
+        ("put", "/api/v1/nothing/here/"),
+        ("post", "/api/v1/auth/nothing/"),
+    ],
+)
+def test_a_path_no_route_takes_is_the_apis_json_404_even_without_credentials(client, method, path):
+    """A malformed id or a mistyped route: the API's own 404 in the caller's language, as a client
+    parsing JSON expects, not the site's HTML page; a route without its slash is still redirected."""
+    response = getattr(client, method)(path, HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "찾을 수 없습니다.", "code": "not_found"}
+    assert client.get("/api/v1/uploads").headers["Location"] == "/api/v1/uploads/"
+
+
 def test_unknown_id_is_404(api):
     assert api.get(f"/api/v1/uploads/{uuid.uuid4()}/").status_code == 404
 

@@ -1,7 +1,7 @@
 """The API's routes under /api/v1/: uploads, their parts and downloads, the Companion routes, the
 schema and its docs."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from uploader.api import companion, views
@@ -33,4 +33,8 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP to allow.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    # Last: any other path (a malformed id too) answers the API's JSON 404, not the site's HTML
+    # page. Only paths ending in a slash, so that a route asked for without its slash is still
+    # redirected to it (APPEND_SLASH) first.
+    re_path(r"^.*/$", views.NotFoundApi.as_view()),
 ]

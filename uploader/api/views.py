@@ -14,6 +14,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -249,3 +250,16 @@ class LegacyPresignApi(AppView, APIView):
             owner=request.user, content_type=data.validated_data["content_type"], size=data.validated_data.get("size")
         )
         return Response({"uploadURL": started.instruction["upload"]["url"], "Key": started.upload.key})
+
+
+class NotFoundApi(AppView, APIView):
+    """Any path under the API that no route takes, whatever the method: the API's JSON 404 in the
+    caller's language (the site's own 404 is an HTML page). Asks for no credentials: there is
+    nothing here to protect, and the answer says nothing of what exists."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    schema = None  # not a route of the API's document
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound
