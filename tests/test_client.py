@@ -87,6 +87,14 @@ def test_upload_list_and_download_small_and_multipart(client_cli, tmp_path):
     photo_id = lines[0].split()[0]
     client_cli("download", photo_id, "-o", "copy.jpg")
     assert (tmp_path / "copy.jpg").read_bytes() == photo.read_bytes()
+    # Named after the upload, a download never overwrites a file of that name (here the original).
+    sent, mine = photo.read_bytes(), b"changed since, and not to be lost"
+    photo.write_bytes(mine)
+    assert client_cli("download", photo_id).stdout.strip() == "saved photo (1).jpg"
+    assert client_cli("download", photo_id).stdout.strip() == "saved photo (2).jpg"
+    assert photo.read_bytes() == mine
+    assert (tmp_path / "photo (1).jpg").read_bytes() == (tmp_path / "photo (2).jpg").read_bytes() == sent
+    assert not list(tmp_path.glob("*.part"))
 
 
 def test_a_destination_and_metadata_go_with_files_and_folders(client_cli, tmp_path):

@@ -169,14 +169,26 @@ def _download(session, args):
     if not record.get("download_url"):
         print(f"error: the upload is {record['status']}, nothing to download", file=sys.stderr)
         return 1
-    output = args.output or record["original_filename"]
+    output = Path(args.output) if args.output else _free_name(Path(Path(record["original_filename"]).name))
+    partial = output.with_name(output.name + ".part")  # the name only once every byte is in
     with requests.get(record["download_url"], stream=True, timeout=300) as response:
         response.raise_for_status()
-        with open(output, "wb") as out:
+        with open(partial, "wb") as out:
             for block in response.iter_content(1024 * 1024):
                 out.write(block)
+    os.replace(partial, output)
     print(f"saved {output}")
     return 0
+
+
+def _free_name(path):
+    """`path`, or, if a file has that name already, `name (1).ext`, `name (2).ext`, ...: a
+    download named after the upload never overwrites a file it was not told to (`-o` does)."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
 
 
 def _delete(session, args):
