@@ -107,6 +107,7 @@ def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
         ("delete", "/api/v1/uploads/12345/"),
         ("put", "/api/v1/nothing/here/"),
         ("post", "/api/v1/auth/nothing/"),
+        ("get", "/api/v1/companion/s3/multipart/abc/not-a-number?key=k"),
     ],
 )
 def test_a_path_no_route_takes_is_the_apis_json_404_even_without_credentials(client, method, path):

@@ -33,8 +33,11 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP to allow.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
-    # Last: any other path (a malformed id too) answers the API's JSON 404, not the site's HTML
-    # page. Only paths ending in a slash, so that a route asked for without its slash is still
-    # redirected to it (APPEND_SLASH) first.
-    re_path(r"^.*/$", views.NotFoundApi.as_view()),
+    # Last: a path under the app's own prefixes that no route takes (a malformed id, a part number
+    # that is not one) answers the API's JSON 404, not the host's HTML page; the host's other
+    # routes beside these are left alone. Under uploads/ only paths ending in a slash, so that a
+    # route asked for without its slash is still redirected to it (APPEND_SLASH) first; the
+    # Companion routes have none.
+    re_path(r"^uploads/.*/$", views.NotFoundApi.as_view()),
+    re_path(r"^companion/", views.NotFoundApi.as_view()),
 ]
