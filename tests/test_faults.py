@@ -94,10 +94,6 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     # The worker receives with its own visibility timeout (30 s by default, each failure then
     # waited that long before the next receive): short here, so the redrive comes in seconds.
     start_worker(UPLOADER_EVENTS_VISIBILITY_TIMEOUT="2")
-
-    def drain(done, timeout=30):
-        wait_for(done, timeout=timeout, what="the pipeline to reach the expected state")
-
     # A well-formed event that fails every time it is applied: its row names a bucket S3 refuses.
     stuck, _, _ = _start(user, name="stuck.jpg")
     Upload.objects.filter(pk=stuck.pk).update(bucket="no:such:bucket")
@@ -105,10 +101,10 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     aws.sqs().send_message(QueueUrl=aws.queue_url(settings.UPLOADER_EVENTS_QUEUE), MessageBody=poison)
     upload, instruction, body = _start(user)
     put_object(instruction, body)
-    drain(lambda: _status(upload) == "available")  # the good upload was not held up
+    wait_for(lambda: _status(upload) == "available", what="the good upload, not held up")
     # Two receives, each failing, then the redrive.
-    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1)
-    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # nothing else left behind
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_DLQ)[0] == 1, what="the poison message redriven")
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="nothing else left behind")
     assert _status(stuck) == "pending"
 
     from io import StringIO
@@ -120,7 +116,8 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_while_others_flow(user, 
     out = StringIO()
     call_command("dead_letters", "--redrive", stdout=out)
     assert "1 message(s) sent back" in out.getvalue()
-    drain(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0))  # an unknown key: logged, dropped
+    # An unknown key: logged, dropped.
+    wait_for(lambda: queue_depth(settings.UPLOADER_EVENTS_QUEUE) == (0, 0), what="the redriven message")
     assert queue_depth(settings.UPLOADER_EVENTS_DLQ) == (0, 0)
 
 
