@@ -112,10 +112,13 @@ def test_another_users_upload_is_404_everywhere(api, other_user, aws_resources):
 )
 def test_a_path_no_route_takes_is_the_apis_json_404_even_without_credentials(client, method, path):
     """A malformed id or a mistyped route: the API's own 404 in the caller's language, as a client
-    parsing JSON expects, not the site's HTML page; a route without its slash is still redirected."""
+    parsing JSON expects, not the site's HTML page."""
     response = getattr(client, method)(path, HTTP_ACCEPT_LANGUAGE="ko")
     assert response.status_code == 404
     assert response.json() == {"detail": "찾을 수 없습니다.", "code": "not_found"}
+
+
+def test_a_route_asked_for_without_its_slash_is_still_redirected_to_it(client):
     assert client.get("/api/v1/uploads").headers["Location"] == "/api/v1/uploads/"
 
 
